@@ -1,0 +1,157 @@
+"""Frames → observations: detect, track, read pose/quality, classify all faces in one batch.
+
+`Analyzer.analyze` takes every frame sampled in one tick (all students at once) and makes
+exactly one classifier call for all their faces, because per-call overhead dominates a
+small CNN. Trackers are kept per participant so face ids stay stable across ticks and
+faces of different students never mix.
+
+Emotion inference is skipped entirely when `Settings.emotions` is False (the model is
+not even loaded); presence, attention and quality still work.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.records import FaceReading, Observation, Quality, State
+
+
+@dataclass(frozen=True)
+class Settings:
+    detector: str = "blazeface"
+    emotions: bool = True
+    min_face_px: int = 40
+    model_dir: str | None = None
+    batch_size: int = 64
+    #: Classifier confidence below which a reading is flagged low_confidence.
+    min_emotion_confidence: float = 0.35
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled frame of one participant; `frame` None means no video (camera off)."""
+
+    session_id: str
+    participant_id: str
+    t: float
+    frame: np.ndarray | None
+
+
+@dataclass
+class Timings:
+    """Cumulative seconds per stage, for benchmarks and /metrics."""
+
+    detect: float = 0.0
+    signals: float = 0.0
+    classify: float = 0.0
+    samples: int = 0
+    faces: int = 0
+    classifier_calls: int = 0
+    per_call: list[float] = field(default_factory=list)
+
+
+class Analyzer:
+    """Stateful only in its per-participant trackers; everything else is per call."""
+
+    def __init__(self, settings: Settings = Settings(), detector: Any = None, classifier: Any = None) -> None:
+        from analysis.detect import make_detector
+
+        self.settings = settings
+        self.detector = detector if detector is not None else make_detector(settings.detector)
+        self._classifier = classifier
+        self._trackers: dict[tuple[str, str], Any] = {}
+        self.timings = Timings()
+
+    @property
+    def classifier(self) -> Any:
+        if self._classifier is None:
+            from model.classifier import EmotionClassifier
+
+            self._classifier = EmotionClassifier.load(self.settings.model_dir)
+        return self._classifier
+
+    def forget(self, session_id: str, participant_id: str) -> None:
+        """Drop a participant's tracker (they left for good)."""
+        self._trackers.pop((session_id, participant_id), None)
+
+    def _tracker(self, key: tuple[str, str]) -> Any:
+        from analysis.track import FaceTracker
+
+        if key not in self._trackers:
+            self._trackers[key] = FaceTracker()
+        return self._trackers[key]
+
+    def analyze(self, samples: Sequence[Sample]) -> list[Observation]:
+        from analysis.landmarks import assess_face, is_camera_off
+        from model.preprocess import face_patch
+
+        pending: list[tuple[Sample, bool, list[dict[str, Any]]]] = []
+        patches: list[np.ndarray] = []
+        for s in samples:
+            self.timings.samples += 1
+            if s.frame is None or is_camera_off(s.frame):
+                pending.append((s, True, []))
+                continue
+            t0 = time.perf_counter()
+            detections = self.detector.detect(s.frame)
+            ids = self._tracker((s.session_id, s.participant_id)).update(detections)
+            t1 = time.perf_counter()
+            self.timings.detect += t1 - t0
+            faces: list[dict[str, Any]] = []
+            for det, face_id in zip(detections, ids, strict=True):
+                a = assess_face(s.frame, det, min_face_px=self.settings.min_face_px)
+                face = {"face_id": int(face_id), "det": det, "assess": a, "patch": None}
+                if self.settings.emotions:
+                    face["patch"] = len(patches)
+                    patches.append(face_patch(s.frame, det.box))
+                faces.append(face)
+            self.timings.signals += time.perf_counter() - t1
+            pending.append((s, False, faces))
+
+        probs = self._classify(patches)
+        out: list[Observation] = []
+        for s, camera_off, faces in pending:
+            if camera_off:
+                out.append(Observation(s.session_id, s.participant_id, s.t, State.CAMERA_OFF))
+                continue
+            if not faces:
+                out.append(Observation(s.session_id, s.participant_id, s.t, State.ABSENT))
+                continue
+            readings = []
+            for f in faces:
+                a, det = f["assess"], f["det"]
+                quality = set(a.quality)
+                emotions = None
+                if f["patch"] is not None:
+                    p = probs[f["patch"]]
+                    emotions = tuple(float(v) for v in p)
+                    if float(p.max()) < self.settings.min_emotion_confidence:
+                        quality.add(Quality.LOW_CONFIDENCE)
+                readings.append(FaceReading(
+                    face_id=f["face_id"], box=tuple(int(v) for v in det.box),  # type: ignore[arg-type]
+                    score=float(det.score), yaw=a.yaw, pitch=a.pitch, attentive=a.attentive,
+                    eyes_open=a.eyes_open, emotions=emotions, quality=frozenset(quality),
+                ))
+                self.timings.faces += 1
+            out.append(Observation(s.session_id, s.participant_id, s.t, State.PRESENT, tuple(readings)))
+        return out
+
+    def _classify(self, patches: list[np.ndarray]) -> np.ndarray:
+        if not patches:
+            return np.zeros((0, 7), dtype=np.float32)
+        t0 = time.perf_counter()
+        batch = np.stack(patches)
+        step = self.settings.batch_size
+        probs = np.concatenate([self.classifier.predict(batch[i : i + step])
+                                for i in range(0, len(batch), step)])
+        dt = time.perf_counter() - t0
+        self.timings.classify += dt
+        self.timings.classifier_calls += 1
+        self.timings.per_call.append(dt)
+        return probs
+

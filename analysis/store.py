@@ -1,0 +1,232 @@
+"""The observation store: sessions, participants and observations, numbers only.
+
+SQLite by default (``sqlite:///classpulse-data/classpulse.db``); any SQLAlchemy URL works
+so a school can move to PostgreSQL. SQLite runs in WAL mode with ``synchronous=NORMAL``:
+a committed batch survives a crash of the process. `ObservationBuffer` batches writes
+and flushes at least every `flush_s` seconds, so a crash loses at most that much.
+
+This module imports neither TensorFlow nor OpenCV nor aiortc: reports and the web
+service read the store without loading the vision stack.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from analysis import schema
+from analysis.records import FaceReading, Observation, Participant, Quality, SessionInfo, State
+from model.labels import LABELS
+
+_P_COLS = [f"p_{name}" for name in LABELS]
+#: executemany needs the same keys in every row: start each from all-NULL face columns.
+_EMPTY_FACE: dict[str, Any] = dict.fromkeys(
+    ["face_id", "x", "y", "w", "h", "score", "yaw", "pitch", "attentive", "eyes_open", *_P_COLS])
+
+
+class StoreError(LookupError):
+    """A session or participant that does not exist, or a store that cannot be opened."""
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _to_rows(obs: Observation) -> Iterator[dict[str, Any]]:
+    base = {**_EMPTY_FACE, "session_id": obs.session_id, "participant_id": obs.participant_id,
+            "t": float(obs.t), "state": obs.state.value, "quality": ""}
+    if not obs.faces:
+        yield base
+        return
+    for f in obs.faces:
+        row = {**base, "face_id": f.face_id, "x": f.box[0], "y": f.box[1], "w": f.box[2], "h": f.box[3],
+               "score": float(f.score), "yaw": f.yaw, "pitch": f.pitch, "attentive": f.attentive,
+               "eyes_open": f.eyes_open, "quality": ",".join(sorted(q.value for q in f.quality))}
+        if f.emotions is not None:
+            row.update({c: float(p) for c, p in zip(_P_COLS, f.emotions, strict=True)})
+        yield row
+
+
+def _face(row: Any) -> FaceReading:
+    probs = tuple(row[c] for c in _P_COLS)
+    return FaceReading(
+        face_id=row["face_id"], box=(row["x"], row["y"], row["w"], row["h"]), score=row["score"],
+        yaw=row["yaw"], pitch=row["pitch"], attentive=row["attentive"], eyes_open=row["eyes_open"],
+        emotions=None if any(p is None for p in probs) else probs,
+        quality=frozenset(Quality(q) for q in row["quality"].split(",") if q),
+    )
+
+
+class Store:
+    """Synchronous store; callers on an event loop run it in a worker thread."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = sa.create_engine(url)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise StoreError(f"cannot open store {url!r}: {exc}") from None
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.url = url
+        schema.migrate(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- sessions ---------------------------------------------------------------------------
+    def create_session(self, info: SessionInfo) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(schema.sessions).values(**info.__dict__))
+
+    def update_session(self, session_id: str, **fields: Any) -> None:
+        self.session(session_id)
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(schema.sessions)
+                         .where(schema.sessions.c.session_id == session_id).values(**fields))
+
+    def session(self, session_id: str) -> SessionInfo:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.sessions)
+                               .where(schema.sessions.c.session_id == session_id)).first()
+        if row is None:
+            raise StoreError(f"no session {session_id!r} in {self.url}")
+        return SessionInfo(**row._asdict())
+
+    def sessions(self) -> list[SessionInfo]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.sessions).order_by(schema.sessions.c.started_at)).all()
+        return [SessionInfo(**r._asdict()) for r in rows]
+
+    # -- participants -----------------------------------------------------------------------
+    def upsert_participant(self, p: Participant) -> None:
+        t = schema.participants
+        with self.engine.begin() as conn:
+            key = (t.c.session_id == p.session_id) & (t.c.participant_id == p.participant_id)
+            if conn.execute(sa.select(t.c.participant_id).where(key)).first():
+                conn.execute(sa.update(t).where(key).values(display_name=p.display_name,
+                                                            opted_out=p.opted_out))
+            else:
+                conn.execute(sa.insert(t).values(**p.__dict__))
+
+    def participants(self, session_id: str) -> list[Participant]:
+        t = schema.participants
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.session_id == session_id)
+                                .order_by(t.c.display_name)).all()
+        return [Participant(**r._asdict()) for r in rows]
+
+    def participant(self, session_id: str, participant_id: str) -> Participant:
+        for p in self.participants(session_id):
+            if p.participant_id == participant_id:
+                return p
+        raise StoreError(f"no participant {participant_id!r} in session {session_id!r}")
+
+    def opt_out(self, session_id: str, participant_id: str) -> int:
+        """Mark a participant opted out and delete everything measured about them."""
+        p = self.participant(session_id, participant_id)
+        self.upsert_participant(replace(p, opted_out=True))
+        return self.delete_observations(session_id, participant_id)
+
+    # -- observations -----------------------------------------------------------------------
+    def add_observations(self, batch: Iterable[Observation]) -> int:
+        rows = [row for obs in batch for row in _to_rows(obs)]
+        if rows:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(schema.observations), rows)
+        return len(rows)
+
+    def observations(self, session_id: str, participant_id: str | None = None) -> list[Observation]:
+        t = schema.observations
+        q = sa.select(t).where(t.c.session_id == session_id)
+        if participant_id is not None:
+            q = q.where(t.c.participant_id == participant_id)
+        q = q.order_by(t.c.participant_id, t.c.t, t.c.id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        out: list[Observation] = []
+        for row in rows:
+            prev = out[-1] if out else None
+            face = _face(row) if row["face_id"] is not None else None
+            if prev and prev.participant_id == row["participant_id"] and prev.t == row["t"] and face:
+                out[-1] = replace(prev, faces=(*prev.faces, face))
+                continue
+            out.append(Observation(row["session_id"], row["participant_id"], row["t"], State(row["state"]),
+                                   (face,) if face else ()))
+        return out
+
+    def count_observations(self, session_id: str) -> int:
+        t = schema.observations
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t)
+                                    .where(t.c.session_id == session_id)).scalar_one())
+
+    # -- deletion and retention -------------------------------------------------------------
+    def delete_observations(self, session_id: str, participant_id: str | None = None) -> int:
+        t = schema.observations
+        q = sa.delete(t).where(t.c.session_id == session_id)
+        if participant_id is not None:
+            q = q.where(t.c.participant_id == participant_id)
+        with self.engine.begin() as conn:
+            return int(conn.execute(q).rowcount or 0)
+
+    def delete_session(self, session_id: str) -> None:
+        self.session(session_id)
+        self.delete_observations(session_id)
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(schema.participants).where(schema.participants.c.session_id == session_id))
+            conn.execute(sa.delete(schema.sessions).where(schema.sessions.c.session_id == session_id))
+
+    def purge_before(self, cutoff_iso: str) -> list[str]:
+        """Delete every session that started before `cutoff_iso`; returns their ids."""
+        old = [s.session_id for s in self.sessions() if s.started_at and s.started_at < cutoff_iso]
+        for sid in old:
+            self.delete_session(sid)
+        return old
+
+
+class ObservationBuffer:
+    """Collects observations and writes them in batches (thread-safe).
+
+    Flushes when `max_rows` observations are waiting or `flush_s` seconds passed since
+    the last flush, whichever comes first, and on `close()`.
+    """
+
+    def __init__(self, store: Store, flush_s: float = 2.0, max_rows: int = 500) -> None:
+        self.store = store
+        self.flush_s = flush_s
+        self.max_rows = max_rows
+        self._pending: list[Observation] = []
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+        self.written = 0
+
+    def add(self, items: Iterable[Observation]) -> None:
+        with self._lock:
+            self._pending.extend(items)
+            due = len(self._pending) >= self.max_rows or time.monotonic() - self._last >= self.flush_s
+        if due:
+            self.flush()
+
+    def flush(self) -> int:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._last = time.monotonic()
+        if batch:
+            self.store.add_observations(batch)
+            self.written += len(batch)
+        return len(batch)
+
+    def close(self) -> None:
+        self.flush()

@@ -1,0 +1,133 @@
+"""Configuration: ``config.yaml`` → ``CLASSPULSE_…`` environment variables → CLI ``--set``.
+
+Later sources win. Every key is validated at start-up by pydantic with unknown keys
+forbidden, and errors name the key and where its value came from, e.g.
+``config error: analysis.sample_interval_s = -1 (from env CLASSPULSE_ANALYSIS__SAMPLE_INTERVAL_S):
+Input should be greater than 0``.
+
+Environment variables use ``__`` between section and key:
+``CLASSPULSE_ANALYSIS__EMOTIONS=off``, ``CLASSPULSE_STORE__URL=postgresql://…``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "CLASSPULSE_"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; the message names the key, the value's source and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSection(_Section):
+    name: str = Field("ClassPulse — engagement notes", min_length=3, max_length=64)
+    notice: str = Field(min_length=10, default=(
+        "ClassPulse is taking engagement notes for your teacher: presence, attention and facial "
+        "expression levels as numbers. No video or pictures are stored. Ask your teacher to opt out."))
+
+
+class AnalysisSection(_Section):
+    sample_interval_s: float = Field(1.0, gt=0, le=60)
+    detector: Literal["blazeface", "haar", "yunet"] = "blazeface"
+    emotions: bool = True
+    min_face_px: int = Field(40, ge=8, le=1000)
+    model_dir: str | None = None
+    batch_size: int = Field(64, ge=1, le=1024)
+
+
+class StoreSection(_Section):
+    url: str = Field("sqlite:///classpulse-data/classpulse.db", min_length=5)
+    retention_days: int = Field(30, ge=1, le=3650)
+    flush_s: float = Field(2.0, gt=0, le=60)
+
+
+class ReportsSection(_Section):
+    out_dir: str = "classpulse-data/reports"
+    formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
+    paper: Literal["A4", "Letter"] = "A4"
+
+
+class PrivacySection(_Section):
+    store_frames: bool = False  # debug only: keeps sampled frames on disk; never in production
+
+
+class Config(_Section):
+    bot: BotSection = BotSection()
+    analysis: AnalysisSection = AnalysisSection()
+    store: StoreSection = StoreSection()
+    reports: ReportsSection = ReportsSection()
+    privacy: PrivacySection = PrivacySection()
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config error: {dotted}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def _parse_scalar(text: str) -> Any:
+    """Parse an override like YAML does (numbers, on/off, lists), keeping plain strings."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+) -> Config:
+    """Build the validated configuration from file, environment and ``KEY=VALUE`` overrides."""
+    env = os.environ if env is None else env
+    sources: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    cfg_path = Path(path) if path else Path(env.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
+    if path or cfg_path.exists():
+        try:
+            loaded = yaml.safe_load(cfg_path.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config error: file {cfg_path} not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config error: {cfg_path} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config error: {cfg_path} must hold a mapping of sections")
+        data = loaded
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == f"{ENV_PREFIX}CONFIG" or "__" not in name:
+            continue
+        key = name.removeprefix(ENV_PREFIX).lower().replace("__", ".")
+        _set_path(data, key, _parse_scalar(value))
+        sources[key] = f"env {name}"
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"config error: --set {item!r} must look like section.key=value")
+        _set_path(data, key.strip(), _parse_scalar(value))
+        sources[key.strip()] = f"--set {item}"
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        where = sources.get(key, str(cfg_path))
+        shown = f" = {err['input']!r}" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"config error: {key}{shown} (from {where}): {err['msg']}{more}") from None

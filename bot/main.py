@@ -1,0 +1,245 @@
+"""The ``classpulse`` command: parse arguments, load configuration, run one subcommand.
+
+As in uvicorn, the CLI only parses and validates (main → config) and hands over to the
+module that does the work. Expected failures (bad config, unreadable files, missing
+models or sessions) print one line ``classpulse: error: …`` and exit non-zero; ``-v``
+adds the traceback for unexpected ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+# Quiet native logging of TensorFlow and FFmpeg before either is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+
+from bot.config import Config, ConfigError, load_config  # noqa: E402
+
+log = logging.getLogger("classpulse")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "datasets"
+
+
+class CliError(Exception):
+    """An expected failure reported as one line."""
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    from analysis.media import MediaError
+    from analysis.store import StoreError
+    from model.bundle import ModelError
+    from training.data import DataError
+
+    return (ConfigError, CliError, MediaError, StoreError, ModelError, DataError, FileNotFoundError,
+            PermissionError)
+
+
+# -- subcommands ------------------------------------------------------------------------------
+def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
+    from bot.offline import analyze_paths, format_result
+
+    results = []
+    for r in analyze_paths(args.paths, config):
+        results.append(r)
+        if not args.json:
+            print(format_result(r), flush=True)
+    if args.json:
+        json.dump({"files": results}, sys.stdout, indent=2)
+        print()
+    failed = [r for r in results if "error" in r]
+    for r in failed:
+        print(f"classpulse: error: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_demo(args: argparse.Namespace, config: Config) -> int:
+    from bot.demo import run_demo
+
+    paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace, config: Config) -> int:
+    from training.train import TrainConfig, export, train
+
+    hparams = json.loads(args.hparams) if args.hparams else {}
+    if not isinstance(hparams, dict):
+        raise CliError("--hparams must be a JSON object, e.g. '{\"widths\": [32, 64, 128, 256]}'")
+    run_dir = Path(args.runs) / args.name
+    cfg = TrainConfig(data=str(args.data), run_dir=str(run_dir), architecture=args.arch, hparams=hparams,
+                      epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
+                      precision=args.precision, max_steps_per_epoch=args.max_steps)
+    if not Path(args.data).exists():
+        raise CliError(f"--data {args.data}: no such file or folder")
+    train(cfg)
+    if args.export:
+        out = export(run_dir, args.export)
+        print(f"exported {out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
+    from training.evaluate import evaluate, format_text, plot_confusion, plot_curves
+
+    if not Path(args.data).exists():
+        raise CliError(f"--data {args.data}: no such file or folder")
+    dup = args.duplicates
+    if dup is None and (Path(args.data).parent / "duplicates.csv").exists():
+        dup = Path(args.data).parent / "duplicates.csv"
+    metrics, _, _ = evaluate(args.model or config.analysis.model_dir, args.data, split=args.split,
+                             duplicates_csv=dup)
+    plots = Path(args.plots)
+    metrics["plots"] = [str(plot_confusion(metrics, plots / "confusion.svg"))]
+    from model.bundle import DEFAULT_MODEL_DIR
+
+    history = Path(args.model or config.analysis.model_dir or DEFAULT_MODEL_DIR) / "history.csv"
+    curves = plot_curves(history, plots / "training_curves.svg")
+    if curves:
+        metrics["plots"].append(str(curves))
+    if args.json:
+        json.dump(metrics, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_text(metrics))
+        print("plots: " + ", ".join(metrics["plots"]))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, config: Config) -> int:
+    from analysis.store import Store
+    from reports.render import render_session
+
+    formats = ("html", "pdf") if args.format == "both" else (args.format,)
+    store = Store(config.store.url)
+    try:
+        store.session(args.session)
+        out = Path(args.out or config.reports.out_dir) / args.session
+        for p in render_session(store, args.session, out, formats=formats):
+            print(p)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace, config: Config) -> int:
+    from analysis.store import Store
+
+    store = Store(config.store.url)
+    try:
+        for s in store.sessions():
+            n = len(store.participants(s.session_id))
+            print(f"{s.session_id}  {s.started_at or '-':<25} {s.class_name}  ({n} participants)")
+    finally:
+        store.close()
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="classpulse",
+        description="ClassPulse: engagement notes for online classes — presence, attention and (optionally) "
+                    "facial emotion levels per student, as numbers, never pictures.",
+    )
+    p.add_argument("--config", metavar="FILE", help="configuration file (default: config.yaml of the project)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a configuration key, e.g. --set analysis.emotions=off (repeatable)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    a = sub.add_parser("analyze", help="find faces and read signals in local images and videos",
+                       description="Run face detection and emotion/attention reading on images and on "
+                                   "video frames sampled every analysis.sample_interval_s seconds.")
+    a.add_argument("paths", nargs="+", metavar="PATH", help="image or video files")
+    a.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    a.set_defaults(func=cmd_analyze)
+
+    d = sub.add_parser("demo", help="simulate a class from face videos and render its reports",
+                       description="Treat each video as one student, analyse them as one class, store the "
+                                   "observations and render class and per-student reports (HTML and PDF). "
+                                   "Without --videos it uses ../shared/datasets/videos when present, else "
+                                   "built-in students made from a public-domain photograph.")
+    d.add_argument("--videos", nargs="*", metavar="VIDEO", help="one video per student")
+    d.add_argument("--seconds", type=float, default=180.0, help="class length to simulate (default 180)")
+    d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train an emotion model on FER-2013 (resumable)",
+                       description="Train on train/, select on val/ (the test split is never read). "
+                                   "Re-running the same --name resumes from the last finished epoch.")
+    t.add_argument("--data", default=str(SHARED_DATA / "fer2013"),
+                   help="fer2013.csv or a folder with train/ and val/ <label>/<image> folders")
+    t.add_argument("--name", default="vgg", help="run name (folder under --runs)")
+    t.add_argument("--runs", default="runs", help="folder for runs (default: runs)")
+    t.add_argument("--arch", default="vgg", help="architecture: vgg or cnn4")
+    t.add_argument("--hparams", help="architecture hyper-parameters as JSON")
+    t.add_argument("--epochs", type=int, default=32)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW, cosine schedule)")
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--precision", default="auto", choices=["auto", "mixed_bfloat16", "float32"])
+    t.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke runs)")
+    t.add_argument("--export", metavar="DIR", help="write the best weights as a model folder when done")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="measure a model on labelled faces",
+                       description="Accuracy, balanced accuracy, macro-F1, per-class metrics and the "
+                                   "confusion matrix, through the bot's own inference path.")
+    e.add_argument("--model", metavar="DIR", help="model folder (default: the committed model)")
+    e.add_argument("--data", required=True, help="a <label>/<image> folder, a folder with train/val/test, or a CSV")
+    e.add_argument("--split", default="test", choices=["train", "val", "test"],
+                   help="split to read from a CSV or a folder with splits (default: test)")
+    e.add_argument("--duplicates", help="duplicates.csv to also report accuracy without leaked test images")
+    e.add_argument("--plots", default="out/evaluate", help="folder for the confusion matrix and curves")
+    e.add_argument("--json", action="store_true", help="print one JSON document")
+    e.set_defaults(func=cmd_evaluate)
+
+    r = sub.add_parser("report", help="render the reports of a stored session")
+    r.add_argument("session", help="session id (see `classpulse sessions`)")
+    r.add_argument("--format", default="both", choices=["html", "pdf", "both"])
+    r.add_argument("--out", metavar="DIR", help="output folder (default: reports.out_dir)")
+    r.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("sessions", help="list stored sessions")
+    s.set_defaults(func=cmd_sessions)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config, overrides=args.overrides)
+        rc: int = args.func(args, config)
+        return rc
+    except KeyboardInterrupt:
+        print("classpulse: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one readable line, never a traceback unless -v
+        if args.verbose:
+            raise
+        expected = isinstance(exc, _expected_errors())
+        msg = str(exc) if expected else f"{type(exc).__name__}: {exc} (run with -v for details)"
+        print(f"classpulse: error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _entry() -> Any:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    _entry()

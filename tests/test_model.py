@@ -1,0 +1,91 @@
+"""Model contract: architectures build, save → load gives identical predictions, training resumes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.labels import LABELS
+
+pytestmark = pytest.mark.slow  # imports TensorFlow (seconds)
+
+
+def _fake_dataset(root: Path, per_class: int = 6) -> Path:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for i, label in enumerate(LABELS):
+            d = root / split / label
+            d.mkdir(parents=True)
+            for k in range(per_class):
+                img = rng.integers(0, 60, (48, 48), dtype=np.uint8) + i * 25  # class-dependent brightness
+                cv2.imwrite(str(d / f"{k}.png"), img)
+    return root
+
+
+@pytest.mark.parametrize("name", ["cnn4", "vgg"])
+def test_architectures_build_and_output_probabilities(name: str) -> None:
+    from model.architectures import build
+
+    model = build(name)
+    out = np.asarray(model(np.zeros((2, 44, 44, 1), np.float32)))
+    assert out.shape == (2, len(LABELS))
+    assert np.allclose(out.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_unknown_architecture_is_refused() -> None:
+    from model.architectures import build
+
+    with pytest.raises(ValueError, match="unknown architecture 'resnet9000'"):
+        build("resnet9000")
+    with pytest.raises(ValueError, match="bad hyper-parameters"):
+        build("vgg", depth=3)
+
+
+def test_save_load_identical_predictions(tmp_path: Path) -> None:
+    import keras
+
+    from model.architectures import build
+    from model.bundle import ModelMeta, save
+    from model.classifier import EmotionClassifier
+
+    keras.utils.set_random_seed(3)
+    model = build("vgg", widths=[8, 8, 16, 16], dense=16)
+    save(model, ModelMeta("vgg", {"widths": [8, 8, 16, 16], "dense": 16}, tta="flip"), tmp_path / "m")
+    patches = np.random.default_rng(1).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    a = EmotionClassifier(model, ModelMeta("vgg", {}, tta="flip")).predict(patches)
+    b = EmotionClassifier.load(tmp_path / "m", policy="float32").predict(patches)
+    assert np.allclose(a, b, atol=1e-6)
+    assert np.allclose(b.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_load_refuses_foreign_labels(tmp_path: Path) -> None:
+    from model.bundle import ModelError, load
+
+    (tmp_path / "meta.json").write_text('{"architecture": "vgg", "hparams": {}, "labels": ["a", "b"]}')
+    with pytest.raises(ModelError, match="differ"):
+        load(tmp_path)
+    with pytest.raises(ModelError, match="no meta.json"):
+        load(tmp_path / "nothing")
+
+
+def test_training_smoke_resume_and_export(tmp_path: Path) -> None:
+    from model.classifier import EmotionClassifier
+    from training.train import TrainConfig, export, train
+
+    data = _fake_dataset(tmp_path / "data")
+    cfg = TrainConfig(data=str(data), run_dir=str(tmp_path / "runs" / "r"), architecture="vgg",
+                      hparams={"widths": [8, 8, 16, 16], "dense": 16}, epochs=2, batch_size=8,
+                      max_steps_per_epoch=3, precision="float32")
+    train(cfg)
+    history = (tmp_path / "runs" / "r" / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 3  # header + 2 epochs
+    # A resumed run with more epochs continues from epoch 3, it does not start over.
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 3}))
+    history = (tmp_path / "runs" / "r" / "history.csv").read_text().strip().splitlines()
+    assert len(history) == 4
+    out = export(tmp_path / "runs" / "r", tmp_path / "model")
+    clf = EmotionClassifier.load(out, policy="float32")
+    assert clf.meta.metrics["val"]["n"] == 7 * 6
+    assert clf.predict(np.zeros((3, 48, 48), np.uint8)).shape == (3, 7)

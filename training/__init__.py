@@ -1,0 +1,1 @@
+"""Training and evaluation of the emotion CNN (imports TensorFlow only where it must)."""
