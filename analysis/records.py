@@ -9,14 +9,14 @@ aggregation, reports, the live view — is built from these records only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from model.labels import LABELS
 
 Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
-class State(str, Enum):
+class State(StrEnum):
     """What one sample of a participant's video showed."""
 
     PRESENT = "present"  # at least one face
@@ -24,7 +24,7 @@ class State(str, Enum):
     CAMERA_OFF = "camera_off"  # no video, or black / frozen frames: never counted as disengaged
 
 
-class Quality(str, Enum):
+class Quality(StrEnum):
     """Reasons a face reading is uncertain; reports show these as "uncertain", not as verdicts."""
 
     TINY = "tiny"  # face smaller than the minimum size for reliable emotion reading

@@ -32,31 +32,61 @@ class _Section(BaseModel):
 
 
 class BotSection(_Section):
-    name: str = Field("ClassPulse — engagement notes", min_length=3, max_length=64)
+    name: str = Field(default="ClassPulse — engagement notes", min_length=3, max_length=64)
     notice: str = Field(min_length=10, default=(
         "ClassPulse is taking engagement notes for your teacher: presence, attention and facial "
         "expression levels as numbers. No video or pictures are stored. Ask your teacher to opt out."))
 
 
 class AnalysisSection(_Section):
-    sample_interval_s: float = Field(1.0, gt=0, le=60)
+    sample_interval_s: float = Field(default=1.0, gt=0, le=60)
     detector: Literal["blazeface", "haar", "yunet"] = "blazeface"
     emotions: bool = True
-    min_face_px: int = Field(40, ge=8, le=1000)
+    min_face_px: int = Field(default=40, ge=8, le=1000)
     model_dir: str | None = None
-    batch_size: int = Field(64, ge=1, le=1024)
+    batch_size: int = Field(default=64, ge=1, le=1024)
 
 
 class StoreSection(_Section):
-    url: str = Field("sqlite:///classpulse-data/classpulse.db", min_length=5)
-    retention_days: int = Field(30, ge=1, le=3650)
-    flush_s: float = Field(2.0, gt=0, le=60)
+    url: str = Field(default="sqlite:///classpulse-data/classpulse.db", min_length=5)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    flush_s: float = Field(default=2.0, gt=0, le=60)
 
 
 class ReportsSection(_Section):
     out_dir: str = "classpulse-data/reports"
     formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
     paper: Literal["A4", "Letter"] = "A4"
+
+
+class SessionSection(_Section):
+    """A live session's timing: when to give up joining, when to leave."""
+
+    join_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    empty_timeout_s: float = Field(default=300.0, gt=0, le=24 * 3600)
+    nobody_timeout_s: float = Field(default=900.0, gt=0, le=24 * 3600)
+    max_duration_s: float = Field(default=4 * 3600.0, gt=0, le=24 * 3600)
+    media_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    stale_frame_s: float = Field(default=3.0, gt=0, le=60)
+
+
+class ClassroomSection(_Section):
+    """The built-in classroom: the bot's own web server where students share their camera (WHIP)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str = ""
+    max_body_bytes: int = Field(default=65536, ge=1024, le=1 << 20)
+    max_students: int = Field(default=60, ge=1, le=1000)
+
+
+class JanusSection(_Section):
+    """Talking to a Janus VideoRoom over its HTTP API."""
+
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    keepalive_s: float = Field(default=25.0, gt=0, le=55)
+    reconnect_timeout_s: float = Field(default=30.0, ge=0, le=600)
+    substream: int = Field(default=0, ge=-1, le=2)
 
 
 class PrivacySection(_Section):
@@ -69,6 +99,9 @@ class Config(_Section):
     store: StoreSection = StoreSection()
     reports: ReportsSection = ReportsSection()
     privacy: PrivacySection = PrivacySection()
+    session: SessionSection = SessionSection()
+    classroom: ClassroomSection = ClassroomSection()
+    janus: JanusSection = JanusSection()
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -128,6 +161,7 @@ def load_config(
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         where = sources.get(key, str(cfg_path))
-        shown = f" = {err['input']!r}" if err["type"] != "missing" and not isinstance(err["input"], dict) else ""
+        plain = err["type"] != "missing" and not isinstance(err["input"], dict)
+        shown = f" = {err['input']!r}" if plain else ""
         more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"config error: {key}{shown} (from {where}): {err['msg']}{more}") from None

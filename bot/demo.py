@@ -39,7 +39,8 @@ def _script(i: int, seconds: float) -> Script:
     return Script()
 
 
-def make_students(videos: Sequence[str | Path] | None, seconds: float, interval_s: float) -> list[DemoStudent]:
+def make_students(videos: Sequence[str | Path] | None, seconds: float,
+                  interval_s: float) -> list[DemoStudent]:
     """Students from the given videos, else the shared test videos, else the built-in photo."""
     paths = [Path(v) for v in videos] if videos else sorted(SHARED_VIDEOS.glob("*.mp4"))
     students: list[DemoStudent] = []

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
-from bot.config import Config, ConfigError, load_config  # noqa: E402
+from bot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("classpulse")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="ClassPulse: engagement notes for online classes — presence, attention and (optionally) "
                     "facial emotion levels per student, as numbers, never pictures.",
     )
-    p.add_argument("--config", metavar="FILE", help="configuration file (default: config.yaml of the project)")
+    p.add_argument("--config", metavar="FILE",
+                   help="configuration file (default: config.yaml of the project)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a configuration key, e.g. --set analysis.emotions=off (repeatable)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
@@ -197,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Accuracy, balanced accuracy, macro-F1, per-class metrics and the "
                                    "confusion matrix, through the bot's own inference path.")
     e.add_argument("--model", metavar="DIR", help="model folder (default: the committed model)")
-    e.add_argument("--data", required=True, help="a <label>/<image> folder, a folder with train/val/test, or a CSV")
+    e.add_argument("--data", required=True,
+                   help="a <label>/<image> folder, a folder with train/val/test, or a CSV")
     e.add_argument("--split", default="test", choices=["train", "val", "test"],
                    help="split to read from a CSV or a folder with splits (default: test)")
     e.add_argument("--duplicates", help="duplicates.csv to also report accuracy without leaked test images")

@@ -9,7 +9,6 @@ entry and the others carry on.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from analysis.records import FaceReading, Observation

@@ -68,7 +68,7 @@ class VideoStudent:
             return None
         if self.script.away_at(t):
             return self._room
-        return self.frames[int(round(t / self.interval_s)) % len(self.frames)]
+        return self.frames[round(t / self.interval_s) % len(self.frames)]
 
 
 def astronaut() -> np.ndarray:
@@ -106,7 +106,7 @@ class PhotoStudent:
         cx, cy = 185 + 12 * math.sin(ph), 150 + 8 * math.cos(ph * 1.3)
         scale = 1.5 + 0.15 * math.sin(ph * 0.7)
         angle = 6 * math.sin(ph * 0.9)
-        m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+        m = cv2.getRotationMatrix2D((cx, cy), angle, scale).astype(np.float64)
         m[0, 2] += w / 2 - cx
         m[1, 2] += h / 2 - cy
         glance = (t + self.rng_phase * 10) % 40 < 4

@@ -42,7 +42,7 @@ def expand_box(
 ) -> tuple[int, int, int, int]:
     """Grow an (x, y, w, h) box by `margin` of its size on each side, clipped to the frame."""
     x, y, w, h = (int(v) for v in box)
-    dx, dy = int(round(w * margin)), int(round(h * margin))
+    dx, dy = round(w * margin), round(h * margin)
     x0, y0 = max(0, x - dx), max(0, y - dy)
     x1, y1 = min(frame_w, x + w + dx), min(frame_h, y + h + dy)
     if x1 <= x0 or y1 <= y0:

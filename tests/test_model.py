@@ -66,7 +66,7 @@ def test_load_refuses_foreign_labels(tmp_path: Path) -> None:
     (tmp_path / "meta.json").write_text('{"architecture": "vgg", "hparams": {}, "labels": ["a", "b"]}')
     with pytest.raises(ModelError, match="differ"):
         load(tmp_path)
-    with pytest.raises(ModelError, match="no meta.json"):
+    with pytest.raises(ModelError, match=r"no meta\.json"):
         load(tmp_path / "nothing")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +139,7 @@ def _cache_key(root: Path) -> str:
     for sub in sorted(root.iterdir()):
         if sub.is_dir():
             st = sub.stat()
-            h.update(f"{sub.name}:{st.st_mtime_ns}:{len(os.listdir(sub))}".encode())
+            h.update(f"{sub.name}:{st.st_mtime_ns}:{sum(1 for _ in sub.iterdir())}".encode())
     return h.hexdigest()[:16]
 
 

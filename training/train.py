@@ -13,6 +13,7 @@ The test split is never read here: it is reported once, by `training.evaluate`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -180,7 +181,7 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     clf = EmotionClassifier.load(out_dir)
     probs = clf.predict(val.images)
     metrics = summarize(val.labels, probs.argmax(axis=1))
-    meta = ModelMeta(**{**asdict(meta), "labels": tuple(meta.labels),
-                        "metrics": {"val": {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}}})
+    val_metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}
+    meta = dataclasses.replace(meta, metrics={"val": val_metrics})
     save(model, meta, out_dir)
     return Path(out_dir)

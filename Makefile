@@ -1,0 +1,42 @@
+# Two set-up commands for a fresh machine (see README):
+#   make demo   installs ClassPulse into .venv and runs the offline demo class
+#   make test   installs it with the dev tools and runs lint, type checks and all tests
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo test quick lint types install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+demo: install
+	$(BIN)/classpulse demo
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+types: install-dev
+	$(BIN)/mypy
+
+# The whole suite: unit tests plus the slow and integration ones (they skip cleanly when
+# ../shared/datasets is absent).
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The quick suite while developing: no slow or integration tests.
+quick:
+	$(BIN)/pytest -q -m "not slow and not integration"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
