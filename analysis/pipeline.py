@@ -23,7 +23,8 @@ from analysis.records import FaceReading, Observation, Quality, State
 
 @dataclass(frozen=True)
 class Settings:
-    detector: str = "blazeface"
+    detector: str = "auto"
+    landmarks: bool = True  # face mesh: eye state, and head pose for keypoint-less detectors
     emotions: bool = True
     min_face_px: int = 40
     model_dir: str | None = None
@@ -56,7 +57,11 @@ class Timings:
 
 
 class Analyzer:
-    """Stateful only in its per-participant trackers; everything else is per call."""
+    """Stateful only in its per-participant trackers; everything else is per call.
+
+    Not thread-safe: the detector and face mesh hold TFLite interpreters. Use one
+    Analyzer per worker thread (the bot runs a single inference worker).
+    """
 
     def __init__(self, settings: Settings = Settings(), detector: Any = None, classifier: Any = None) -> None:
         from analysis.detect import make_detector
@@ -65,6 +70,11 @@ class Analyzer:
         self.detector = detector if detector is not None else make_detector(settings.detector)
         self._classifier = classifier
         self._trackers: dict[tuple[str, str], Any] = {}
+        self._mesh: Any = None
+        if settings.landmarks:
+            from analysis.detectors.face_mesh import FaceMesh
+
+            self._mesh = FaceMesh()
         self.timings = Timings()
 
     @property
@@ -104,7 +114,7 @@ class Analyzer:
             self.timings.detect += t1 - t0
             faces: list[dict[str, Any]] = []
             for det, face_id in zip(detections, ids, strict=True):
-                a = assess_face(s.frame, det, min_face_px=self.settings.min_face_px)
+                a = assess_face(s.frame, det, mesh=self._mesh, min_face_px=self.settings.min_face_px)
                 face = {"face_id": int(face_id), "det": det, "assess": a, "patch": None}
                 if self.settings.emotions:
                     face["patch"] = len(patches)

@@ -79,7 +79,10 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
         ))
         for s in students:
             store.upsert_participant(Participant(session_id, s.participant_id, s.name))
-        analyzer = Analyzer(settings_from(config))
+        from bot.quiet import quiet_native_stderr
+
+        with quiet_native_stderr():
+            analyzer = Analyzer(settings_from(config))
         ticks = int(seconds / interval)
         t0 = time.monotonic()
         for k in range(ticks):

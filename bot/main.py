@@ -23,6 +23,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from bot.config import Config, ConfigError, load_config
+from bot.quiet import preload_tensorflow
 
 log = logging.getLogger("classpulse")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,6 +69,32 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     for p in paths:
         print(p)
     return 0
+
+
+def cmd_join(args: argparse.Namespace, config: Config) -> int:
+    import asyncio
+
+    from bot.live import MeetingUrlError, describe, parse_duration, run_join
+
+    try:
+        duration = parse_duration(args.duration) if args.duration else None
+    except ValueError as exc:
+        raise CliError(f"--duration {exc}") from None
+    try:
+        result = asyncio.run(run_join(args.url, config, duration_s=duration, class_name=args.class_name,
+                                      teacher=args.teacher, out_dir=args.out, render=not args.no_reports))
+    except MeetingUrlError as exc:
+        raise CliError(str(exc)) from None
+    for p in result.reports:
+        print(p)
+    if result.report_error:
+        print(f"classpulse: error: reports failed ({result.report_error}); retry with "
+              f"`classpulse report {result.session_id}`", file=sys.stderr)
+    if result.failure is not None:
+        print(f"classpulse: error: {describe(result)}", file=sys.stderr)
+        return 1
+    print(f"classpulse: {describe(result)}", file=sys.stderr)
+    return 1 if result.report_error else 0
 
 
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
@@ -176,6 +203,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
     d.set_defaults(func=cmd_demo)
 
+    j = sub.add_parser("join", help="join a live class now and take engagement notes until it ends",
+                       description="Join a meeting as a visible, silent participant, sample every student's "
+                                   "camera, store observations and render the reports when the class ends "
+                                   "(empty room, --duration, session.max_duration_s or Ctrl-C). URL: "
+                                   "janus+http://HOST:PORT/janus?room=ROOM[&pin=PIN] for a Janus VideoRoom, "
+                                   "or classroom:CODE to host the built-in classroom (students open "
+                                   "<classroom.public_url>/join/CODE).")
+    j.add_argument("url", metavar="URL", help="meeting URL (see above)")
+    j.add_argument("--duration", metavar="TIME", help="leave after this long, e.g. 45m, 1h30m, 90s")
+    j.add_argument("--class-name", default="Live class", help="class name shown in the reports")
+    j.add_argument("--teacher", default="", help="teacher name shown in the reports")
+    j.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
+    j.add_argument("--no-reports", action="store_true", help="store observations only; render later")
+    j.set_defaults(func=cmd_join)
+
     t = sub.add_parser("train", help="train an emotion model on FER-2013 (resumable)",
                        description="Train on train/, select on val/ (the test split is never read). "
                                    "Re-running the same --name resumes from the last finished epoch.")
@@ -225,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, overrides=args.overrides)
+        if args.command in {"analyze", "demo", "train", "evaluate"} and not args.verbose:
+            preload_tensorflow()
         rc: int = args.func(args, config)
         return rc
     except KeyboardInterrupt:

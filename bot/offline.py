@@ -19,7 +19,7 @@ def settings_from(config: Config) -> Any:
     from analysis.pipeline import Settings
 
     a = config.analysis
-    return Settings(detector=a.detector, emotions=a.emotions, min_face_px=a.min_face_px,
+    return Settings(detector=a.detector, landmarks=a.landmarks, emotions=a.emotions, min_face_px=a.min_face_px,
                     model_dir=a.model_dir, batch_size=a.batch_size)
 
 
@@ -45,8 +45,11 @@ def analyze_paths(paths: Sequence[str], config: Config, analyzer: Any = None) ->
     """Yield one result dict per path, in order; errors are reported per file."""
     from analysis.media import MediaError, sample_file
     from analysis.pipeline import Analyzer, Sample
+    from bot.quiet import quiet_native_stderr
 
-    analyzer = analyzer or Analyzer(settings_from(config))
+    if analyzer is None:
+        with quiet_native_stderr():
+            analyzer = Analyzer(settings_from(config))
     for i, path in enumerate(paths):
         pid = f"file{i}"
         result: dict[str, Any] = {"path": path, "samples": []}
