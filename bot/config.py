@@ -40,7 +40,8 @@ class BotSection(_Section):
 
 class AnalysisSection(_Section):
     sample_interval_s: float = Field(default=1.0, gt=0, le=60)
-    detector: Literal["blazeface", "haar", "yunet"] = "blazeface"
+    detector: Literal["auto", "yunet", "blazeface", "blazeface_full", "haar"] = "auto"
+    landmarks: bool = True
     emotions: bool = True
     min_face_px: int = Field(default=40, ge=8, le=1000)
     model_dir: str | None = None
