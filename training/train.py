@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -184,4 +185,6 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     val_metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}
     meta = dataclasses.replace(meta, metrics={"val": val_metrics})
     save(model, meta, out_dir)
+    if hist.exists():  # the training curves travel with the model (`classpulse evaluate` plots them)
+        shutil.copyfile(hist, Path(out_dir) / "history.csv")
     return Path(out_dir)

@@ -1,0 +1,1 @@
+"""Meeting connectors: one module per platform behind `bot.connectors.base.Connector`."""

@@ -1,0 +1,247 @@
+"""Frame sampling: drain every track, keep the newest frame, analyse one tick at a time.
+
+aiortc's remote tracks queue decoded frames without bound, so each track gets a task
+that calls `recv()` for as long as the track lives and keeps only the newest frame.
+Every `interval_s` a tick takes one sample per present participant — the newest
+frame, or no frame when the camera is off or frozen — and hands the whole tick to the
+analyser in ONE call on a worker thread (one batched classifier call for everybody).
+
+The loop never waits for inference. When a tick comes while the previous tick's
+inference still runs, this tick's samples are dropped and counted: queueing them would
+only analyse ever older frames, and the next tick takes the newest ones anyway.
+
+Latency is measured from the moment a frame left `recv()` to the moment its
+observation came back from the worker (network and jitter-buffer time not included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiortc.mediastreams import MediaStreamError
+
+from analysis.pipeline import Sample
+from analysis.records import Observation
+from bot.connectors.base import VideoTrack
+
+log = logging.getLogger(__name__)
+
+Analyze = Callable[[Sequence[Sample]], list[Observation]]
+Deliver = Callable[[list[Observation]], Awaitable[None]]
+
+
+def to_bgr(frame: Any) -> np.ndarray:
+    """A BGR array from an aiortc/PyAV frame or an array (push connectors may send either)."""
+    if isinstance(frame, np.ndarray):
+        return frame
+    arr: np.ndarray = frame.to_ndarray(format="bgr24")
+    return arr
+
+
+@dataclass
+class _Slot:
+    """One participant: the newest frame and the task draining their track."""
+
+    track: VideoTrack | None = None
+    task: asyncio.Task[None] | None = None
+    frame: Any = None
+    received_at: float = 0.0  # clock time the newest frame left recv()
+    frames: int = 0
+    samples: int = 0
+    dropped: int = 0
+    video_expected_until: float = 0.0  # clock time; until then a missing track is not "camera off"
+
+
+@dataclass
+class SamplerStats:
+    ticks: int = 0
+    samples: int = 0  # samples analysed
+    dropped: int = 0  # samples skipped because the previous inference was still running
+    frames: int = 0  # frames drained from all tracks
+    observations: int = 0
+    errors: int = 0
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+
+    def latency(self, q: float) -> float | None:
+        """The q-quantile (0..1) of frame-to-observation latency, seconds."""
+        if not self.latencies:
+            return None
+        return float(np.quantile(np.fromiter(self.latencies, float), q))
+
+    @property
+    def dropped_share(self) -> float:
+        total = self.samples + self.dropped
+        return self.dropped / total if total else 0.0
+
+
+class Sampler:
+    """Drains tracks and runs ticks; the session tells it who is present and their tracks."""
+
+    def __init__(self, session_id: str, analyze: Analyze, deliver: Deliver, executor: Executor, *,
+                 interval_s: float = 1.0, stale_after_s: float = 3.0, pending_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.session_id = session_id
+        self.interval_s = interval_s
+        self.stale_after_s = stale_after_s
+        self.pending_s = pending_s
+        self.stats = SamplerStats()
+        self._analyze = analyze
+        self._deliver = deliver
+        self._executor = executor
+        self._clock = clock
+        self._t0 = clock()
+        self._slots: dict[str, _Slot] = {}
+        self._inflight: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    # -- roster ----------------------------------------------------------------------------
+    def join(self, pid: str, video_expected: bool = False) -> None:
+        """The participant is present: sampled from now on (camera off until `video_on`).
+
+        With `video_expected` the participant is not sampled until the video arrives, for
+        at most `pending_s`: a camera that is being connected is not a camera that is off.
+        """
+        slot = self._slots.setdefault(pid, _Slot())
+        if video_expected and slot.track is None:
+            slot.video_expected_until = self._clock() + self.pending_s
+
+    def video_on(self, pid: str, track: VideoTrack) -> None:
+        slot = self._slots.setdefault(pid, _Slot())
+        self._cancel_drain(slot)
+        slot.track = track
+        slot.frame = None
+        slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
+
+    def video_off(self, pid: str) -> None:
+        slot = self._slots.get(pid)
+        if slot is not None:
+            self._cancel_drain(slot)
+            slot.video_expected_until = 0.0
+
+    def leave(self, pid: str) -> None:
+        slot = self._slots.pop(pid, None)
+        if slot is not None:
+            self._cancel_drain(slot)
+
+    def participants(self) -> dict[str, dict[str, int]]:
+        return {pid: {"frames": s.frames, "samples": s.samples, "dropped": s.dropped}
+                for pid, s in self._slots.items()}
+
+    @staticmethod
+    def _cancel_drain(slot: _Slot) -> None:
+        if slot.task is not None:
+            slot.task.cancel()
+        slot.task = None
+        slot.track = None
+        slot.frame = None
+
+    async def _drain(self, pid: str, slot: _Slot, track: VideoTrack) -> None:
+        """Call recv() until the track ends: aiortc's queue grows whenever nobody does."""
+        try:
+            while True:
+                frame = await track.recv()
+                slot.frame = frame
+                slot.received_at = self._clock()
+                slot.frames += 1
+                self.stats.frames += 1
+        except MediaStreamError:
+            log.debug("track of %s ended", pid)
+        except Exception:  # a broken track must not take the others down
+            log.exception("track of %s failed", pid)
+        if slot.track is track:
+            slot.frame = None
+            slot.track = None
+
+    # -- ticks -----------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the sampler started: the `t` of observations."""
+        return self._clock() - self._t0
+
+    def _collect(self) -> list[tuple[str, Any, float]]:
+        """(pid, frame or None, received_at) for every present participant that can be sampled."""
+        now = self._clock()
+        picks: list[tuple[str, Any, float]] = []
+        for pid, slot in self._slots.items():
+            if slot.track is None and now < slot.video_expected_until:
+                continue  # camera being connected
+            if slot.track is None:
+                picks.append((pid, None, now))  # camera off: its own state, never "absent"
+            elif slot.frame is None:
+                continue  # subscribed, first frame not there yet
+            elif now - slot.received_at > self.stale_after_s:
+                picks.append((pid, None, now))  # frozen stream
+            else:
+                picks.append((pid, slot.frame, slot.received_at))
+        return picks
+
+    def tick(self) -> None:
+        """Take one sample per participant and start its inference, or count the drop."""
+        self.stats.ticks += 1
+        t = round(self.now(), 3)
+        picks = self._collect()
+        if not picks:
+            return
+        if self._inflight is not None and not self._inflight.done():
+            self.stats.dropped += len(picks)
+            for pid, _, _ in picks:
+                self._slots[pid].dropped += 1
+            return
+        for pid, _, _ in picks:
+            self._slots[pid].samples += 1
+        self._inflight = asyncio.ensure_future(self._infer(t, picks))
+
+    async def _infer(self, t: float, picks: list[tuple[str, Any, float]]) -> None:
+        loop = asyncio.get_running_loop()
+        sid = self.session_id
+
+        def work() -> list[Observation]:
+            samples = [Sample(sid, pid, t, None if f is None else to_bgr(f)) for pid, f, _ in picks]
+            return self._analyze(samples)
+
+        try:
+            observations = await loop.run_in_executor(self._executor, work)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("inference failed for a tick of %d samples", len(picks))
+            return
+        done = self._clock()
+        self.stats.samples += len(picks)
+        self.stats.observations += len(observations)
+        self.stats.latencies.extend(done - received for _, frame, received in picks if frame is not None)
+        try:
+            await self._deliver(observations)
+        except Exception:
+            self.stats.errors += 1
+            log.exception("could not deliver %d observations", len(observations))
+
+    async def run(self) -> None:
+        """Tick every `interval_s` on an absolute schedule until `stop()`; missed ticks are skipped."""
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self.interval_s
+        while not self._stopped:
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            if self._stopped:
+                break
+            self.tick()
+            next_at += self.interval_s
+            behind = loop.time() - next_at
+            if behind > 0:  # the loop stalled for whole intervals: do not burst to catch up
+                next_at += self.interval_s * (int(behind / self.interval_s) + 1)
+
+    async def stop(self) -> None:
+        """Stop ticking and draining; waits for the inference in flight so nothing is lost."""
+        self._stopped = True
+        for slot in self._slots.values():
+            self._cancel_drain(slot)
+        if self._inflight is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._inflight

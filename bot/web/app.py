@@ -1,0 +1,110 @@
+"""The aiohttp application: `init_app(config)` → join pages and the WHIP endpoint.
+
+Routes:
+    GET    /join/{code}              the student page (name, privacy notice, share camera)
+    POST   /whip/{code}?name=NAME    WHIP publish: SDP offer in, 201 + answer + Location out
+    DELETE /whip/{code}/{resource}   WHIP leave
+    OPTIONS /whip/{code}             WHIP discovery (Accept-Post)
+    GET    /healthz                  liveness
+
+Every refusal is a short text/plain 4xx/5xx from `WhipError`; an unexpected error in one
+student's request is a 500 for that request only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from bot.config import Config
+from bot.rtc import PeerFactory, receive_video
+from bot.web.classroom import Classroom
+from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
+
+log = logging.getLogger(__name__)
+
+config_key = web.AppKey("config", Config)
+classroom_key = web.AppKey("classroom", Classroom)
+templates_key = web.AppKey("templates", jinja2.Environment)
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def _error(exc: WhipError) -> web.Response:
+    return web.Response(status=exc.status, text=exc.message + "\n")
+
+
+async def join_page(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    try:
+        room = request.app[classroom_key].room(check_code(code))
+    except WhipError as exc:
+        return _error(exc)
+    config = request.app[config_key]
+    html = request.app[templates_key].get_template("join.html").render(
+        class_name=room.class_name, code=room.code, notice=config.bot.notice, bot_name=config.bot.name)
+    return web.Response(text=html, content_type="text/html")
+
+
+async def whip_publish(request: web.Request) -> web.Response:
+    config = request.app[config_key]
+    try:
+        room = request.app[classroom_key].room(check_code(request.match_info["code"]))
+        check_content_type(request.headers.get("Content-Type", ""))
+        check_length(request.content_length, config.classroom.max_body_bytes)
+        name = check_name(request.query.get("name"))
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            limit = config.classroom.max_body_bytes
+            raise WhipError(413, f"the offer is larger than {limit} bytes") from None
+        offer = check_offer(body)
+        resource_id, answer = await room.publish(name, offer)
+    except WhipError as exc:
+        return _error(exc)
+    location = f"/whip/{room.code}/{resource_id}"
+    return web.Response(status=201, text=answer, content_type=SDP, headers={"Location": location})
+
+
+async def whip_delete(request: web.Request) -> web.Response:
+    try:
+        room = request.app[classroom_key].room(check_code(request.match_info["code"]))
+    except WhipError as exc:
+        return _error(exc)
+    if not await room.unpublish(request.match_info["resource"]):
+        return web.Response(status=404, text="no such WHIP resource\n")
+    return web.Response(status=200)
+
+
+async def whip_options(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={"Accept-Post": SDP})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True, "rooms": len(request.app[classroom_key].rooms)})
+
+
+async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
+    """Closes every student's peer connection when the server stops."""
+    yield
+    await app[classroom_key].close()
+
+
+def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerFactory = receive_video
+             ) -> web.Application:
+    """The application; `classroom` is shared with the sessions that run in this process."""
+    app = web.Application(client_max_size=config.classroom.max_body_bytes)
+    app[config_key] = config
+    app[classroom_key] = classroom or Classroom(config.classroom.max_students, peers)
+    app[templates_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app.cleanup_ctx.append(_close_classroom)
+    app.router.add_get("/join/{code}", join_page)
+    app.router.add_post("/whip/{code}", whip_publish)
+    app.router.add_route("OPTIONS", "/whip/{code}", whip_options)
+    app.router.add_delete("/whip/{code}/{resource}", whip_delete)
+    app.router.add_get("/healthz", healthz)
+    return app

@@ -1,0 +1,229 @@
+"""The sampler against fake aiortc-like tracks: draining, newest frame, batching, drops, latency."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from analysis.records import Observation
+from bot.connectors.fake import FakeCamera, solid
+from bot.connectors.push import PushVideoTrack
+from bot.fake_analyzer import RecordingAnalyzer
+from bot.sampler import Sampler
+
+
+def counter_frames(i: int) -> np.ndarray:
+    """Frame i carries i in its first pixels, so a test can tell which frame was sampled."""
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[0, 0, 0] = i % 256
+    img[0, 0, 1] = (i // 256) % 256
+    return img
+
+
+def frame_index(img: np.ndarray) -> int:
+    return int(img[0, 0, 0]) + 256 * int(img[0, 0, 1])
+
+
+async def _run(sampler: Sampler, seconds: float) -> None:
+    task = asyncio.ensure_future(sampler.run())
+    await asyncio.sleep(seconds)
+    await sampler.stop()
+    task.cancel()
+
+
+def _sampler(analyze: RecordingAnalyzer, interval: float = 0.1,
+             stale_after_s: float = 3.0) -> tuple[Sampler, list[Observation]]:
+    delivered: list[Observation] = []
+
+    async def deliver(obs: list[Observation]) -> None:
+        delivered.extend(obs)
+
+    return Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=interval,
+                   stale_after_s=stale_after_s), delivered
+
+
+def test_drains_every_track_and_samples_the_newest_frame() -> None:
+    analyze = RecordingAnalyzer()
+    newest: list[tuple[int, int]] = []  # (frames the camera had produced at the tick, frame sampled)
+
+    async def main() -> tuple[list[FakeCamera], Sampler, list[Observation]]:
+        sampler, delivered = _sampler(analyze)
+        cams = [FakeCamera(counter_frames, fps=120) for _ in range(3)]
+        for i, cam in enumerate(cams):
+            sampler.join(f"p{i}")
+            sampler.video_on(f"p{i}", cam)
+        for _ in range(6):
+            await asyncio.sleep(0.1)
+            produced = cams[0].produced
+            sampler.tick()
+            await asyncio.sleep(0.02)  # let the worker finish this tick
+            frame = analyze.batches[-1][0].frame
+            assert frame is not None
+            newest.append((produced, frame_index(frame)))
+        await asyncio.sleep(0.1)
+        await sampler.stop()
+        return cams, sampler, delivered
+
+    cams, sampler, delivered = asyncio.run(main())
+    for cam in cams:
+        assert cam.produced > 40
+        assert cam.backlog <= 3, "frames piled up: the sampler stopped calling recv()"
+    # One analyser call per tick with every participant in it: batched, never per student.
+    assert len(analyze.batches) == 6
+    assert all(sorted(s.participant_id for s in b) == ["p0", "p1", "p2"] for b in analyze.batches)
+    assert all(b[0].t == b[1].t == b[2].t for b in analyze.batches)
+    # Each sample is the newest frame (frame i is the (i+1)-th produced), not the oldest queued one.
+    assert all(index >= produced - 3 for produced, index in newest), newest
+    assert sampler.stats.dropped == 0 and sampler.stats.samples == 18
+    assert len(delivered) == 18
+    assert sampler.stats.latency(0.5) is not None
+
+
+def test_slow_inference_drops_stale_ticks_and_never_blocks_the_loop() -> None:
+    analyze = RecordingAnalyzer(delay_s=0.4)
+    gaps: list[float] = []
+
+    async def heartbeat(stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async def main() -> Sampler:
+        sampler, _ = _sampler(analyze, interval=0.05)
+        for pid in ("a", "b"):
+            sampler.join(pid)
+            sampler.video_on(pid, FakeCamera(solid(120), fps=60))
+        stop = asyncio.Event()
+        beat = asyncio.ensure_future(heartbeat(stop))
+        await _run(sampler, 1.2)
+        stop.set()
+        await beat
+        return sampler
+
+    sampler = asyncio.run(main())
+    st = sampler.stats
+    assert threading.main_thread().name not in analyze.threads
+    assert max(gaps) < 0.2, f"event loop stalled {max(gaps):.3f} s"
+    assert 2 <= len(analyze.batches) <= 4
+    assert st.dropped >= 2 * 10, st
+    assert st.samples == 2 * len(analyze.batches)
+    assert 0.7 < st.dropped_share < 0.97
+    p95 = st.latency(0.95)
+    assert p95 is not None and 0.4 <= p95 < 0.8
+    assert sampler.participants()["a"]["dropped"] == st.dropped // 2
+
+
+def test_camera_off_ended_and_frozen_tracks_are_sampled_without_a_frame() -> None:
+    analyze = RecordingAnalyzer()
+
+    async def main() -> None:
+        sampler, _ = _sampler(analyze, interval=0.1, stale_after_s=0.3)
+        sampler.join("off")  # joined, camera never on
+        frozen = PushVideoTrack()
+        sampler.join("frozen")
+        sampler.video_on("frozen", frozen)
+        frozen.push(counter_frames(1))  # one frame, then silence
+        ending = FakeCamera(solid(90), fps=30)
+        sampler.join("ends")
+        sampler.video_on("ends", ending)
+        task = asyncio.ensure_future(sampler.run())
+        await asyncio.sleep(0.35)
+        ending.stop()  # remote side hung up: recv() raises MediaStreamError
+        await asyncio.sleep(0.5)
+        await sampler.stop()
+        task.cancel()
+
+    asyncio.run(main())
+    off = analyze.frames_of("off")
+    assert off and all(s.frame is None for s in off)
+    frozen = [s.frame is not None for s in analyze.frames_of("frozen")]
+    assert frozen[0] and not frozen[-1], "a frozen stream must turn into camera off"
+    ends = [s.frame is not None for s in analyze.frames_of("ends")]
+    assert ends[0] and not ends[-1]
+
+
+def test_leave_stops_sampling_and_video_on_replaces_the_track() -> None:
+    analyze = RecordingAnalyzer()
+
+    async def main() -> tuple[FakeCamera, FakeCamera]:
+        sampler, _ = _sampler(analyze, interval=0.05)
+        sampler.join("p")
+        first = FakeCamera(solid(10), fps=50)
+        sampler.video_on("p", first)
+        task = asyncio.ensure_future(sampler.run())
+        await asyncio.sleep(0.2)
+        second = FakeCamera(solid(200), fps=50)
+        sampler.video_on("p", second)
+        await asyncio.sleep(0.2)
+        sampler.leave("p")
+        left_at = sampler.now()
+        await asyncio.sleep(0.2)
+        late = [s.t for s in analyze.frames_of("p") if s.t > left_at + 0.001]
+        assert not late, "a participant who left is still sampled"
+        await sampler.stop()
+        task.cancel()
+        first.stop()
+        second.stop()
+        return first, second
+
+    _, second = asyncio.run(main())
+    values = [int(s.frame[20, 20, 0]) for s in analyze.frames_of("p") if s.frame is not None]
+    assert values[0] == 10 and values[-1] == 200
+    assert second.received > 0
+
+
+def test_a_failing_analyser_is_counted_and_the_next_tick_runs() -> None:
+    calls: list[int] = []
+
+    def analyze(samples: object) -> list[Observation]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("model exploded")
+        return []
+
+    async def main() -> Sampler:
+        async def deliver(obs: list[Observation]) -> None:
+            pass
+
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=0.05)
+        sampler.join("p")
+        await _run(sampler, 0.3)
+        return sampler
+
+    sampler = asyncio.run(main())
+    assert sampler.stats.errors == 1 and len(calls) >= 3
+
+
+def test_a_camera_being_connected_is_not_sampled_as_camera_off() -> None:
+    analyze = RecordingAnalyzer()
+
+    async def main() -> None:
+        delivered: list[Observation] = []
+
+        async def deliver(obs: list[Observation]) -> None:
+            delivered.extend(obs)
+
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=0.05, pending_s=0.3)
+        sampler.join("connecting", video_expected=True)
+        sampler.join("never", video_expected=True)  # subscription never completes
+        task = asyncio.ensure_future(sampler.run())
+        await asyncio.sleep(0.2)
+        cam = FakeCamera(solid(100), fps=30)
+        sampler.video_on("connecting", cam)
+        await asyncio.sleep(0.4)
+        await sampler.stop()
+        task.cancel()
+        cam.stop()
+
+    asyncio.run(main())
+    connecting = analyze.frames_of("connecting")
+    assert connecting and all(s.frame is not None for s in connecting)
+    never = analyze.frames_of("never")
+    assert never and all(s.frame is None for s in never) and min(s.t for s in never) >= 0.3
