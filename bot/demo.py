@@ -40,9 +40,11 @@ def _script(i: int, seconds: float) -> Script:
 
 
 def make_students(videos: Sequence[str | Path] | None, seconds: float,
-                  interval_s: float) -> list[DemoStudent]:
+                  interval_s: float, builtin: bool = False) -> list[DemoStudent]:
     """Students from the given videos, else the shared test videos, else the built-in photo."""
     paths = [Path(v) for v in videos] if videos else sorted(SHARED_VIDEOS.glob("*.mp4"))
+    if builtin:
+        paths = []
     students: list[DemoStudent] = []
     if paths:
         for i, p in enumerate(paths):
@@ -58,7 +60,7 @@ def make_students(videos: Sequence[str | Path] | None, seconds: float,
 
 
 def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float = 180.0,
-             out_dir: str | None = None) -> list[Path]:
+             out_dir: str | None = None, builtin: bool = False) -> list[Path]:
     """Simulate the class, store observations, render reports; returns the report paths."""
     from analysis.pipeline import Analyzer, Sample
     from analysis.store import ObservationBuffer, Store
@@ -66,7 +68,7 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
     from reports.render import render_session
 
     interval = config.analysis.sample_interval_s
-    students = make_students(videos, seconds, interval)
+    students = make_students(videos, seconds, interval, builtin=builtin)
     start = datetime.now(UTC).replace(microsecond=0)
     session_id = "demo-" + start.strftime("%Y%m%d-%H%M%S")
     store = Store(config.store.url)
@@ -75,7 +77,8 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
         store.create_session(SessionInfo(
             session_id=session_id, class_name="Demo class", teacher="Demo teacher",
             started_at=start.isoformat(), emotions_enabled=config.analysis.emotions,
-            sampling=f"1 frame per student every {interval:g} s", source="classpulse demo (local videos)",
+            sampling=f"1 frame per student every {interval:g} s", source="classpulse demo (simulated students: "
+            + ("built-in photo" if isinstance(students[0].source, PhotoStudent) else "local videos") + ")",
         ))
         for s in students:
             store.upsert_participant(Participant(session_id, s.participant_id, s.name))

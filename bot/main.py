@@ -65,7 +65,8 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.demo import run_demo
 
-    paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out)
+    paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out,
+                     builtin=args.builtin_faces)
     for p in paths:
         print(p)
     return 0
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "built-in students made from a public-domain photograph.")
     d.add_argument("--videos", nargs="*", metavar="VIDEO", help="one video per student")
     d.add_argument("--seconds", type=float, default=180.0, help="class length to simulate (default 180)")
+    d.add_argument("--builtin-faces", action="store_true",
+                   help="use the built-in students (a public-domain photo) even when videos are available")
     d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
     d.set_defaults(func=cmd_demo)
 
