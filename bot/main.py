@@ -117,6 +117,16 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_ensemble(args: argparse.Namespace, config: Config) -> int:
+    from training.ensemble import make_ensemble
+
+    meta = make_ensemble(args.members, args.out, data=args.data, tta=args.tta)
+    val = meta.metrics.get("val")
+    print(f"wrote ensemble of {len(meta.members)} to {args.out}"
+          + (f"; val accuracy {val['accuracy']:.4f}, balanced {val['balanced_accuracy']:.4f}" if val else ""))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
     from training.evaluate import evaluate, format_text, plot_confusion, plot_curves
 
@@ -239,6 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--export", metavar="DIR", help="write the best weights as a model folder when done")
     t.set_defaults(func=cmd_train)
 
+    en = sub.add_parser("ensemble", help="average several trained models into one model folder",
+                        description="Copy model folders into one ensemble folder whose probabilities are "
+                                    "averaged; with --data, record its validation metrics (test is not read).")
+    en.add_argument("members", nargs="+", metavar="MODEL_DIR", help="two or more model folders")
+    en.add_argument("--out", required=True, metavar="DIR", help="ensemble folder to write")
+    en.add_argument("--data", help="FER-2013 folder with val/ (or CSV) to measure validation metrics")
+    en.add_argument("--tta", default="flip", choices=["flip", "none"], help="test-time augmentation")
+    en.set_defaults(func=cmd_ensemble)
+
     e = sub.add_parser("evaluate", help="measure a model on labelled faces",
                        description="Accuracy, balanced accuracy, macro-F1, per-class metrics and the "
                                    "confusion matrix, through the bot's own inference path.")
@@ -270,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, overrides=args.overrides)
-        if args.command in {"analyze", "demo", "train", "evaluate"} and not args.verbose:
+        if args.command in {"analyze", "demo", "train", "evaluate", "ensemble"} and not args.verbose:
             preload_tensorflow()
         rc: int = args.func(args, config)
         return rc

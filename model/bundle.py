@@ -37,22 +37,28 @@ class ModelMeta:
     tta: str = "flip"  # "none" | "flip"
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
+    #: For ``architecture == "ensemble"``: sub-folders (model folders themselves) whose
+    #: probabilities are averaged. Empty for a single network.
+    members: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         data = asdict(self)
         data["labels"] = list(self.labels)
+        data["members"] = list(self.members)
         return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str) -> ModelMeta:
         try:
-            meta = cls(**{**data, "labels": tuple(data["labels"])})
+            meta = cls(**{**data, "labels": tuple(data["labels"]), "members": tuple(data.get("members", ()))})
         except (KeyError, TypeError) as exc:
             raise ModelError(f"{where}: invalid meta.json ({exc})") from None
         if meta.labels != LABELS:
             raise ModelError(f"{where}: model labels {list(meta.labels)} differ from {list(LABELS)}")
         if meta.tta not in ("none", "flip"):
             raise ModelError(f"{where}: unknown tta {meta.tta!r}")
+        if (meta.architecture == "ensemble") != bool(meta.members):
+            raise ModelError(f"{where}: an ensemble needs members, and only an ensemble has them")
         return meta
 
 
@@ -74,6 +80,25 @@ def save(model: Any, meta: ModelMeta, model_dir: str | Path) -> Path:
     model.save_weights(str(out / WEIGHTS_FILE))
     (out / META_FILE).write_text(meta.to_json() + "\n")
     return out
+
+
+def load_networks(model_dir: str | Path | None = None, *, policy: str | None = None,
+                  ) -> tuple[list[Any], ModelMeta]:
+    """All networks of a model folder: one for a single model, several for an ensemble."""
+    model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    meta = read_meta(model_dir)
+    if meta.architecture != "ensemble":
+        model, _ = load(model_dir, policy=policy)
+        return [model], meta
+    nets = []
+    for member in meta.members:
+        sub_meta = read_meta(model_dir / member)
+        if sub_meta.architecture == "ensemble":
+            raise ModelError(f"{model_dir / member}: nested ensembles are not supported")
+        if (sub_meta.crop_size, sub_meta.image_size) != (meta.crop_size, meta.image_size):
+            raise ModelError(f"{model_dir / member}: input size differs from the ensemble's")
+        nets.append(load(model_dir / member, policy=policy)[0])
+    return nets, meta
 
 
 def load(model_dir: str | Path | None = None, *, policy: str | None = None) -> tuple[Any, ModelMeta]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from model.bundle import ModelMeta, load
+from model.bundle import ModelMeta, load_networks
 from model.preprocess import center_crop
 
 
@@ -27,29 +27,33 @@ def best_policy() -> str:
 
 
 class EmotionClassifier:
-    """A loaded model plus its compiled inference function."""
+    """Loaded network(s) plus one compiled inference function.
+
+    An ensemble folder averages its members' probabilities inside the same compiled call,
+    so the bot still makes one classifier call per tick.
+    """
 
     def __init__(self, model: Any, meta: ModelMeta) -> None:
         import tensorflow as tf
 
-        self.model = model
+        nets = list(model) if isinstance(model, list | tuple) else [model]
+        self.models = nets
         self.meta = meta
         crop = meta.crop_size
         flip = meta.tta == "flip"
 
         @tf.function(input_signature=[tf.TensorSpec([None, crop, crop, 1], tf.float32)])
         def _run(x: Any) -> Any:
-            probs = model(x, training=False)
-            if flip:
-                probs = (probs + model(tf.reverse(x, axis=[2]), training=False)) / 2.0
-            return probs
+            views = [x, tf.reverse(x, axis=[2])] if flip else [x]
+            outs = [net(v, training=False) for net in nets for v in views]
+            return tf.add_n(outs) / float(len(outs))
 
         self._run = _run
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, policy: str | None = None) -> EmotionClassifier:
-        model, meta = load(model_dir, policy=policy or best_policy())
-        return cls(model, meta)
+        nets, meta = load_networks(model_dir, policy=policy or best_policy())
+        return cls(nets, meta)
 
     @property
     def labels(self) -> tuple[str, ...]:

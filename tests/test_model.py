@@ -89,3 +89,28 @@ def test_training_smoke_resume_and_export(tmp_path: Path) -> None:
     clf = EmotionClassifier.load(out, policy="float32")
     assert clf.meta.metrics["val"]["n"] == 7 * 6
     assert clf.predict(np.zeros((3, 48, 48), np.uint8)).shape == (3, 7)
+
+
+def test_ensemble_averages_members_in_one_call(tmp_path: Path) -> None:
+    import keras
+
+    from model.architectures import build
+    from model.bundle import ModelError, ModelMeta, save
+    from model.classifier import EmotionClassifier
+    from training.ensemble import make_ensemble
+
+    dirs = []
+    for seed in (1, 2):
+        keras.utils.set_random_seed(seed)
+        hp = {"widths": [4, 4, 8, 8], "dense": 8}
+        save(build("vgg", **hp), ModelMeta("vgg", hp, tta="none"), tmp_path / f"m{seed}")
+        dirs.append(tmp_path / f"m{seed}")
+    make_ensemble(dirs, tmp_path / "ens", tta="none")
+    x = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    a = EmotionClassifier.load(dirs[0], policy="float32").predict(x)
+    b = EmotionClassifier.load(dirs[1], policy="float32").predict(x)
+    ens = EmotionClassifier.load(tmp_path / "ens", policy="float32").predict(x)
+    assert np.allclose(ens, (a + b) / 2, atol=1e-5)
+    assert not np.allclose(a, b, atol=1e-3)  # the members really differ
+    with pytest.raises(ModelError, match="at least two"):
+        make_ensemble(dirs[:1], tmp_path / "one")
