@@ -102,3 +102,27 @@ def test_importing_store_and_reports_loads_no_vision_stack() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parent.parent)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_crash_loses_at_most_the_unflushed_tail(tmp_path: Path) -> None:
+    # A child process writes one observation per 0.1 s through the buffer (flush every 0.5 s)
+    # and dies abruptly (os._exit: no close, no flush). Everything older than the last flush
+    # interval must be in the database.
+    url = f"sqlite:///{tmp_path}/crash.sqlite"
+    code = f"""
+import os, time
+from analysis.records import Observation, SessionInfo, State
+from analysis.store import ObservationBuffer, Store
+s = Store({url!r}); s.create_session(SessionInfo("s1", "Math"))
+buf = ObservationBuffer(s, flush_s=0.5, max_rows=10_000)
+for i in range(30):
+    buf.add([Observation("s1", "p1", float(i), State.ABSENT)])
+    time.sleep(0.1)
+buf.add([Observation("s1", "p1", 30.0, State.ABSENT)])
+buf.add([Observation("s1", "p1", 31.0, State.ABSENT)])  # microseconds later: never due, so lost
+os._exit(9)
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent)
+    assert res.returncode == 9
+    kept = Store(url).count_observations("s1")
+    assert 32 - 7 <= kept <= 31  # at most ~0.5 s of samples lost, and the unflushed last one is
