@@ -103,7 +103,8 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
         print(f"\ndemo: analysed {analyzer.timings.samples} samples in {time.monotonic() - t0:.1f} s; "
               "rendering reports", file=sys.stderr)
         out = Path(out_dir or config.reports.out_dir) / session_id
-        return render_session(store, session_id, out, formats=config.reports.formats)
+        return render_session(store, session_id, out, formats=config.reports.formats,
+                              paper=config.reports.paper.lower())
     finally:
         buffer.close()
         store.close()

@@ -98,6 +98,41 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
     return 1 if result.report_error else 0
 
 
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    from bot.bench import BenchError, BenchOptions, format_result, parse_size, run_bench
+
+    try:
+        size = parse_size(args.size)
+    except ValueError as exc:
+        raise CliError(f"--size: {exc}") from None
+    if args.students < 1 or args.fps < 1 or args.seconds <= 0:
+        raise CliError("--students, --fps and --seconds must be positive")
+    opts = BenchOptions(students=args.students, fps=args.fps, size=size, seconds=args.seconds,
+                        videos=tuple(Path(v) for v in args.videos or ()), config=args.config,
+                        overrides=tuple(args.overrides))
+    try:
+        result = run_bench(opts)
+    except BenchError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_result(result))
+    return 0
+
+
+def cmd_zoom_webhook(args: argparse.Namespace, config: Config) -> int:
+    from bot.connectors.zoom_service import run_webhook_server
+
+    try:
+        run_webhook_server(config, args.host or config.zoom.host,
+                           args.port if args.port is not None else config.zoom.port)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
     from training.train import TrainConfig, export, train
 
@@ -163,7 +198,7 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     try:
         store.session(args.session)
         out = Path(args.out or config.reports.out_dir) / args.session
-        for p in render_session(store, args.session, out, formats=formats):
+        for p in render_session(store, args.session, out, formats=formats, paper=config.reports.paper.lower()):
             print(p)
     finally:
         store.close()
@@ -178,6 +213,43 @@ def cmd_sessions(args: argparse.Namespace, config: Config) -> int:
         for s in store.sessions():
             n = len(store.participants(s.session_id))
             print(f"{s.session_id}  {s.started_at or '-':<25} {s.class_name}  ({n} participants)")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from bot.service.app import serve
+    from bot.service.logs import configure
+
+    configure(debug=args.verbose)
+    serve(config, args.host or config.classroom.host,
+          args.port if args.port is not None else config.classroom.port)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, config: Config) -> int:
+    from analysis.store import Store
+    from bot.service.auth import Role, create_token, list_tokens, revoke_token
+
+    store = Store(config.store.url)
+    try:
+        if args.token_command == "create":
+            try:
+                token_id, token = create_token(store, args.name, Role(args.role))
+            except ValueError as exc:
+                raise CliError(str(exc)) from None
+            print(token)
+            print(f"classpulse: token {token_id} for {args.name} ({args.role}) created; it is shown only once",
+                  file=sys.stderr)
+        elif args.token_command == "revoke":
+            if not revoke_token(store, args.token_id):
+                raise CliError(f"no token {args.token_id!r} (see `classpulse token list`)")
+            print(f"classpulse: token {args.token_id} revoked", file=sys.stderr)
+        else:
+            for t in list_tokens(store):
+                state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
+                print(f"{t['token_id']}  {t['role']:<8} {t['name']}  created {t['created_at']}  {state}")
     finally:
         store.close()
     return 0
@@ -231,6 +303,28 @@ def build_parser() -> argparse.ArgumentParser:
     j.add_argument("--no-reports", action="store_true", help="store observations only; render later")
     j.set_defaults(func=cmd_join)
 
+    zw = sub.add_parser("zoom-webhook", help="receive Zoom RTMS webhooks and take notes in every class that starts",
+                        description="Serve Zoom's event-notification endpoint (zoom.webhook_path): each "
+                                    "meeting.rtms_started opens a session over Zoom Realtime Media Streams, "
+                                    "meeting.rtms_stopped ends it and renders the reports. Setup: docs/zoom.md.")
+    zw.add_argument("--host", help="listen address (default: zoom.host)")
+    zw.add_argument("--port", type=int, help="listen port (default: zoom.port)")
+    zw.set_defaults(func=cmd_zoom_webhook)
+
+    b = sub.add_parser("bench", help="load benchmark: N simulated students streaming into the bot (root)",
+                       description="Stream N simulated students (a pre-encoded VP8 clip made from face videos) "
+                                   "into the built-in classroom that the bot runs with the real analyser, "
+                                   "inside a private network namespace (needs root), and print sustained "
+                                   "samples per student per second, dropped-sample share, frame-to-"
+                                   "observation latency p50/p95, the bot's CPU and peak RSS.")
+    b.add_argument("--students", type=int, required=True, help="simulated students")
+    b.add_argument("--fps", type=int, default=15, help="frames per second each student sends (default 15)")
+    b.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
+    b.add_argument("--seconds", type=float, default=60.0, help="measured steady window (default 60)")
+    b.add_argument("--videos", nargs="*", metavar="VIDEO", help="source face videos (default: shared videos)")
+    b.add_argument("--json", action="store_true", help="print one JSON document")
+    b.set_defaults(func=cmd_bench)
+
     t = sub.add_parser("train", help="train an emotion model on FER-2013 (resumable)",
                        description="Train on train/, select on val/ (the test split is never read). "
                                    "Re-running the same --name resumes from the last finished epoch.")
@@ -279,6 +373,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sessions", help="list stored sessions")
     s.set_defaults(func=cmd_sessions)
+
+    sv = sub.add_parser("serve", help="run the service: REST API, dashboard, schedules, built-in classroom",
+                        description="Run the ClassPulse service until Ctrl-C/SIGTERM; shutting down ends "
+                                    "running sessions cleanly and renders their reports. See docs/service.md.")
+    sv.add_argument("--host", help="address to listen on (default: classroom.host, 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default: classroom.port, 8080)")
+    sv.set_defaults(func=cmd_serve)
+
+    tk = sub.add_parser("token", help="create, revoke and list API tokens of the service")
+    tks = tk.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    tc = tks.add_parser("create", help="create a token and print it (once)")
+    tc.add_argument("--role", choices=["admin", "teacher"], required=True)
+    tc.add_argument("--name", required=True, help="the teacher's (or admin's) name; owner of what the token creates")
+    tr = tks.add_parser("revoke", help="revoke a token by its id")
+    tr.add_argument("token_id")
+    tks.add_parser("list", help="list tokens (ids, roles, names; never the secrets)")
+    tk.set_defaults(func=cmd_token)
     return p
 
 

@@ -49,13 +49,14 @@ log = logging.getLogger(__name__)
 
 class Render(Protocol):
     def __call__(self, store: Store, session_id: str, out_dir: Path,
-                 formats: Sequence[str]) -> list[Path]: ...
+                 formats: Sequence[str], paper: str = "a4") -> list[Path]: ...
 
 
-def render_reports(store: Store, session_id: str, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def render_reports(store: Store, session_id: str, out_dir: Path, formats: Sequence[str],
+                   paper: str = "a4") -> list[Path]:
     from reports.render import render_session
 
-    return render_session(store, session_id, out_dir, formats=formats)
+    return render_session(store, session_id, out_dir, formats=formats, paper=paper)
 
 
 def analyzer_factory(config: Config) -> Callable[[], Analyze]:
@@ -266,7 +267,7 @@ class LiveSession:
             try:
                 self.reports = await loop.run_in_executor(
                     self._io, lambda: render(self.store, self.session_id, self.out_dir,
-                                             self.config.reports.formats))
+                                             self.config.reports.formats, self.config.reports.paper.lower()))
             except Exception as exc:  # the data is safe in the store: `classpulse report` can retry
                 log.exception("report rendering failed for %s", self.session_id)
                 self.report_error = f"{type(exc).__name__}: {exc}"

@@ -77,3 +77,23 @@ def test_analyze_finds_one_face_in_nearly_every_sample(videos_dir: Path) -> None
         assert abs(sum(face["probabilities"].values()) - 1) < 1e-3
         assert face["emotion"] == max(face["probabilities"], key=face["probabilities"].get)
         assert len(face["box"]) == 4
+
+
+def test_report_rerenders_a_stored_session(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from analysis.records import FaceReading, Observation, Participant, SessionInfo, State
+    from analysis.store import Store
+
+    url = f"sqlite:///{tmp_path}/r.db"
+    store = Store(url)
+    store.create_session(SessionInfo("s9", "Art", teacher="T", started_at="2026-03-02T10:00:00+00:00",
+                                     ended_at="2026-03-02T10:01:00+00:00"))
+    store.upsert_participant(Participant("s9", "p1", "Ann"))
+    face = FaceReading(1, (10, 10, 80, 80), 0.9, yaw=0.0, pitch=0.0, attentive=True, eyes_open=True,
+                       emotions=(0, 0, 0, 0, 0, 0, 1.0))
+    store.add_observations([Observation("s9", "p1", float(t), State.PRESENT, (face,)) for t in range(60)])
+    rc = main(["--set", f"store.url={url}", "--set", "reports.paper=Letter", "report", "s9",
+               "--format", "html", "--out", str(tmp_path / "out")])
+    printed = capsys.readouterr().out.split()
+    assert rc == 0
+    assert {Path(p).name for p in printed} == {"class.html", "ann.html"}
+    assert "size: Letter;" in (tmp_path / "out" / "s9" / "class.html").read_text()  # reports.paper applied
