@@ -70,7 +70,86 @@ def _v1(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1]
+# -- v2: the service (bot/service): API tokens, classes, the sessions it started ------------
+#: API tokens: only the SHA-256 of the secret part is kept, so a leaked database grants nothing.
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("token_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),  # the teacher (owner) or admin it belongs to
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40), nullable=False, default=""),
+)
+
+classes = sa.Table(
+    "classes", metadata,
+    sa.Column("class_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("meeting_url", sa.String(1000), nullable=False, default=""),
+    sa.Column("email", sa.String(320), nullable=False, default=""),
+    sa.Column("webhook_url", sa.String(1000), nullable=False, default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_classes_owner", "owner"),
+)
+
+#: Every session the service started, including those that failed before `sessions` had a row.
+service_sessions = sa.Table(
+    "service_sessions", metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("class_id", sa.String(64), nullable=False, default=""),
+    sa.Column("class_name", sa.String(200), nullable=False),
+    sa.Column("meeting", sa.String(1000), nullable=False),  # description without secrets
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("failure", sa.String(32), nullable=False, default=""),
+    sa.Column("detail", sa.String(1000), nullable=False, default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("ended_at", sa.String(40), nullable=False, default=""),
+    sa.Index("ix_service_sessions_owner", "owner"),
+)
+
+#: Recurring sessions of a class; the APScheduler job (same database) holds the next run time.
+schedules = sa.Table(
+    "schedules", metadata,
+    sa.Column("schedule_id", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("class_id", sa.String(64), nullable=False),
+    sa.Column("cron", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("duration_s", sa.Float, nullable=False),
+    sa.Column("start_date", sa.String(10), nullable=False, default=""),
+    sa.Column("end_date", sa.String(10), nullable=False, default=""),
+    sa.Column("skip_dates", sa.String(4000), nullable=False, default=""),  # comma-separated ISO dates
+    sa.Column("misfire_grace_s", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Index("ix_schedules_owner", "owner"),
+)
+
+#: One row per report delivery (e-mail, webhook); its id is the webhook's stable event id.
+deliveries = sa.Table(
+    "deliveries", metadata,
+    sa.Column("delivery_id", sa.String(100), primary_key=True),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # email | webhook
+    sa.Column("target", sa.String(1000), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String(1000), nullable=False, default=""),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False, default=""),
+    sa.Index("ix_deliveries_owner", "owner"),
+)
+
+
+def _v2(conn: sa.Connection) -> None:
+    for table in (api_tokens, classes, service_sessions, schedules, deliveries):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[sa.Connection], None]] = [_v1, _v2]
 LATEST = len(MIGRATIONS)
 
 

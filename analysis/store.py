@@ -147,11 +147,15 @@ class Store:
                 conn.execute(sa.insert(schema.observations), rows)
         return len(rows)
 
-    def observations(self, session_id: str, participant_id: str | None = None) -> list[Observation]:
+    def observations(self, session_id: str, participant_id: str | None = None, *,
+                     since_t: float | None = None) -> list[Observation]:
+        """A session's observations; `since_t` keeps only those from that time on (the live view)."""
         t = schema.observations
         q = sa.select(t).where(t.c.session_id == session_id)
         if participant_id is not None:
             q = q.where(t.c.participant_id == participant_id)
+        if since_t is not None:
+            q = q.where(t.c.t >= since_t)
         q = q.order_by(t.c.participant_id, t.c.t, t.c.id)
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
@@ -194,6 +198,54 @@ class Store:
         for sid in old:
             self.delete_session(sid)
         return old
+
+    # -- the service: tokens, classes, service sessions (rows as plain dicts) -----------------
+    def add_row(self, table: str, **values: Any) -> None:
+        """Insert into one of the service tables (`api_tokens`, `classes`, `service_sessions`)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(_service_table(table)).values(**values))
+
+    def update_row(self, table: str, key: str, **values: Any) -> int:
+        t = _service_table(table)
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.update(t).where(t.primary_key.columns[0] == key)
+                                    .values(**values)).rowcount or 0)
+
+    def row(self, table: str, key: str) -> dict[str, Any] | None:
+        t = _service_table(table)
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(t).where(t.primary_key.columns[0] == key)).mappings().first()
+        return dict(found) if found else None
+
+    def rows(self, table: str, *, owner: str | None = None, limit: int | None = None, offset: int = 0,
+             **equal: Any) -> tuple[list[dict[str, Any]], int]:
+        """One page of rows (newest first) and the total; `owner` limits to one teacher's rows."""
+        t = _service_table(table)
+        where = [t.c[k] == v for k, v in equal.items()]
+        if owner is not None:
+            where.append(t.c.owner == owner)
+        q = sa.select(t).where(*where).order_by(t.c.created_at.desc(), t.primary_key.columns[0])
+        with self.engine.connect() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one())
+            found = conn.execute(q.limit(limit).offset(offset)).mappings().all()
+        return [dict(r) for r in found], total
+
+    def delete_row(self, table: str, key: str) -> int:
+        t = _service_table(table)
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.delete(t).where(t.primary_key.columns[0] == key)).rowcount or 0)
+
+
+_SERVICE_TABLES = {"api_tokens": schema.api_tokens, "classes": schema.classes,
+                   "service_sessions": schema.service_sessions, "schedules": schema.schedules,
+                   "deliveries": schema.deliveries}
+
+
+def _service_table(name: str) -> sa.Table:
+    try:
+        return _SERVICE_TABLES[name]
+    except KeyError:
+        raise StoreError(f"no service table {name!r}") from None
 
 
 class ObservationBuffer:

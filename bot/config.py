@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_PREFIX = "CLASSPULSE_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -90,6 +90,46 @@ class JanusSection(_Section):
     substream: int = Field(default=0, ge=-1, le=2)
 
 
+class ZoomSection(_Section):
+    """Zoom Realtime Media Streams (docs/zoom.md). Secrets are `SecretStr`: never printed or logged."""
+
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")
+    webhook_secret: SecretStr = SecretStr("")
+    codec: Literal["jpg", "png", "h264"] = "jpg"
+    resolution: Literal["sd", "hd", "fhd"] = "sd"
+    fps: int = Field(default=5, ge=1, le=30)
+    dwell_s: float = Field(default=3.0, gt=0, le=60)
+    frame_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    handshake_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    reconnect_timeout_s: float = Field(default=30.0, ge=0, le=600)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8090, ge=0, le=65535)
+    webhook_path: str = Field(default="/zoom/webhook", pattern=r"^/")
+
+    @field_validator("client_id", "client_secret", "webhook_secret", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        """Env values are parsed like YAML: a secret that looks like a number stays text."""
+        return value if isinstance(value, str | SecretStr) or value is None else str(value)
+
+
+class DeliverySection(_Section):
+    """How `classpulse serve` hands finished reports to teachers: e-mail (SMTP) and webhooks."""
+
+    smtp_host: str = ""  # empty: no e-mail
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = Field(default="ClassPulse <classpulse@localhost>", min_length=3)
+    webhook_secret: str = ""  # HMAC-SHA256 key of the X-ClassPulse-Signature header; needed for webhooks
+    attempts: int = Field(default=6, ge=1, le=50)
+    backoff_s: float = Field(default=5.0, gt=0, le=3600)
+    backoff_max_s: float = Field(default=600.0, gt=0, le=24 * 3600)
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+
+
 class PrivacySection(_Section):
     store_frames: bool = False  # debug only: keeps sampled frames on disk; never in production
 
@@ -103,6 +143,8 @@ class Config(_Section):
     session: SessionSection = SessionSection()
     classroom: ClassroomSection = ClassroomSection()
     janus: JanusSection = JanusSection()
+    zoom: ZoomSection = ZoomSection()
+    delivery: DeliverySection = DeliverySection()
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -3,6 +3,7 @@
 Meeting URLs:
   janus+http://HOST:PORT/janus?room=ROOM[&pin=PIN][&token=T][&apisecret=S]   a Janus VideoRoom
   janus+https://…                                                           the same over TLS
+  zoom:?meeting_uuid=U&rtms_stream_id=S&server_urls=wss://…                  one Zoom RTMS stream (docs/zoom.md)
   classroom:CODE                                                            the built-in classroom
                                                                             (students open the link
                                                                             printed at the start)
@@ -90,8 +91,18 @@ async def open_meeting(url: str, config: Config, class_name: str) -> AsyncIterat
         finally:
             await runner.cleanup()
         return
-    raise MeetingUrlError(f"{url!r}: unsupported meeting URL (use janus+http://HOST:PORT/janus?room=ROOM "
-                          "or classroom:CODE)")
+    if url.startswith("zoom:?"):  # a Zoom RTMS stream (zoom://… and meeting links are not streams)
+        from bot.connectors.zoom import ZoomConnector
+        from bot.connectors.zoom_protocol import ZoomUrlError, parse_stream_url
+
+        try:
+            ref = parse_stream_url(url)
+        except ZoomUrlError as exc:
+            raise MeetingUrlError(str(exc)) from None
+        yield Meeting(ZoomConnector(ref, config.zoom, sample_interval_s=config.analysis.sample_interval_s))
+        return
+    raise MeetingUrlError(f"{url!r}: unsupported meeting URL (use janus+http://HOST:PORT/janus?room=ROOM, "
+                          "classroom:CODE or zoom:?meeting_uuid=…&rtms_stream_id=…&server_urls=…)")
 
 
 def progress_line(p: dict[str, Any]) -> str:

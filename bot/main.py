@@ -65,8 +65,19 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.demo import run_demo
 
-    paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out,
-                     builtin=args.builtin_faces)
+    paths: list[Path] | None = None
+    if args.live:
+        from bot.demo_live import LiveDemoUnavailable, run_live_demo
+
+        try:
+            paths = run_live_demo(args.videos or None, args.seconds, args.out, config_path=args.config,
+                                  overrides=args.overrides)
+        except LiveDemoUnavailable as exc:
+            print(f"classpulse: the live demo cannot run here ({exc}); running the offline demo instead",
+                  file=sys.stderr)
+    if paths is None:
+        paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out,
+                         builtin=args.builtin_faces)
     for p in paths:
         print(p)
     return 0
@@ -286,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--builtin-faces", action="store_true",
                    help="use the built-in students (a public-domain photo) even when videos are available")
     d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
+    d.add_argument("--live", action="store_true",
+                   help="a real live class: the built-in classroom, simulated students streaming over WebRTC, "
+                        "the bot joining (root: runs in a private network namespace; otherwise falls back "
+                        "to the offline demo)")
     d.set_defaults(func=cmd_demo)
 
     j = sub.add_parser("join", help="join a live class now and take engagement notes until it ends",

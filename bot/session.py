@@ -208,7 +208,9 @@ class LiveSession:
         info = SessionInfo(
             session_id=self.session_id, class_name=self.class_name, teacher=self.teacher,
             started_at=datetime.now(UTC).replace(microsecond=0).isoformat(), emotions_enabled=a.emotions,
-            sampling=f"1 frame per student every {a.sample_interval_s:g} s",
+            # A connector that cannot watch everyone at once (Zoom RTMS rotates one individual
+            # stream) describes its own sampling; the report states it.
+            sampling=getattr(self.connector, "sampling", "") or f"1 frame per student every {a.sample_interval_s:g} s",
             source=self.connector.description)
         await loop.run_in_executor(self._io, self.store.create_session, info)
         self.lifecycle.to(State.IN_CLASS)

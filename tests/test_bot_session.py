@@ -34,12 +34,15 @@ def make_config(tmp_path: Path, **session: float) -> Config:
 class FakeRender:
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, Path, tuple[str, ...]]] = []
+        self.papers: list[str] = []
         self.fail = fail
 
-    def __call__(self, store: Store, session_id: str, out_dir: Path, formats: Sequence[str]) -> list[Path]:
+    def __call__(self, store: Store, session_id: str, out_dir: Path, formats: Sequence[str],
+                 paper: str = "a4") -> list[Path]:
         if self.fail:
             raise OSError("disk full")
         self.calls.append((session_id, out_dir, tuple(formats)))
+        self.papers.append(paper)
         store.session(session_id)  # reports read the stored session: it must be there
         return [out_dir / "class.html"]
 
@@ -110,6 +113,7 @@ def test_a_class_with_late_leaving_rejoining_and_camera_off_students(tmp_path: P
     assert ben_t[-1] > 1.0
     assert by["Dev"] and by["Dev"][-1].t < ben_t[-1] - 0.2
     assert render.calls == [(result.session_id, tmp_path / "reports" / result.session_id, ("html", "pdf"))]
+    assert render.papers == ["a4"]  # reports.paper from the config
     info = store.session(result.session_id)
     assert info.class_name == "Maths 7B" and info.ended_at and info.source == "fake meeting"
     assert result.samples == len(obs) and result.students == 4

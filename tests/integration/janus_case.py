@@ -3,6 +3,7 @@
 Modes:
   class     the bot in room 1234; Ada and Ben publish from the start, Dan sits in with his
             camera off, Cam comes late, Ben leaves early. Prints what the store holds.
+  empty     Ada publishes, then leaves: the bot leaves the empty room by itself.
   refused   sessions that must fail: wrong PIN, unknown room, nothing listening.
 """
 
@@ -87,11 +88,11 @@ class JanusStudent:
             await self.client.close()
 
 
-def make_config(tmp: Path) -> Config:
+def make_config(tmp: Path, **session: float) -> Config:
     return Config.model_validate({
         "analysis": {"sample_interval_s": 0.5},
         "store": {"url": f"sqlite:///{tmp}/cp.db", "flush_s": 0.5},
-        "session": {"join_timeout_s": 8, "media_timeout_s": 15},
+        "session": {"join_timeout_s": 8, "media_timeout_s": 15, **session},
         "janus": {"request_timeout_s": 5},
     })
 
@@ -136,6 +137,26 @@ async def run_class(videos: list[str], seconds: float) -> dict[str, Any]:
             "source": store.session(result.session_id).source}
 
 
+async def run_empty(videos: list[str], seconds: float) -> dict[str, Any]:
+    """Ada is in the room, then leaves; the bot must leave by itself once the room stays empty."""
+    tmp = Path(tempfile.mkdtemp(prefix="cp-janus-"))
+    config = make_config(tmp, empty_timeout_s=3.0)
+    store = Store(config.store.url)
+    target = parse_target(f"{BASE}?room=1234&pin=letmein")
+    ada = JanusStudent(target, "Ada", load_clip(videos[0], 10, (320, 240)))
+    await ada.join()
+    session = LiveSession(JanusConnector(target, config), config, store, class_name="Janus class",
+                          analyze_factory=lambda: RecordingAnalyzer(), render=None)
+    run = asyncio.ensure_future(session.run())
+    await asyncio.sleep(seconds)
+    await ada.leave()
+    left_at = time.monotonic()
+    result = await asyncio.wait_for(run, 30)  # nobody asks the bot to leave
+    samples = sum(1 for o in store.observations(result.session_id) if o.state.value == "absent")
+    return {"state": result.state.value, "leave_reason": result.leave_reason, "video_samples": samples,
+            "left_after_s": time.monotonic() - left_at, "in_room": session.progress()["present"]}
+
+
 async def run_refused() -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="cp-janus-"))
     config = make_config(tmp)
@@ -154,13 +175,15 @@ async def run_refused() -> dict[str, Any]:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["class", "refused"])
+    p.add_argument("mode", choices=["class", "refused", "empty"])
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("videos", nargs="*")
     a = p.parse_args()
 
     async def main() -> dict[str, Any]:
         await wait_for_janus()
+        if a.mode == "empty":
+            return await run_empty(a.videos, a.seconds)
         return await (run_class(a.videos, a.seconds) if a.mode == "class" else run_refused())
 
     json.dump(asyncio.run(main()), sys.stdout, default=str)

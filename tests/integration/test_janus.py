@@ -8,9 +8,6 @@ and stops it afterwards. Students are aiortc publishers playing real clips.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,28 +17,6 @@ from tests.integration.netns import Netns
 
 HERE = Path(__file__).parent
 CASE = str(HERE / "janus_case.py")
-
-
-@pytest.fixture
-def janus(netns: Netns, tmp_path: Path) -> Iterator[Netns]:
-    binary = shutil.which("janus")
-    if binary is None:
-        pytest.skip("Janus is not installed (apt-get install -y janus)")
-    conf = tmp_path / "janus-conf"
-    shutil.copytree(HERE / "janus", conf)
-    log = (tmp_path / "janus.log").open("w")
-    proc = subprocess.Popen(netns.command([binary, "-F", str(conf), "-C", str(conf / "janus.jcfg")]),
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield netns
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
 
 
 def run_case(ns: Netns, *args: str) -> dict[str, Any]:
@@ -75,3 +50,12 @@ def test_refused_joins_fail_with_their_reason(janus: Netns) -> None:
     assert out["no_room"]["failure"] == "meeting_not_found" and "999" in out["no_room"]["detail"]
     assert out["nothing_there"]["failure"] == "meeting_not_found"
     assert out["sessions_stored"] == 0
+
+
+@pytest.mark.integration
+def test_the_bot_leaves_an_empty_room_by_itself(janus: Netns, videos_dir: Path) -> None:
+    clip = str(sorted(videos_dir.glob("*.mp4"))[0])
+    out = run_case(janus, "--seconds", "5", "empty", clip)
+    assert out["state"] == "done" and out["leave_reason"] == "empty", out
+    assert out["video_samples"] >= 3, "Ada was sampled before she left"
+    assert 2.5 <= out["left_after_s"] <= 12, "empty_timeout_s is 3 s: not before, not long after"

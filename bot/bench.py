@@ -1,0 +1,104 @@
+"""`classpulse bench`: how many students one bot process samples on this machine.
+
+Real WebRTC needs a non-loopback address (aioice never offers 127.0.0.1), so the run
+happens in a private network namespace made for it and deleted afterwards (root only).
+Inside it, `bot.bench_bot` is the bot — built-in classroom, real analyser, production
+sampler — and starts `bot.bench_load`, N students relaying one pre-encoded VP8 clip
+(`bot.bench_clip`) so that the load generator costs little next to the bot.
+
+The numbers come from a steady window after every student streams: analysed samples
+with a frame per student per second, the share of samples dropped because inference
+was still busy, frame-to-observation latency, the bot process's CPU and peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.bench_clip import make_clip
+from bot.netns import namespace
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_VIDEOS = REPO.parent / "shared" / "datasets" / "videos"
+CLIP_MARGIN_S = 240.0  # start-up, connecting N students and leaving happen while the clip plays
+
+
+class BenchError(Exception):
+    """The benchmark cannot run here (not root, no videos, the bot side failed)."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    students: int
+    fps: int = 15
+    size: tuple[int, int] = (640, 480)
+    seconds: float = 60.0
+    videos: tuple[Path, ...] = ()
+    config: str | None = None
+    overrides: tuple[str, ...] = ()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'640x480' → (640, 480); even sizes only (VP8 with 4:2:0 chroma)."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size must look like 640x480, not {text!r}") from None
+    if not (16 <= w <= 3840 and 16 <= h <= 2160) or w % 2 or h % 2:
+        raise ValueError(f"size {text!r}: even width 16..3840 and height 16..2160 expected")
+    return w, h
+
+
+def run_bench(opts: BenchOptions) -> dict[str, Any]:
+    """Run one benchmark and return its numbers (see `bot.bench_bot.measure`)."""
+    if os.geteuid() != 0:
+        raise BenchError("classpulse bench must run as root: it creates a private network namespace "
+                         "(WebRTC needs a non-loopback address); run it with sudo or in the CI container")
+    videos = list(opts.videos) or sorted(SHARED_VIDEOS.glob("*.mp4"))
+    if not videos:
+        raise BenchError(f"no face videos: pass --videos or put *.mp4 files in {SHARED_VIDEOS}")
+    clip = make_clip(videos, opts.size, opts.fps, opts.seconds + CLIP_MARGIN_S)
+    with namespace("cpbench") as ns:
+        cmd = [sys.executable, "-m", "bot.bench_bot", "--students", str(opts.students),
+               "--seconds", str(opts.seconds), "--clip", str(clip), "--host", ns.address]
+        if opts.config:
+            cmd += ["--config", opts.config]
+        for o in opts.overrides:
+            cmd += ["--set", o]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        res = subprocess.run(ns.command(cmd), capture_output=True, text=True, cwd=REPO, env=env,
+                             timeout=opts.seconds + 300 + 3 * opts.students)
+    lines = res.stdout.strip().splitlines()
+    if res.returncode != 0 or not lines:
+        raise BenchError(f"the bot side failed (exit {res.returncode}): {res.stderr.strip()[-2000:]}")
+    out: dict[str, Any] = json.loads(lines[-1])
+    out.update(fps=opts.fps, size=f"{opts.size[0]}x{opts.size[1]}")
+    return out
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    return "-" if value is None else f"{value}{unit}"
+
+
+def format_result(r: dict[str, Any]) -> str:
+    """A short human-readable summary of one run."""
+    lat = f"{_fmt(r.get('latency_p50_s'), ' s')} / {_fmt(r.get('latency_p95_s'), ' s')}"
+    stages: dict[str, float] = r.get("analysis_ms_per_sample") or {}
+    return "\n".join([
+        f"students                    {r['students']} ({r.get('streaming', '?')} streaming) at "
+        f"{r.get('size')} {r.get('fps')} fps, {r['seconds']} s measured",
+        f"samples per student per s   {r['samples_per_student_per_s']}",
+        f"dropped samples             {r['dropped_share']:.1%} ({r.get('dropped', 0)})",
+        f"latency p50 / p95           {lat}",
+        f"frames per student per s    {r.get('fps_per_student')}",
+        f"bot CPU                     {r['cpu_percent']} % of one core ({r.get('cpu_count')} cores; "
+        f"load generator {r.get('load_generator_cpu_percent')} %)",
+        f"bot peak RSS                {r['peak_rss_mb']} MB",
+        "analysis per sample         " + (", ".join(f"{k} {v} ms" for k, v in stages.items()) or "-"),
+    ])

@@ -1,0 +1,193 @@
+"""The bot side of `classpulse bench`, run inside the benchmark's network namespace.
+
+This process is the bot exactly as `classpulse join classroom:CODE` runs it — the built-in
+classroom (WHIP) server, a `LiveSession` with the real analyser, the production sampler —
+and it starts the load generator (`bot.bench_load`) as a child so that only the bot's own
+CPU is measured here. After every student's first frame has arrived (plus a short
+settling time) it measures a steady window of `seconds` and prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from analysis.store import Store
+from bot.config import Config, load_config
+from bot.connectors.classroom import ClassroomConnector
+from bot.sampler import Analyze
+from bot.session import LiveSession, analyzer_factory
+from bot.web.app import classroom_key, init_app
+
+CODE = "bench"
+SETTLE_S = 3.0  # after the last first frame: let jitter buffers and the first ticks settle
+
+
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system) of this process, or of child `pid` from /proc."""
+    if pid is None:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def _until_all_streaming(session: LiveSession, students: int, timeout_s: float) -> float:
+    """Seconds waited until `students` participants have delivered frames (or the timeout)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout_s:
+        parts = session.sampler.participants() if session.sampler else {}
+        if sum(1 for p in parts.values() if p["frames"] > 0) >= students:
+            break
+        await asyncio.sleep(0.25)
+    return time.monotonic() - start
+
+
+class _Probe:
+    """Builds the real analyser like the session would and keeps it, to read its stage timings."""
+
+    def __init__(self, config: Config) -> None:
+        self._make = analyzer_factory(config)
+        self.analyzer: Any = None
+
+    def __call__(self) -> Analyze:
+        analyze = self._make()
+        self.analyzer = getattr(analyze, "__self__", None)
+        return analyze
+
+    def timings(self) -> dict[str, float]:
+        t = getattr(self.analyzer, "timings", None)
+        if t is None:
+            return {}
+        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples}
+
+
+def _snapshot(session: LiveSession, load_pid: int, probe: _Probe) -> dict[str, Any]:
+    assert session.sampler is not None
+    st = session.sampler.stats
+    return {"t": time.monotonic(), "cpu": _cpu_s(), "load_cpu": _cpu_s(load_pid), "samples": st.samples,
+            "dropped": st.dropped, "frames": st.frames, "latencies": len(st.latencies),
+            "timings": probe.timings()}
+
+
+def _stage_ms(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
+    """Analyser milliseconds per analysed sample in the window, by stage (why a tick takes long)."""
+    ta, tb = a["timings"], b["timings"]
+    n = tb.get("analysed", 0) - ta.get("analysed", 0)
+    if not n:
+        return {}
+    return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify")}
+
+
+def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students: int) -> dict[str, Any]:
+    """The benchmark's numbers for the window between snapshots `a` and `b`."""
+    assert session.sampler is not None
+    st = session.sampler.stats
+    wall = b["t"] - a["t"]
+    lat = sorted(list(st.latencies)[a["latencies"] - b["latencies"]:] if b["latencies"] > a["latencies"] else [])
+    samples, dropped = b["samples"] - a["samples"], b["dropped"] - a["dropped"]
+
+    def q(p: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))], 4) if lat else None
+
+    return {
+        "students": students,
+        "streaming": sum(1 for p in session.sampler.participants().values() if p["frames"] > 0),
+        "seconds": round(wall, 2),
+        # only samples that carried a frame count: a frozen stream sampled as "camera off" is no sample
+        "samples_per_student_per_s": round(len(lat) / students / wall, 4),
+        "samples_total": samples,
+        "dropped": dropped,
+        "dropped_share": round(dropped / (samples + dropped), 4) if samples + dropped else 0.0,
+        "latency_p50_s": q(0.50),
+        "latency_p95_s": q(0.95),
+        "fps_per_student": round((b["frames"] - a["frames"]) / students / wall, 2),
+        "cpu_percent": round(100 * (b["cpu"] - a["cpu"]) / wall, 1),
+        "load_generator_cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "analysis_ms_per_sample": _stage_ms(a, b),
+        "cpu_count": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="cp-bench-"))
+    config = load_config(args.config, overrides=[
+        *args.set, f"store.url=sqlite:///{tmp}/bench.db", f"classroom.host={args.host}",
+        f"classroom.port={args.port}", f"classroom.max_students={max(args.students, 1)}",
+        f"reports.out_dir={tmp}/reports"])
+    app = init_app(config)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.port).start()
+    base = f"http://{args.host}:{args.port}"
+    probe = _Probe(config)
+    session = LiveSession(ClassroomConnector(app[classroom_key], CODE, "Benchmark", base), config,
+                          Store(config.store.url), class_name="Benchmark", analyze_factory=probe, render=None)
+    task = asyncio.ensure_future(session.run())
+    load: asyncio.subprocess.Process | None = None
+    try:
+        await asyncio.wait_for(session.in_class.wait(), 120)  # includes loading the model
+        load = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.bench_load", "--base-url", base, "--code", CODE,
+            "--students", str(args.students), "--clip", args.clip,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
+        assert session.sampler is not None
+        # the sampler keeps the last 20 000 latencies; the window must see all of its own
+        session.sampler.stats.latencies = deque(session.sampler.stats.latencies)
+        waited = await _until_all_streaming(session, args.students, 30 + 2 * args.students)
+        await asyncio.sleep(SETTLE_S)
+        a = _snapshot(session, load.pid, probe)
+        await asyncio.sleep(args.seconds)
+        b = _snapshot(session, load.pid, probe)
+        result = measure(session, a, b, args.students) | {"connect_s": round(waited, 2)}
+    finally:
+        session.request_leave()
+        await asyncio.wait_for(task, 60)
+        if load is not None:
+            await _stop(load)
+        await runner.cleanup()
+    return result
+
+
+async def _stop(proc: asyncio.subprocess.Process) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()  # the load generator leaves when its stdin closes
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--students", type=int, required=True)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--clip", required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--config")
+    p.add_argument("--set", action="append", default=[])
+    json.dump(asyncio.run(run(p.parse_args())), sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Zoom's webhook endpoint: verify, answer at once, hand RTMS starts and stops on.
+
+Zoom retries a webhook that is not answered quickly, and an RTMS retry opens a second
+connection that kicks out the first, so the handler only checks the signature, parses
+the body and schedules the work: the 200 goes out before any socket is opened.
+
+- Every request must carry a valid ``x-zm-signature`` for its ``x-zm-request-timestamp``
+  (at most five minutes old): anything else gets 401 and is never acted on.
+- ``endpoint.url_validation`` is answered with ``{plainToken, encryptedToken}``.
+- ``meeting.rtms_started`` calls `on_started(StreamRef)`; ``meeting.rtms_stopped`` calls
+  `on_stopped(meeting_uuid, rtms_stream_id, stop_reason)`. Other events get 200 and are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.connectors.zoom_protocol import StreamRef
+from bot.connectors.zoom_signing import url_validation_reply, verify_webhook
+
+log = logging.getLogger(__name__)
+
+OnStarted = Callable[[StreamRef], None]
+OnStopped = Callable[[str, str, int], None]
+
+
+def webhook_handler(secret: str, on_started: OnStarted, on_stopped: OnStopped,
+                    *, max_age_s: float = 300.0) -> Callable[[web.Request], Any]:
+    """An aiohttp handler for Zoom's event notifications (POST, JSON)."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if not verify_webhook(secret, request.headers.get("x-zm-request-timestamp"), body,
+                              request.headers.get("x-zm-signature"), now=time.time(), max_age_s=max_age_s):
+            log.warning("refused a webhook with a missing or wrong signature from %s", request.remote)
+            return web.Response(status=401, text="bad signature")
+        try:
+            data = json.loads(body)
+            event = data["event"]
+            payload = data.get("payload") or {}
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="not a Zoom event")
+        if event == "endpoint.url_validation":
+            return web.json_response(url_validation_reply(secret, str(payload.get("plainToken", ""))))
+        if event == "meeting.rtms_started":
+            urls = payload.get("server_urls")
+            if isinstance(urls, list):
+                urls = urls[0] if urls else ""
+            try:
+                ref = StreamRef(str(payload["meeting_uuid"]), str(payload["rtms_stream_id"]), str(urls))
+            except KeyError:
+                return web.Response(status=400, text="rtms_started without meeting_uuid/rtms_stream_id")
+            on_started(ref)  # must only schedule work: the answer goes out now
+        elif event == "meeting.rtms_stopped":
+            on_stopped(str(payload.get("meeting_uuid", "")), str(payload.get("rtms_stream_id", "")),
+                       int(payload.get("stop_reason", 0) or 0))
+        return web.Response(status=200)
+
+    return handle

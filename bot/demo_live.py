@@ -1,0 +1,138 @@
+"""`classpulse demo --live`: a real live class on this machine, end to end to reports.
+
+The bot hosts its built-in classroom, simulated students (one face video each, relayed
+as pre-encoded VP8 by `bot.bench_load`) join it over WHIP, the bot samples them with the
+real analyser for `seconds`, leaves at that maximum duration and renders the reports —
+the same path as `classpulse join classroom:CODE`, with real WebRTC in between.
+
+Real ICE needs a non-loopback address, so everything runs in a private network namespace
+(root only). Where that is not possible, `LiveDemoUnavailable` says why and the CLI falls
+back to the offline demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.netns import available
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_VIDEOS = REPO.parent / "shared" / "datasets" / "videos"
+NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lea")
+CODE = "demo"
+CLIP_BASE_S = 10.0  # encoded seconds per student clip: a few seconds of encoding each, once
+
+
+class LiveDemoUnavailable(Exception):
+    """The live demo cannot run here (not root, no namespaces, no videos)."""
+
+
+def run_live_demo(videos: Sequence[str] | None, seconds: float, out_dir: str | None,
+                  config_path: str | None = None, overrides: Sequence[str] = (), students: int = 5) -> list[Path]:
+    """Run the live class in a fresh namespace; returns the report paths."""
+    from bot.bench_clip import make_clip
+    from bot.netns import namespace
+
+    why = available()
+    if why:
+        raise LiveDemoUnavailable(why)
+    sources = [Path(v) for v in videos] if videos else sorted(SHARED_VIDEOS.glob("*.mp4"))[:students]
+    if not sources:
+        raise LiveDemoUnavailable(f"no face videos (pass --videos or put *.mp4 files in {SHARED_VIDEOS})")
+    print(f"demo: preparing {len(sources)} student clips (cached after the first run)", file=sys.stderr)
+    clips = [make_clip([s], (640, 480), 15, seconds + 120, base_s=CLIP_BASE_S) for s in sources]
+    with namespace("cpdemo") as ns:
+        cmd = [sys.executable, "-m", "bot.demo_live", "--seconds", str(seconds), "--host", ns.address,
+               "--names", ",".join(NAMES[i % len(NAMES)] for i in range(len(clips)))]
+        for c in clips:
+            cmd += ["--clip", str(c)]
+        if out_dir:
+            cmd += ["--out", out_dir]
+        if config_path:
+            cmd += ["--config", config_path]
+        for o in overrides:
+            cmd += ["--set", o]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        res = subprocess.run(ns.command(cmd), stdout=subprocess.PIPE, text=True, env=env, timeout=seconds + 600)
+    lines = res.stdout.strip().splitlines()
+    if res.returncode != 0 or not lines:
+        raise RuntimeError(f"the live demo failed (exit {res.returncode}); see the messages above")
+    out: dict[str, Any] = json.loads(lines[-1])
+    if out["failure"]:
+        raise RuntimeError(f"the live demo session failed: {out['failure']}: {out['detail']}")
+    return [Path(p) for p in out["reports"]]
+
+
+async def _inside(a: argparse.Namespace) -> dict[str, Any]:
+    """The bot side, inside the namespace: classroom, session with max duration, students."""
+    from aiohttp import web
+
+    from analysis.store import Store
+    from bot.config import load_config
+    from bot.connectors.classroom import ClassroomConnector
+    from bot.session import LiveSession
+    from bot.web.app import classroom_key, init_app
+
+    config = load_config(a.config, overrides=[*a.set, f"classroom.host={a.host}"])
+    app = init_app(config)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, a.host, config.classroom.port).start()
+    base = f"http://{a.host}:{config.classroom.port}"
+    store = Store(config.store.url)
+    session = LiveSession(ClassroomConnector(app[classroom_key], CODE, "Demo class (live)", base), config, store,
+                          class_name="Demo class (live)", teacher="Demo teacher", max_duration_s=a.seconds,
+                          out_dir=a.out)
+    run = asyncio.ensure_future(session.run())
+    load: asyncio.subprocess.Process | None = None
+    try:
+        await asyncio.wait_for(session.in_class.wait(), 120)
+        print(f"demo: the bot is in the class at {base}/join/{CODE}; {len(a.clip)} students join", file=sys.stderr)
+        clip_args = [x for c in a.clip for x in ("--clip", c)]
+        load = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.bench_load", "--base-url", base, "--code", CODE, "--students",
+            str(len(a.clip)), "--names", a.names, *clip_args, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.DEVNULL)
+        while not run.done():
+            await asyncio.wait([run], timeout=10)
+            p = session.progress()
+            print(f"demo: {p['elapsed_s']:5.0f}/{a.seconds:.0f} s, {p['present']} students present, "
+                  f"{p['samples']} samples, {p['dropped']} dropped", file=sys.stderr)
+        result = run.result()
+    finally:
+        if not run.done():
+            session.request_leave()
+            await asyncio.wait_for(run, 120)
+        if load is not None and load.stdin is not None:
+            load.stdin.close()
+            await asyncio.wait_for(load.wait(), 20)
+        await runner.cleanup()
+        store.close()
+    return {"session_id": result.session_id, "state": result.state.value, "failure": result.failure,
+            "detail": result.detail, "reports": [str(p) for p in result.reports],
+            "report_error": result.report_error}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--host", required=True)
+    p.add_argument("--clip", action="append", required=True)
+    p.add_argument("--names", required=True)
+    p.add_argument("--out")
+    p.add_argument("--config")
+    p.add_argument("--set", action="append", default=[])
+    json.dump(asyncio.run(_inside(p.parse_args())), sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The ClassPulse service: REST API, access control and live sessions in one aiohttp process."""

@@ -1,0 +1,157 @@
+"""REST API v1: one route table drives registration, access checks, the OpenAPI document and tests.
+
+Access rules: every route except the OpenAPI document needs a bearer token. `Route.role`
+is the least role allowed (admin-only routes answer 403 to teachers). Ownership is
+checked per object: a teacher asking for another teacher's class, session or report gets
+404, the same answer as for an id that does not exist, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from bot.service.api_classes import create_class, delete_class, get_class, list_classes, opt_out_student
+from bot.service.api_common import COOKIE, PREFIX, page_response, run_db
+from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
+from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
+from bot.service.api_sessions import (
+    create_session,
+    delete_session_data,
+    get_session,
+    leave_session,
+    list_participants,
+    list_sessions,
+    opt_out,
+)
+from bot.service.auth import Role, authenticate, list_tokens
+from bot.service.errors import error_response, query
+from bot.service.schemas import (
+    ClassIn,
+    ClassOut,
+    DeletedOut,
+    DeliveryOut,
+    OptOutOut,
+    Page,
+    ParticipantOut,
+    ReportOut,
+    ScheduleIn,
+    ScheduleOut,
+    SessionIn,
+    SessionOut,
+    StudentOptOutIn,
+    StudentOptOutOut,
+)
+from bot.service.state import principal_key, store_key
+
+__all__ = ["COOKIE", "PREFIX", "ROUTES", "Route", "add_routes"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # below PREFIX
+    handler: Handler
+    summary: str
+    role: Role | None = Role.TEACHER  # None: public
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    paged: bool = False
+    content: str = "application/json"
+
+
+# -- admin ------------------------------------------------------------------------------------
+async def tokens(request: web.Request) -> web.Response:
+    page = query(request, Page)
+    rows = await run_db(request, lambda: list_tokens(request.app[store_key]))
+    return page_response(rows[page.offset:page.offset + page.limit], len(rows), page)
+
+
+async def openapi(request: web.Request) -> web.Response:
+    from bot.service.openapi import document
+
+    return web.json_response(document(ROUTES, PREFIX))
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/openapi.json", openapi, "this document", role=None),
+    Route("GET", "/classes", list_classes, "list classes (teachers: their own)", paged=True, response=ClassOut),
+    Route("POST", "/classes", create_class, "create a class", body=ClassIn, response=ClassOut, status=201),
+    Route("GET", "/classes/{class_id}", get_class, "one class", response=ClassOut),
+    Route("DELETE", "/classes/{class_id}", delete_class, "delete a class and all data of its sessions",
+          response=DeletedOut),
+    Route("POST", "/classes/{class_id}/opt-out", opt_out_student,
+          "opt a student out of every session of a class (by name): delete their data", body=StudentOptOutIn,
+          response=StudentOptOutOut),
+    Route("GET", "/sessions", list_sessions, "list sessions", paged=True, response=SessionOut),
+    Route("POST", "/sessions", create_session, "invite the bot now (meeting_url or class_id)", body=SessionIn,
+          response=SessionOut, status=201),
+    Route("GET", "/sessions/{session_id}", get_session, "state and live numbers", response=SessionOut),
+    Route("POST", "/sessions/{session_id}/leave", leave_session, "end the session (bot leaves, reports render)",
+          response=SessionOut, status=202),
+    Route("DELETE", "/sessions/{session_id}", leave_session, "end the session (same as POST …/leave)",
+          response=SessionOut, status=202),
+    Route("DELETE", "/sessions/{session_id}/data", delete_session_data,
+          "delete all data of an ended session (observations, participants, reports)", response=DeletedOut),
+    Route("GET", "/sessions/{session_id}/participants", list_participants, "participants of a session",
+          paged=True, response=ParticipantOut),
+    Route("POST", "/sessions/{session_id}/participants/{participant_id}/opt-out", opt_out,
+          "opt a student out: delete their data, re-render reports without them", response=OptOutOut),
+    Route("GET", "/schedules", list_schedules, "list recurring schedules", paged=True, response=ScheduleOut),
+    Route("POST", "/schedules", create_schedule, "schedule the bot for a class (cron, time zone, skip dates)",
+          body=ScheduleIn, response=ScheduleOut, status=201),
+    Route("GET", "/schedules/{schedule_id}", get_schedule, "one schedule with its next run", response=ScheduleOut),
+    Route("DELETE", "/schedules/{schedule_id}", delete_schedule, "delete a schedule", response=DeletedOut),
+    Route("GET", "/reports", list_reports, "sessions with rendered reports", paged=True, response=ReportOut),
+    Route("GET", "/reports/{session_id}", get_report, "the report files of a session", response=ReportOut),
+    Route("GET", "/reports/{session_id}/files/{path:.+}", download, "download an HTML or PDF report",
+          content="application/pdf"),
+    Route("GET", "/deliveries", list_deliveries, "report deliveries (e-mail, webhook) with their state",
+          paged=True, response=DeliveryOut),
+    Route("GET", "/deliveries/{delivery_id}", get_delivery, "one delivery", response=DeliveryOut),
+    Route("POST", "/deliveries/{delivery_id}/retry", retry_delivery, "retry a failed delivery",
+          response=DeliveryOut, status=202),
+    Route("GET", "/tokens", tokens, "list API tokens (admin)", role=Role.ADMIN, paged=True),
+]
+
+
+def bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header.removeprefix("Bearer ").strip()
+    if request.method == "GET":  # the dashboard's cookie, never for state-changing requests (CSRF)
+        return request.cookies.get(COOKIE, "")
+    return ""
+
+
+def guarded(route: Route) -> Handler:
+    """The route's handler behind authentication and its role check."""
+    if route.role is None:
+        return route.handler
+
+    @functools.wraps(route.handler)
+    async def handler(request: web.Request) -> web.StreamResponse:
+        token = bearer(request)
+        store = request.app[store_key]
+        who = await run_db(request, lambda: authenticate(store, token)) if token else None
+        if who is None:
+            return error_response(401, "a valid API token is required (Authorization: Bearer cp_…)",
+                                  headers={"WWW-Authenticate": 'Bearer realm="classpulse"'})
+        if route.role is Role.ADMIN and not who.is_admin:
+            return error_response(403, "this endpoint needs an admin token")
+        request[principal_key] = who
+        return await route.handler(request)
+
+    return handler
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, PREFIX + route.path, guarded(route))
+

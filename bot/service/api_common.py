@@ -1,0 +1,43 @@
+"""Helpers shared by the API handler modules: thread offloading, the caller, pages, ownership."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from bot.service.auth import Principal
+from bot.service.errors import not_found
+from bot.service.schemas import Page
+from bot.service.state import principal_key, store_key
+
+PREFIX = "/api/v1"
+T = TypeVar("T")
+COOKIE = "classpulse_token"
+
+
+class SessionsQuery(Page):
+    class_id: str | None = None
+
+
+async def run_db(request: web.Request, fn: Callable[[], T]) -> T:
+    """Runs a synchronous store/file call on a worker thread: SQLite must never block the loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+def principal_of(request: web.Request) -> Principal:
+    return request[principal_key]
+
+
+def page_response(items: list[Any], total: int, page: Page) -> web.Response:
+    return web.json_response({"items": items, "total": total, "limit": page.limit, "offset": page.offset})
+
+
+async def own_row(request: web.Request, table: str, key: str, what: str) -> dict[str, Any]:
+    row = await run_db(request, lambda: request.app[store_key].row(table, key))
+    if row is None or not principal_of(request).may_see(row["owner"]):
+        raise not_found(what)
+    return row
+

@@ -1,0 +1,81 @@
+"""Reports (listing, traversal-proof downloads) and their deliveries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Config
+from bot.service import files
+from bot.service.api_common import PREFIX, own_row, page_response, principal_of, run_db
+from bot.service.errors import ApiError, not_found, query
+from bot.service.schemas import (
+    DeliveryOut,
+    Page,
+    ReportFile,
+    ReportOut,
+)
+from bot.service.state import deliveries_key, store_key
+from bot.web.app import config_key
+
+
+def report_of(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
+    config: Config = request.app[config_key]
+    folder = files.session_dir(config.reports.out_dir, row["session_id"])
+    found = files.list_files(folder) if folder else []
+    base = f"{PREFIX}/reports/{row['session_id']}/files/"
+    return ReportOut(session_id=row["session_id"], class_name=row["class_name"], owner=row["owner"],
+                     files=[ReportFile(path=p, bytes=n, url=base + p) for p, n in found]).model_dump()
+
+
+async def list_reports(request: web.Request) -> web.Response:
+    page = query(request, Page)
+    owner = principal_of(request).owner_filter()
+
+    def load() -> list[dict[str, Any]]:  # reads the folders too: off the event loop
+        rows, _ = request.app[store_key].rows("service_sessions", owner=owner, state="done")
+        return [r for r in (report_of(request, row) for row in rows) if r["files"]]
+
+    reports = await run_db(request, load)
+    return page_response(reports[page.offset:page.offset + page.limit], len(reports), page)
+
+
+async def get_report(request: web.Request) -> web.Response:
+    row = await own_row(request, "service_sessions", request.match_info["session_id"], "report")
+    return web.json_response(await run_db(request, lambda: report_of(request, row)))
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    row = await own_row(request, "service_sessions", request.match_info["session_id"], "report")
+    config: Config = request.app[config_key]
+    folder = files.session_dir(config.reports.out_dir, row["session_id"])
+    path = files.resolve(folder, request.match_info["path"]) if folder else None
+    if path is None:
+        raise not_found("report file")
+    return web.FileResponse(path, headers={"Content-Type": files.SUFFIXES[path.suffix],
+                                           "X-Content-Type-Options": "nosniff"})
+
+
+# -- deliveries -------------------------------------------------------------------------------
+async def list_deliveries(request: web.Request) -> web.Response:
+    page = query(request, Page)
+    rows, total = await run_db(request, lambda: request.app[store_key].rows(
+        "deliveries", owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
+    return page_response([DeliveryOut(**r).model_dump() for r in rows], total, page)
+
+
+async def get_delivery(request: web.Request) -> web.Response:
+    row = await own_row(request, "deliveries", request.match_info["delivery_id"], "delivery")
+    return web.json_response(DeliveryOut(**row).model_dump())
+
+
+async def retry_delivery(request: web.Request) -> web.Response:
+    """Tries a failed delivery again (a fresh round of attempts); 409 unless it failed."""
+    row = await own_row(request, "deliveries", request.match_info["delivery_id"], "delivery")
+    if row["state"] != "failed":
+        raise ApiError(409, f"the delivery is {row['state']}; only failed deliveries are retried")
+    await request.app[deliveries_key].retry(row["delivery_id"])
+    fresh = await run_db(request, lambda: request.app[store_key].row("deliveries", row["delivery_id"]))
+    return web.json_response(DeliveryOut(**(fresh or row)).model_dump(), status=202)
+

@@ -1,0 +1,240 @@
+"""The teacher dashboard: server-rendered pages, a token login, and a live view fed by SSE.
+
+Login exchanges an API token for an HttpOnly, SameSite=Strict cookie holding that token;
+the pages then use the same access rules as the API (a teacher sees only their own
+classes, sessions and reports; the report links are the API's download URLs, which accept
+the cookie for GET). Every form post carries a CSRF value derived from the token.
+The live view's only JavaScript fills numbers from `text/event-stream` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from aiohttp_sse import sse_response
+from pydantic import ValidationError
+
+from bot.config import Config
+from bot.service.api_common import COOKIE, own_row
+from bot.service.api_reports import report_of
+from bot.service.api_schedules import add_schedule
+from bot.service.api_sessions import start_session
+from bot.service.auth import Principal, authenticate
+from bot.service.errors import ApiError
+from bot.service.live_view import class_pulse
+from bot.service.schemas import ScheduleIn, SessionIn
+from bot.service.sessions import SessionConflict
+from bot.service.state import manager_key, principal_key, schedules_key, store_key
+from bot.web.app import config_key
+
+TEMPLATES = Path(__file__).with_name("templates")
+pages_key = web.AppKey("dashboard_templates", jinja2.Environment)
+pulse_key = web.AppKey("pulse_interval_s", float)
+WINDOW_S = 30.0
+
+
+def csrf_for(token: str) -> str:
+    return hmac.new(token.encode(), b"classpulse-csrf", hashlib.sha256).hexdigest()[:32]
+
+
+async def _who(request: web.Request) -> tuple[Principal, str] | None:
+    token = request.cookies.get(COOKIE, "")
+    if not token:
+        return None
+    store = request.app[store_key]
+    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, store, token)
+    return (who, token) if who else None
+
+
+async def _logged_in(request: web.Request) -> tuple[Principal, str]:
+    found = await _who(request)
+    if found is None:
+        raise web.HTTPSeeOther("/dashboard/login")
+    request[principal_key] = found[0]
+    return found
+
+
+async def _checked_form(request: web.Request) -> tuple[Principal, Any]:
+    who, token = await _logged_in(request)
+    form = await request.post()
+    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+        raise web.HTTPForbidden(text="invalid form token; reload the page")
+    return who, form
+
+
+def _page(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web.Response:
+    html = request.app[pages_key].get_template(name).render(**ctx)
+    return web.Response(text=html, content_type="text/html", status=status,
+                        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return _page(request, "login.html", who=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    token = str(form.get("token", "")).strip()
+    store = request.app[store_key]
+    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, store, token) if token else None
+    if who is None:
+        return _page(request, "login.html", status=401, who=None, error="That token is not valid.")
+    res = web.HTTPSeeOther("/dashboard")
+    res.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
+                   secure=request.secure, max_age=12 * 3600)
+    raise res
+
+
+async def logout(request: web.Request) -> web.Response:
+    await _checked_form(request)
+    res = web.HTTPSeeOther("/dashboard/login")
+    res.del_cookie(COOKIE, path="/")
+    raise res
+
+
+async def home(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    who, token = await _logged_in(request)
+    store = request.app[store_key]
+    owner = who.owner_filter()
+
+    def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        return (store.rows("classes", owner=owner, limit=200)[0],
+                store.rows("service_sessions", owner=owner, limit=30)[0],
+                store.rows("schedules", owner=owner, limit=200)[0])
+
+    classes, sessions, schedules = await asyncio.get_running_loop().run_in_executor(None, load)
+    running = request.app[manager_key].running
+    for s in sessions:
+        s["running"] = s["session_id"] in running
+        if s["running"]:
+            s["state"] = running[s["session_id"]].live.state.value
+    runner = request.app[schedules_key]
+    for sch in schedules:
+        sch["next_run_at"] = runner.next_run(sch["schedule_id"])
+    reports = await asyncio.get_running_loop().run_in_executor(None, lambda: [
+        r for r in (report_of(request, s) for s in sessions if s["state"] == "done") if r["files"]])
+    return _page(request, "home.html", status=status, who=who, csrf=csrf_for(token), classes=classes,
+                 sessions=sessions, schedules=schedules, reports=reports, error=error)
+
+
+async def home_page(request: web.Request) -> web.Response:
+    return await home(request)
+
+
+async def invite(request: web.Request) -> web.Response:
+    who, form = await _checked_form(request)
+    fields = {k: str(form.get(k, "")).strip() for k in ("class_id", "meeting_url", "class_name")}
+    try:
+        body = SessionIn.model_validate({k: v for k, v in fields.items() if v})
+        row = await start_session(request, body, who)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "form"
+        return await home(request, f"{where}: {err['msg']}", status=422)
+    except (ApiError, SessionConflict) as exc:
+        return await home(request, str(exc), status=getattr(exc, "status", 409))
+    raise web.HTTPSeeOther(f"/dashboard/sessions/{row['session_id']}")
+
+
+async def schedule(request: web.Request) -> web.Response:
+    """The schedule form: the same model and checks as POST /api/v1/schedules."""
+    _, form = await _checked_form(request)
+    data: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in ("class_id", "cron", "timezone", "duration_min")}
+    skips = [d.strip() for d in str(form.get("skip_dates", "")).split(",") if d.strip()]
+    try:
+        body = ScheduleIn.model_validate({**{k: v for k, v in data.items() if v}, "skip_dates": skips})
+        cls = await own_row(request, "classes", body.class_id, "class")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "form"
+        return await home(request, f"{where}: {err['msg']}", status=422)
+    except ApiError as exc:
+        return await home(request, exc.message, status=exc.status)
+    if not cls["meeting_url"]:
+        return await home(request, "the class has no meeting URL", status=422)
+    add_schedule(request, body, cls)
+    raise web.HTTPSeeOther("/dashboard")
+
+
+async def session_page(request: web.Request) -> web.Response:
+    who, token = await _logged_in(request)
+    try:
+        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+    except ApiError:
+        raise web.HTTPNotFound(text="no such session") from None
+    config: Config = request.app[config_key]
+    running = row["session_id"] in request.app[manager_key].running
+    return _page(request, "session.html", who=who, csrf=csrf_for(token), session=row, running=running,
+                 emotions=config.analysis.emotions, window_s=WINDOW_S,
+                 events_url=f"/dashboard/sessions/{row['session_id']}/events")
+
+
+async def leave(request: web.Request) -> web.Response:
+    await _checked_form(request)
+    try:
+        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+    except ApiError:
+        raise web.HTTPNotFound(text="no such session") from None
+    request.app[manager_key].leave(row["session_id"])
+    raise web.HTTPSeeOther(f"/dashboard/sessions/{row['session_id']}")
+
+
+async def _pulse(request: web.Request, session_id: str) -> dict[str, Any] | None:
+    running = request.app[manager_key].running.get(session_id)
+    if running is None:
+        return None
+    live = running.live
+    progress = live.progress()
+    since = max(0.0, progress["elapsed_s"] - WINDOW_S)
+    store = request.app[store_key]
+    obs = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: store.observations(session_id, since_t=since))
+    return class_pulse(obs, [s.display_name for s in live.roster.present()], progress, WINDOW_S)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent `pulse` events every `pulse_interval_s` until the session ends or the client goes."""
+    found = await _who(request)
+    if found is None:
+        raise web.HTTPUnauthorized(text="log in first")
+    request[principal_key] = found[0]
+    try:
+        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+    except ApiError:
+        raise web.HTTPNotFound(text="no such session") from None
+    interval = request.app[pulse_key]
+
+    async with sse_response(request) as resp:
+        while resp.is_connected():
+            pulse = await _pulse(request, row["session_id"])
+            if pulse is None:
+                store = request.app[store_key]
+                fresh = await asyncio.get_running_loop().run_in_executor(
+                    None, store.row, "service_sessions", row["session_id"]) or row
+                await resp.send(json.dumps(class_pulse([], [], None, WINDOW_S) | {"state": fresh["state"]}),
+                                event="pulse")
+                break
+            await resp.send(json.dumps(pulse), event="pulse")
+            await asyncio.sleep(interval)
+    return resp
+
+
+def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0) -> None:
+    app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app[pulse_key] = pulse_interval_s
+    app.router.add_get("/dashboard/login", login_page)
+    app.router.add_post("/dashboard/login", login)
+    app.router.add_post("/dashboard/logout", logout)
+    app.router.add_get("/dashboard", home_page)
+    app.router.add_post("/dashboard/invite", invite)
+    app.router.add_post("/dashboard/schedule", schedule)
+    app.router.add_get("/dashboard/sessions/{session_id}", session_page)
+    app.router.add_post("/dashboard/sessions/{session_id}/leave", leave)
+    app.router.add_get("/dashboard/sessions/{session_id}/events", events)

@@ -1,0 +1,262 @@
+"""Delivering a finished report: e-mail with the class PDF, and a signed webhook.
+
+Every delivery is a row (`deliveries`) written before the first attempt, so none is lost:
+attempts follow an exponential back-off (tenacity), each failure is recorded with its
+error and is visible in the API; after the last attempt the row stays ``failed`` until
+someone retries it (`POST /api/v1/deliveries/{id}/retry`). Rows still ``pending`` when the
+service stops are resumed when it starts again.
+
+The webhook's event id is the delivery id, stable across retries, so receivers can drop
+duplicates. The body is signed: ``X-ClassPulse-Signature: sha256=HEX`` where HEX is
+HMAC-SHA256(delivery.webhook_secret, f"{timestamp}.{body}") and the timestamp is sent as
+``X-ClassPulse-Timestamp`` (receivers reject old timestamps against replay).
+
+Webhook URLs must not point back at this service (a loop, and a way to make the service
+call its own API); `points_at_self` is checked when a class is saved and again before
+each call, because DNS can change in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import aiosmtplib
+from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
+
+from analysis.store import Store
+from bot.config import Config
+from bot.lifecycle import State
+from bot.service import files
+from bot.service.auth import now_iso
+from bot.session import SessionResult
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-ClassPulse-Signature"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _port(parts: Any) -> int:
+    return int(parts.port or (443 if parts.scheme == "https" else 80))
+
+
+async def points_at_self(url: str, own: set[tuple[str, int]], public_url: str = "") -> bool:
+    """True when `url` would reach this service: its public origin, or one of its listening addresses.
+
+    `own` holds (ip, port) pairs the service listens on; an unspecified or loopback address on one
+    of those ports matches every loopback/local name for that port.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = _port(parts)
+    if public_url:
+        pub = urlsplit(public_url)
+        if (pub.hostname or "").lower() == host and _port(pub) == port:
+            return True
+    ports = {p for _, p in own}
+    if port not in ports:
+        return False
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False  # does not resolve: not us (and the delivery will fail visibly)
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        for own_ip, own_port in own:
+            if own_port != port:
+                continue
+            mine = ipaddress.ip_address(own_ip)
+            if ip == mine or ip.is_loopback or ip.is_unspecified or mine.is_unspecified:
+                return True
+    return False
+
+
+def check_webhook_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("webhook_url must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("webhook_url must not carry credentials")
+    return url
+
+
+class DeliveryFailed(Exception):
+    pass
+
+
+@dataclass
+class Deliveries:
+    config: Config
+    store: Store
+    own: set[tuple[str, int]] = field(default_factory=set)  # (ip, port) the service listens on
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    # -- creating ----------------------------------------------------------------------------
+    async def report_ready(self, session_id: str, result: SessionResult) -> None:
+        """Session hook: queue the deliveries of a finished session's reports."""
+        if result.state is not State.DONE or not result.reports:
+            return
+        loop = asyncio.get_running_loop()
+        made = await loop.run_in_executor(None, self._create_rows, session_id)
+        for delivery_id in made:
+            self.start(delivery_id)
+
+    def _create_rows(self, session_id: str) -> list[str]:
+        row = self.store.row("service_sessions", session_id)
+        cls = self.store.row("classes", row["class_id"]) if row and row["class_id"] else None
+        if row is None or cls is None:
+            return []
+        made = []
+        targets = []
+        if cls["email"] and self.config.delivery.smtp_host:
+            targets.append(("email", cls["email"]))
+        if cls["webhook_url"]:
+            targets.append(("webhook", cls["webhook_url"]))
+        for kind, target in targets:
+            delivery_id = f"evt-{session_id}-{kind}"
+            if self.store.row("deliveries", delivery_id) is None:
+                self.store.add_row("deliveries", delivery_id=delivery_id, session_id=session_id, owner=row["owner"],
+                                   kind=kind, target=target, state="pending", attempts=0, last_error="",
+                                   created_at=now_iso(), updated_at=now_iso())
+                made.append(delivery_id)
+        return made
+
+    def start(self, delivery_id: str) -> None:
+        if delivery_id in self.tasks and not self.tasks[delivery_id].done():
+            return
+        task = asyncio.ensure_future(self._run(delivery_id))
+        self.tasks[delivery_id] = task
+        task.add_done_callback(lambda _t: self.tasks.pop(delivery_id, None))
+
+    async def resume(self) -> int:
+        """Start every delivery left pending by the previous run of the service."""
+        rows, _ = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.store.rows("deliveries", state="pending"))
+        for r in rows:
+            self.start(r["delivery_id"])
+        return len(rows)
+
+    async def retry(self, delivery_id: str) -> None:
+        await self._update(delivery_id, state="pending")
+        self.start(delivery_id)
+
+    async def close(self) -> None:
+        """Stop trying; pending rows stay pending and resume at the next start."""
+        tasks = list(self.tasks.values())
+        for t in tasks:
+            t.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- attempting --------------------------------------------------------------------------
+    async def _run(self, delivery_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        d = self.config.delivery
+        retrying = AsyncRetrying(stop=stop_after_attempt(d.attempts),
+                                 wait=wait_exponential(multiplier=d.backoff_s, max=d.backoff_max_s))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    row = await loop.run_in_executor(None, self.store.row, "deliveries", delivery_id)
+                    if row is None:
+                        return
+                    try:
+                        await asyncio.wait_for(self._send(row), d.timeout_s)
+                    except Exception as exc:
+                        error = f"{type(exc).__name__}: {exc}"[:1000]
+                        log.warning("delivery failed delivery_id=%s attempt=%d error=%s", delivery_id,
+                                    row["attempts"] + 1, error)
+                        await self._update(delivery_id, attempts=row["attempts"] + 1, last_error=error)
+                        raise
+                    await self._update(delivery_id, attempts=row["attempts"] + 1, state="delivered", last_error="")
+                    log.info("delivered delivery_id=%s kind=%s", delivery_id, row["kind"])
+        except RetryError:
+            await self._update(delivery_id, state="failed")
+            log.error("delivery gave up delivery_id=%s after %d attempts", delivery_id, d.attempts)
+
+    async def _update(self, delivery_id: str, **values: Any) -> None:
+        update = functools.partial(self.store.update_row, "deliveries", delivery_id, updated_at=now_iso(), **values)
+        await asyncio.get_running_loop().run_in_executor(None, update)
+
+    async def _send(self, row: dict[str, Any]) -> None:
+        if row["kind"] == "email":
+            await self._email(row)
+        else:
+            await self._webhook(row)
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        found = self.store.row("service_sessions", session_id)
+        if found is None:
+            raise DeliveryFailed(f"session {session_id} was deleted")
+        return found
+
+    async def _email(self, row: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        session = await loop.run_in_executor(None, self._session, row["session_id"])
+        folder = files.session_dir(self.config.reports.out_dir, row["session_id"])
+        pdf = folder / "class.pdf" if folder else None
+        if pdf is None or not pdf.is_file():
+            raise DeliveryFailed("class.pdf is missing")
+        msg = EmailMessage()
+        msg["From"] = self.config.delivery.mail_from
+        msg["To"] = row["target"]
+        msg["Subject"] = f"ClassPulse report: {session['class_name']}"
+        msg["Message-ID"] = f"<{row['delivery_id']}@classpulse>"  # stable: retries are recognisable
+        link = self._link(row["session_id"], "class.pdf")
+        msg.set_content(f"The engagement report of {session['class_name']} ({row['session_id']}) is attached."
+                        + (f"\nAll reports: {link}" if link else ""))
+        data = await loop.run_in_executor(None, Path(pdf).read_bytes)
+        msg.add_attachment(data, maintype="application", subtype="pdf", filename="class.pdf")
+        d = self.config.delivery
+        await aiosmtplib.send(msg, hostname=d.smtp_host, port=d.smtp_port, username=d.smtp_username or None,
+                              password=d.smtp_password or None, start_tls=d.smtp_starttls, timeout=d.timeout_s)
+
+    def _link(self, session_id: str, path: str) -> str:
+        base = self.config.classroom.public_url.rstrip("/")
+        return f"{base}/api/v1/reports/{session_id}/files/{path}" if base else ""
+
+    async def _webhook(self, row: dict[str, Any]) -> None:
+        secret = self.config.delivery.webhook_secret
+        if not secret:
+            raise DeliveryFailed("delivery.webhook_secret is not set")
+        url = row["target"]
+        if await points_at_self(url, self.own, self.config.classroom.public_url):
+            raise DeliveryFailed("the webhook URL points back at this service")
+        loop = asyncio.get_running_loop()
+        session = await loop.run_in_executor(None, self._session, row["session_id"])
+        folder = files.session_dir(self.config.reports.out_dir, row["session_id"])
+        found = await loop.run_in_executor(None, files.list_files, folder) if folder else []
+        payload = {"id": row["delivery_id"], "type": "report.ready", "created_at": row["created_at"],
+                   "session_id": row["session_id"], "class_id": session["class_id"],
+                   "class_name": session["class_name"], "state": session["state"],
+                   "reports": [{"path": p, "bytes": n, "url": f"/api/v1/reports/{row['session_id']}/files/{p}"}
+                               for p, n in found]}
+        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", "X-ClassPulse-Event-Id": row["delivery_id"],
+                   "X-ClassPulse-Timestamp": timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body),
+                   "User-Agent": "ClassPulse-webhook/1"}
+        timeout = aiohttp.ClientTimeout(total=self.config.delivery.timeout_s)
+        async with aiohttp.ClientSession(timeout=timeout) as http, \
+                http.post(url, data=body, headers=headers, allow_redirects=False) as res:
+            if not 200 <= res.status < 300:
+                raise DeliveryFailed(f"webhook answered HTTP {res.status}")

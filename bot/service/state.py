@@ -1,0 +1,17 @@
+"""Typed application and request keys of the service (shared by the API, dashboard and app factory)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from analysis.store import Store
+from bot.service.auth import Principal
+from bot.service.delivery import Deliveries
+from bot.service.schedules import ScheduleRunner
+from bot.service.sessions import SessionManager
+
+store_key = web.AppKey("store", Store)
+manager_key = web.AppKey("sessions", SessionManager)
+schedules_key = web.AppKey("schedules", ScheduleRunner)
+deliveries_key = web.AppKey("deliveries", Deliveries)
+principal_key = web.RequestKey("principal", Principal)

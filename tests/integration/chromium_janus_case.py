@@ -1,0 +1,108 @@
+"""Runs inside a network namespace with Janus on 127.0.0.1:8088: Chromium publishes into room 1234.
+
+A small aiohttp server serves a static publisher page (pages/janus_publish.html) and proxies
+/janus to Janus, so the page talks to Janus from its own origin (http://127.0.0.1, a secure
+context). The bot joins the room with the Janus connector and the real analyser; prints
+one JSON document of what the store holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession, web
+from playwright.async_api import async_playwright
+
+from analysis.records import State as ObsState
+from analysis.store import Store
+from bot.config import Config
+from bot.connectors.janus import JanusConnector
+from bot.connectors.janus_protocol import parse_target
+from bot.session import LiveSession, analyzer_factory
+from tests.integration.chromium import CHROMIUM, launch_args
+from tests.integration.janus_case import BASE, wait_for_janus
+
+PAGE = Path(__file__).with_name("pages") / "janus_publish.html"
+JANUS_HTTP = "http://127.0.0.1:8088"
+NAME = "Yusuf Chromium"
+
+
+def page_server() -> web.Application:
+    """The publisher page plus a same-origin pass-through to Janus's HTTP API."""
+    app = web.Application()
+    http: dict[str, ClientSession] = {}
+
+    async def page(_: web.Request) -> web.FileResponse:
+        return web.FileResponse(PAGE)
+
+    async def proxy(request: web.Request) -> web.Response:
+        async with http["s"].request(request.method, JANUS_HTTP + request.path_qs, data=await request.read()) as r:
+            return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+
+    async def client(_: web.Application) -> AsyncIterator[None]:
+        http["s"] = ClientSession()
+        yield
+        await http["s"].close()
+
+    app.cleanup_ctx.append(client)
+    app.router.add_get("/", page)
+    app.router.add_route("*", "/janus{tail:.*}", proxy)
+    return app
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    await wait_for_janus()
+    tmp = Path(tempfile.mkdtemp(prefix="cp-chromium-janus-"))
+    config = Config.model_validate({
+        "store": {"url": f"sqlite:///{tmp}/cp.db", "flush_s": 0.5},
+        "session": {"join_timeout_s": 10, "media_timeout_s": 30},
+    })
+    store = Store(config.store.url)
+    runner = web.AppRunner(page_server())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", args.port).start()
+    session = LiveSession(JanusConnector(parse_target(f"{BASE}?room=1234&pin=letmein"), config), config, store,
+                          class_name="Chemistry", analyze_factory=analyzer_factory(config), render=None)
+    run = asyncio.ensure_future(session.run())
+    out: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(session.in_class.wait(), 90)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=launch_args(Path(args.y4m)))
+            page = await browser.new_page()
+            await page.goto(f"http://127.0.0.1:{args.port}/")
+            await page.evaluate("([n]) => publish(1234, 'letmein', n)", [NAME])
+            await page.wait_for_function(
+                "document.getElementById('status').textContent === 'connection connected'", timeout=30_000)
+            await asyncio.sleep(args.seconds)
+            out["page_status"] = await page.text_content("#status")
+            out["progress"] = session.progress()
+            await browser.close()
+    finally:
+        session.request_leave()
+        result = await asyncio.wait_for(run, 60)
+        await runner.cleanup()
+    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
+    counts: dict[str, dict[str, int]] = {n: {} for n in names.values()}
+    for o in store.observations(result.session_id):
+        c = counts[names[o.participant_id]]
+        c[o.state.value] = c.get(o.state.value, 0) + 1
+    out.update(state=result.state.value, failure=result.failure, counts=counts,
+               frames=session.sampler.stats.frames if session.sampler else 0,
+               present=sum(c.get(ObsState.PRESENT.value, 0) for c in counts.values()))
+    return out
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, default=8769)
+    p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("y4m")
+    json.dump(asyncio.run(main(p.parse_args())), sys.stdout, default=str)

@@ -1,0 +1,47 @@
+"""Smoke run of `classpulse bench`: two students for a few seconds, JSON keys and real samples.
+
+A benchmark is not a timed test: this only checks that the whole path (namespace, relayed
+VP8 clip, built-in classroom, real analyser, measurement, clean-up) works and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.netns import available
+
+REPO = Path(__file__).resolve().parent.parent.parent
+KEYS = {"students", "samples_per_student_per_s", "dropped_share", "latency_p50_s", "latency_p95_s",
+        "cpu_percent", "peak_rss_mb"}
+
+
+def _namespaces() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_bench_two_students_reports_json(videos_dir: Path) -> None:
+    why = available()
+    if why:
+        pytest.skip(why)
+    before = _namespaces()
+    clips = [str(p) for p in sorted(videos_dir.glob("*.mp4"))[:2]]
+    res = subprocess.run([sys.executable, "-m", "bot", "bench", "--students", "2", "--fps", "10", "--size", "320x240",
+                          "--seconds", "4", "--videos", *clips, "--json"], capture_output=True, text=True, cwd=REPO,
+                         timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert set(out) >= KEYS, out
+    assert out["students"] == 2 and out["streaming"] == 2
+    assert out["samples_per_student_per_s"] > 0.5, out
+    assert out["latency_p95_s"] is not None and out["latency_p95_s"] < 5
+    assert out["peak_rss_mb"] > 50 and out["cpu_percent"] > 0
+    assert _namespaces() <= before, "the benchmark's namespace is deleted afterwards"

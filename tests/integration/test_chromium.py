@@ -1,0 +1,52 @@
+"""Real headless Chromium students (Debian's chromium, driven by Playwright): built-in classroom and Janus.
+
+Chromium and the bot run in one private network namespace. Skipped cleanly when Chromium,
+Playwright or the face clips are missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.chromium import missing, write_y4m
+from tests.integration.netns import Netns
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def camera_y4m(videos_dir: Path, tmp_path: Path) -> Path:
+    why = missing()
+    if why:
+        pytest.skip(why)
+    clip = sorted(videos_dir.glob("*.mp4"))[0]
+    return write_y4m(clip, tmp_path / "camera.y4m")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_chromium_student_joins_the_builtin_classroom(netns: Netns, camera_y4m: Path) -> None:
+    res = netns.python(str(HERE / "chromium_case.py"), "--seconds", "6", str(camera_y4m), timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["state"] == "done", out
+    assert "ClassPulse" in out["notice"], "the page shows who is watching"
+    assert list(out["counts"]) == ["Zoë Chromium"], "the name typed on the page reaches the store"
+    assert out["frames"] > 30, out
+    assert out["present"] >= 3, f"the analyser finds the face in the browser's camera: {out['counts']}"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_chromium_student_publishes_into_a_janus_room(janus: Netns, camera_y4m: Path) -> None:
+    res = janus.python(str(HERE / "chromium_janus_case.py"), "--seconds", "6", str(camera_y4m), timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["state"] == "done", out
+    assert list(out["counts"]) == ["Yusuf Chromium"], "the display name comes from Janus"
+    assert out["frames"] > 30, out
+    assert out["present"] >= 3, f"the analyser finds the face in the browser's camera: {out['counts']}"

@@ -1,0 +1,46 @@
+"""`classpulse bench` argument checks and its root requirement (no network, no root needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import bench
+from bot.bench import BenchError, BenchOptions, format_result, parse_size
+from bot.main import main
+
+
+def test_parse_size_accepts_even_sizes_and_names_bad_ones() -> None:
+    assert parse_size("640x480") == (640, 480)
+    assert parse_size("1280X720") == (1280, 720)
+    for bad in ("640", "641x480", "axb", "8x8", "640x480x3"):
+        with pytest.raises(ValueError, match="size"):
+            parse_size(bad)
+
+
+def test_bench_refuses_to_run_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.os, "geteuid", lambda: 1000)
+    with pytest.raises(BenchError, match="must run as root"):
+        bench.run_bench(BenchOptions(students=2))
+
+
+def test_cli_reports_the_root_requirement_in_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(bench.os, "geteuid", lambda: 1000)
+    assert main(["bench", "--students", "3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("classpulse: error: classpulse bench must run as root")
+
+
+def test_cli_rejects_a_bad_size(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--students", "3", "--size", "640by480"]) == 2
+    assert "--size" in capsys.readouterr().err
+
+
+def test_format_result_shows_the_headline_numbers() -> None:
+    text = format_result({"students": 5, "streaming": 5, "size": "640x480", "fps": 15, "seconds": 60.0,
+                          "samples_per_student_per_s": 0.99, "dropped_share": 0.02, "dropped": 6,
+                          "latency_p50_s": 0.1, "latency_p95_s": 0.3, "fps_per_student": 15.0,
+                          "cpu_percent": 40.0, "cpu_count": 2, "load_generator_cpu_percent": 5.0,
+                          "peak_rss_mb": 900.0, "analysis_ms_per_sample": {"detect": 12.0}})
+    assert "0.99" in text and "2.0%" in text and "0.3 s" in text and "900.0 MB" in text
+    assert "detect 12.0 ms" in text

@@ -1,0 +1,235 @@
+"""Report delivery: a real SMTP server receives the PDF, signed webhooks retry, nothing is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import io
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from aiosmtpd.controller import Controller
+from pypdf import PdfReader
+
+from bot.connectors.fake import solid
+from bot.service.delivery import sign
+from tests.service_fixtures import Service, run, service, until
+
+API = "/api/v1"
+SECRET = "s3cret-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # the name aiosmtpd calls
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+async def class_session_with_report(s: Service, **cls: str) -> str:
+    res = await s.client.post(f"{API}/classes", json={"name": "Art 9", "meeting_url": "fake:r1", **cls},
+                              headers=s.auth("alice"))
+    assert res.status == 201, await res.text()
+    res = await s.client.post(f"{API}/sessions", json={"class_id": (await res.json())["class_id"]},
+                              headers=s.auth("alice"))
+    sid = str((await res.json())["session_id"])
+    meeting = s.meetings.room("r1")
+    await until(lambda: meeting.connector is not None and meeting.connector.inside)
+    meeting.arrive("f1", "Ada", video=solid(100))
+    await until(lambda: (s.manager.live_numbers(sid) or {}).get("samples", 0) >= 2)
+    s.manager.leave(sid)
+    await s.manager.wait(sid)
+    return sid
+
+
+async def delivery(s: Service, kind: str) -> dict[str, Any]:
+    res = await s.client.get(f"{API}/deliveries", headers=s.auth("alice"))
+    items = [d for d in (await res.json())["items"] if d["kind"] == kind]
+    assert len(items) == 1, items
+    return items[0]
+
+
+async def settled(s: Service, kind: str, within_s: float = 10) -> dict[str, Any]:
+    for _ in range(int(within_s / 0.05)):
+        d = await delivery(s, kind)
+        if d["state"] != "pending":
+            return d
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{kind} delivery still pending")
+
+
+def test_the_teacher_receives_the_pdf_by_email(tmp_path: Path) -> None:
+    inbox = Inbox()
+    port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+
+    async def main() -> str:
+        sections = {"delivery": {"smtp_host": "127.0.0.1", "smtp_port": port, "backoff_s": 0.05}}
+        async with service(tmp_path, sections) as s:
+            sid = await class_session_with_report(s, email="rivera@school.example")
+            d = await settled(s, "email")
+            assert d["state"] == "delivered" and d["attempts"] == 1 and d["target"] == "rivera@school.example"
+            bob = await (await s.client.get(f"{API}/deliveries", headers=s.auth("bob"))).json()
+            assert bob["total"] == 0
+            return sid
+
+    try:
+        sid = run(main)
+    finally:
+        smtp.stop()
+    assert len(inbox.messages) == 1
+    sender, rcpts, raw = inbox.messages[0]
+    assert rcpts == ["rivera@school.example"] and "classpulse@localhost" in sender
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert "Art 9" in str(msg["Subject"])
+    pdfs = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert len(pdfs) == 1 and pdfs[0].get_filename() == "class.pdf"
+    reader = PdfReader(io.BytesIO(pdfs[0].get_content()))
+    assert len(reader.pages) == 1 and reader.metadata is not None and reader.metadata.title == sid
+
+
+@asynccontextmanager
+async def receiver(fail_first: int) -> AsyncIterator[tuple[TestServer, list[dict[str, Any]]]]:
+    """A webhook endpoint answering 500 to the first `fail_first` calls (negative: always)."""
+    calls: list[dict[str, Any]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        body = await request.read()
+        calls.append({"headers": dict(request.headers), "body": body})
+        failing = fail_first < 0 or len(calls) <= fail_first
+        return web.Response(status=500 if failing else 204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server, calls
+    finally:
+        await server.close()
+
+
+def hook_sections(**delivery: Any) -> dict[str, dict[str, Any]]:
+    return {"delivery": {"webhook_secret": SECRET, "backoff_s": 0.05, "backoff_max_s": 0.2, **delivery}}
+
+
+def test_webhook_is_signed_retried_with_one_event_id(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with receiver(fail_first=2) as (hook, calls), service(tmp_path, hook_sections(attempts=5)) as s:
+            sid = await class_session_with_report(s, webhook_url=str(hook.make_url("/hook")))
+            d = await settled(s, "webhook")
+            assert d["state"] == "delivered" and d["attempts"] == 3 and len(calls) == 3
+            ids = {c["headers"]["X-ClassPulse-Event-Id"] for c in calls}
+            assert ids == {d["delivery_id"]}
+            bodies = {c["body"] for c in calls}
+            assert len(bodies) == 1  # the same event every time
+            for c in calls:
+                h = c["headers"]
+                assert h["X-ClassPulse-Signature"] == sign(SECRET, h["X-ClassPulse-Timestamp"], c["body"])
+                assert h["X-ClassPulse-Signature"] != sign("other", h["X-ClassPulse-Timestamp"], c["body"])
+            event = json.loads(calls[0]["body"])
+            assert event["type"] == "report.ready" and event["session_id"] == sid
+            assert {r["path"] for r in event["reports"]} >= {"class.pdf", "class.html"}
+
+    run(main)
+
+
+def test_failed_deliveries_are_visible_and_can_be_retried(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with receiver(fail_first=-1) as (hook, calls), service(tmp_path, hook_sections(attempts=2)) as s:
+            await class_session_with_report(s, webhook_url=str(hook.make_url("/hook")))
+            d = await settled(s, "webhook")
+            assert d["state"] == "failed" and d["attempts"] == 2 and "HTTP 500" in d["last_error"]
+            url = f"{API}/deliveries/{d['delivery_id']}/retry"
+            assert (await s.client.post(url, headers=s.auth("bob"))).status == 404
+            res = await s.client.post(url, headers=s.auth("alice"))
+            assert res.status == 202 and (await res.json())["state"] == "pending"
+            d = await settled(s, "webhook")
+            assert d["state"] == "failed" and d["attempts"] == 4 and len(calls) == 4
+            again = await s.client.get(f"{API}/deliveries/{d['delivery_id']}", headers=s.auth("alice"))
+            assert (await again.json())["attempts"] == 4
+
+    run(main)
+
+
+def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+
+    async def first() -> None:  # nobody listens: attempts fail, the service stops mid-way
+        async with service(tmp_path, hook_sections(attempts=50, backoff_s=0.2, backoff_max_s=0.2)) as s:
+            await class_session_with_report(s, webhook_url=url)
+            await until(lambda: s.store.rows("deliveries")[0][0]["attempts"] >= 1)
+            assert s.store.rows("deliveries")[0][0]["state"] == "pending"
+
+    async def second() -> None:
+        calls: list[bytes] = []
+
+        async def hook(request: web.Request) -> web.Response:
+            calls.append(await request.read())
+            return web.Response(status=200)
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server()
+        try:
+            async with service(tmp_path, hook_sections()) as s:
+                d = await settled(s, "webhook")
+                assert d["state"] == "delivered" and len(calls) == 1 and d["attempts"] >= 2
+        finally:
+            await server.close()
+
+    run(first)
+    run(second)
+
+
+@pytest.mark.parametrize("target", ["http://127.0.0.1:{port}/api/v1/classes", "http://localhost:{port}/x",
+                                    "http://[::1]:{port}/x", "http://0.0.0.0:{port}/"])
+def test_webhooks_pointing_back_at_the_service_are_refused(tmp_path: Path, target: str) -> None:
+    async def main() -> None:
+        async with service(tmp_path, hook_sections()) as s:
+            url = target.format(port=s.client.server.port)
+            res = await s.client.post(f"{API}/classes", json={"name": "Loop", "webhook_url": url},
+                                      headers=s.auth("alice"))
+            assert res.status == 422, await res.text()
+            assert (await res.json())["error"]["fields"][0]["field"] == "webhook_url"
+            ok = await s.client.post(f"{API}/classes", json={"name": "Elsewhere",
+                                                             "webhook_url": f"http://127.0.0.1:{free_port()}/h"},
+                                     headers=s.auth("alice"))
+            assert ok.status == 201
+
+    run(main)
+
+
+@pytest.mark.parametrize(("sections", "url", "needle"), [
+    ({}, "http://hooks.example/x", "webhook_secret"),
+    (hook_sections(), "ftp://hooks.example/x", "http(s)"),
+    (hook_sections(), "http://user:pw@hooks.example/x", "credentials"),
+])
+def test_bad_webhook_settings(tmp_path: Path, sections: dict[str, Any], url: str, needle: str) -> None:
+    async def main() -> None:
+        async with service(tmp_path, sections) as s:
+            res = await s.client.post(f"{API}/classes", json={"name": "X", "webhook_url": url}, headers=s.auth("alice"))
+            assert res.status == 422 and needle in await res.text()
+
+    run(main)

@@ -1,0 +1,117 @@
+"""RTMS messages, Zoom signatures and the failure reasons they map to (pure, no I/O)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from bot.connectors import zoom_protocol as zp
+from bot.connectors.base import FailureReason
+from bot.connectors.zoom_signing import (
+    stream_signature,
+    url_validation_reply,
+    verify_webhook,
+    webhook_signature,
+)
+
+REF = zp.StreamRef("4444AAAiAAAAAiAiAiiAii==", "609340fc0c4d4ca0a0a0a0a0a0a0a0a0", "wss://rtms.zoom.us")
+
+
+def test_stream_signature_is_hmac_of_id_uuid_stream() -> None:
+    want = hmac.new(b"secret", f"cid,{REF.meeting_uuid},{REF.rtms_stream_id}".encode(), hashlib.sha256).hexdigest()
+    assert stream_signature("cid", "secret", REF.meeting_uuid, REF.rtms_stream_id) == want
+    assert stream_signature("cid", "other", REF.meeting_uuid, REF.rtms_stream_id) != want
+
+
+def test_webhook_signature_and_verification() -> None:
+    body = b'{"event":"meeting.rtms_started"}'
+    sig = webhook_signature("tok", "1700000000", body)
+    assert sig == "v0=" + hmac.new(b"tok", b"v0:1700000000:" + body, hashlib.sha256).hexdigest()
+    assert verify_webhook("tok", "1700000000", body, sig, now=1700000010)
+    assert not verify_webhook("tok", "1700000000", body + b" ", sig, now=1700000010)  # tampered body
+    assert not verify_webhook("bad", "1700000000", body, sig, now=1700000010)  # wrong secret
+    assert not verify_webhook("tok", "1700000000", body, sig, now=1700009999)  # replayed later
+    assert not verify_webhook("tok", None, body, sig) and not verify_webhook("tok", "1", body, None)
+    assert not verify_webhook("", "1700000000", body, webhook_signature("", "1700000000", body))
+
+
+def test_url_validation_reply() -> None:
+    reply = url_validation_reply("tok", "qgg8vlvZRS6UYooatFL8Aw")
+    assert reply == {"plainToken": "qgg8vlvZRS6UYooatFL8Aw",
+                     "encryptedToken": hmac.new(b"tok", b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()}
+
+
+def test_handshake_messages_carry_the_documented_fields() -> None:
+    sig = json.loads(zp.encode(zp.signaling_handshake(REF, "abc")))
+    assert sig == {"msg_type": 1, "protocol_version": 1, "meeting_uuid": REF.meeting_uuid,
+                   "rtms_stream_id": REF.rtms_stream_id, "signature": "abc"}
+    data = json.loads(zp.encode(zp.data_handshake(REF, "abc", zp.VideoParams())))
+    assert data["msg_type"] == 3 and data["media_type"] == 2 and data["payload_encryption"] is False
+    assert data["media_params"]["video"] == {"codec": 5, "resolution": 1, "data_opt": 4, "fps": 5}
+    sub = json.loads(zp.encode(zp.event_subscription()))
+    assert sub["msg_type"] == 5 and [e["event_type"] for e in sub["events"]] == [2, 3, 4, 8, 9]
+    assert json.loads(zp.encode(zp.keep_alive_reply(7))) == {"msg_type": 13, "timestamp": 7}
+    assert json.loads(zp.encode(zp.video_subscription(16778240)))["msg_type"] == 28
+
+
+def test_parsing_answers_events_video_and_stops() -> None:
+    ok = zp.parse(json.dumps({"msg_type": 2, "status_code": 0,
+                              "media_server": {"server_urls": {"all": "wss://a", "video": "wss://v"}}}))
+    assert ok == zp.SignalingReady("wss://v")
+    assert zp.parse('{"msg_type": 2, "status_code": 15}') == zp.Refused(2, 15, "")
+    assert zp.parse('{"msg_type": 4, "status_code": 0}') == zp.DataReady()
+    assert zp.parse('{"msg_type": 12, "timestamp": 99}') == zp.KeepAlive(99)
+    joined = zp.parse(json.dumps({"msg_type": 6, "content": {"event_type": 3, "participants": [
+        {"user_id": 1, "user_name": "Ada"}, {"user_id": 2, "user_name": "Alan"}]}}))
+    assert joined == zp.RosterUpdate(zp.Event.PARTICIPANT_JOIN, (zp.Person(1, "Ada"), zp.Person(2, "Alan")))
+    video = zp.parse(json.dumps({"msg_type": 15, "content": {"user_id": 1, "user_name": "Ada", "timestamp": 5,
+                                                             "data": base64.b64encode(b"\xff\xd8jpeg").decode()}}))
+    assert isinstance(video, zp.VideoData) and video.data == b"\xff\xd8jpeg" and video.user_id == 1
+    assert zp.parse('{"msg_type": 8, "state": 4, "reason": 6}') == zp.StreamStopped(6)
+    assert zp.parse('{"msg_type": 9, "state": 5, "stop_reason": 1}') == zp.StreamStopped(1)
+    assert zp.parse('{"msg_type": 8, "state": 1}') == zp.Ignored(8)
+    for bad in ("nope", "[]", '{"msg_type": "2"}', '{"msg_type": 15, "content": {"user_id": 1, "data": "%%"}}',
+                '{"msg_type": 2, "status_code": 0}'):
+        with pytest.raises(zp.ProtocolError):
+            zp.parse(bad)
+
+
+def test_codes_map_to_reasons_a_teacher_can_act_on() -> None:
+    assert zp.failure_for_status(zp.STATUS_INVALID_SIGNATURE)[0] is FailureReason.WRONG_SECRET
+    assert zp.failure_for_status(zp.STATUS_MEETING_UUID_NOT_EXIST)[0] is FailureReason.MEETING_NOT_FOUND
+    assert zp.failure_for_status(zp.STATUS_DUPLICATE_SIGNAL_REQUEST)[0] is FailureReason.NOT_ADMITTED
+    assert zp.failure_for_stop(6) == (None, "the meeting ended (stop reason 6)")
+    assert zp.failure_for_stop(18)[0] is FailureReason.WRONG_SECRET
+    assert zp.failure_for_stop(14)[0] is FailureReason.NETWORK
+
+
+def test_zoom_urls_name_the_stream() -> None:
+    ref = zp.parse_stream_url("zoom:?meeting_uuid=ab%2Fcd%3D%3D&rtms_stream_id=s1"
+                              "&server_urls=wss%3A%2F%2Fz.example%2Fs")
+    assert ref == zp.StreamRef("ab/cd==", "s1", "wss://z.example/s")
+    for bad, needle in (("zoom:?meeting_uuid=m", "rtms_stream_id, server_urls"),
+                        ("zoom:?meeting_uuid=m&rtms_stream_id=s&server_urls=http://x", "wss://"),
+                        ("janus:?x", "starts with zoom:")):
+        with pytest.raises(zp.ZoomUrlError, match=needle):
+            zp.parse_stream_url(bad)
+
+
+def test_join_accepts_zoom_urls() -> None:
+    import asyncio
+
+    from bot.config import Config
+    from bot.connectors.zoom import ZoomConnector
+    from bot.live import MeetingUrlError, open_meeting
+
+    async def main() -> None:
+        async with open_meeting("zoom:?meeting_uuid=m&rtms_stream_id=s&server_urls=wss://z", Config(), "c") as m:
+            assert isinstance(m.connector, ZoomConnector) and m.connector.capabilities.max_video_streams == 1
+        with pytest.raises(MeetingUrlError, match="server_urls"):
+            async with open_meeting("zoom:?meeting_uuid=m", Config(), "c"):
+                pass
+
+    asyncio.run(main())
