@@ -153,7 +153,11 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
     run_dir = Path(args.runs) / args.name
     cfg = TrainConfig(data=str(args.data), run_dir=str(run_dir), architecture=args.arch, hparams=hparams,
                       epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
-                      precision=args.precision, max_steps_per_epoch=args.max_steps)
+                      precision=args.precision, max_steps_per_epoch=args.max_steps,
+                      warmup_epochs=args.warmup, class_weight_power=args.class_weight_power,
+                      init_weights=args.init)
+    if args.init and not Path(args.init).exists():
+        raise CliError(f"--init {args.init}: no such run folder or weights file")
     if not Path(args.data).exists():
         raise CliError(f"--data {args.data}: no such file or folder")
     train(cfg)
@@ -354,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW, cosine schedule)")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--precision", default="auto", choices=["auto", "mixed_bfloat16", "float32"])
+    t.add_argument("--warmup", type=float, default=1.0, help="warm-up epochs before the cosine decay")
+    t.add_argument("--class-weight-power", type=float, default=0.5,
+                   help="loss weight per class ∝ (1/frequency)^POWER (0 = unweighted)")
+    t.add_argument("--init", metavar="RUN_OR_WEIGHTS",
+                   help="start from another run's best weights (a fine-tuning stage)")
     t.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke runs)")
     t.add_argument("--export", metavar="DIR", help="write the best weights as a model folder when done")
     t.set_defaults(func=cmd_train)

@@ -91,6 +91,34 @@ def test_training_smoke_resume_and_export(tmp_path: Path) -> None:
     assert clf.predict(np.zeros((3, 48, 48), np.uint8)).shape == (3, 7)
 
 
+def test_fine_tuning_stage_starts_from_the_first_stage_weights(tmp_path: Path) -> None:
+    import keras
+
+    from model.architectures import build
+    from training.train import TrainConfig, train
+
+    data = _fake_dataset(tmp_path / "data")
+    hp = {"widths": [8, 8, 16, 16], "dense": 16}
+    base = TrainConfig(data=str(data), run_dir=str(tmp_path / "runs" / "a"), architecture="vgg",
+                       hparams=hp, epochs=1, batch_size=8, max_steps_per_epoch=2, precision="float32")
+    train(base)
+    # A near-zero learning rate: the second stage's kernels must be the first stage's.
+    stage2 = TrainConfig(**{**base.__dict__, "run_dir": str(tmp_path / "runs" / "b"), "peak_lr": 1e-12,
+                            "init_weights": str(tmp_path / "runs" / "a"), "seed": 7})
+    train(stage2)
+
+    def first_kernel(run: str) -> np.ndarray:
+        keras.mixed_precision.set_global_policy("float32")
+        model = build("vgg", **hp)
+        model.load_weights(str(tmp_path / "runs" / run / "best.weights.h5"))
+        return np.asarray(next(w for w in model.weights if "kernel" in w.path))
+
+    np.testing.assert_allclose(first_kernel("b"), first_kernel("a"), atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="init_weights"):
+        train(TrainConfig(**{**stage2.__dict__, "run_dir": str(tmp_path / "runs" / "c"),
+                             "init_weights": str(tmp_path / "missing")}))
+
+
 def test_ensemble_averages_members_in_one_call(tmp_path: Path) -> None:
     import keras
 

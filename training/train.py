@@ -44,6 +44,9 @@ class TrainConfig:
     seed: int = 1
     precision: str = "auto"  # auto | mixed_bfloat16 | float32
     max_steps_per_epoch: int | None = None  # for smoke tests
+    # Start from another run's weights (a second, fine-tuning stage with a fresh schedule);
+    # the path is recorded so the whole recipe can be replayed from scratch.
+    init_weights: str | None = None
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -130,6 +133,15 @@ def train(cfg: TrainConfig) -> Path:
         warmup_target=cfg.peak_lr, warmup_steps=warm, alpha=0.01,
     )
     model = build(cfg.architecture, **cfg.hparams)
+    if cfg.init_weights:
+        init = Path(cfg.init_weights)
+        if init.is_dir():
+            init = init / "best.weights.h5"
+        if not init.exists():
+            raise FileNotFoundError(f"init_weights {cfg.init_weights}: no such weights file or run")
+        # BackupAndRestore (below) overrides these when the stage itself is being resumed.
+        model.load_weights(str(init))
+        _log(f"starting from {init}")
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
