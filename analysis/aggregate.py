@@ -1,4 +1,4 @@
-"""Aggregation: from per-sample observations to windows, summaries and class moments.
+"""Aggregation of one student: from per-sample observations to windows and summaries.
 
 Pure functions over frozen records: the same observations always give the same numbers,
 so the report, the live view and the tests agree. Nothing here reads a clock or a store.
@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Literal
@@ -73,10 +73,6 @@ MIN_CERTAIN_SAMPLES = 3
 MIN_CERTAIN_SHARE = 0.5
 #: A student "turned negative" in a window when mean negative affect reaches this.
 NEGATIVE_TURN = 0.5
-#: A student "looked away" in a window when they were absent or attentive less than this share.
-AWAY_TURN = 0.5
-MOMENT_MIN_SHARE = 0.4
-MOMENT_MIN_STUDENTS = 2
 
 Level = Literal["high", "nominal", "low", "uncertain", "camera_off", "absent", "no_data"]
 LEVELS: tuple[Level, ...] = ("high", "nominal", "low", "uncertain", "absent", "camera_off", "no_data")
@@ -168,7 +164,7 @@ def baseline(scores: Sequence[SampleScore], baseline_s: float = BASELINE_S) -> f
     return statistics.median(sum(v) / len(v) for v in minutes.values())
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def mean_or_none(values: Iterable[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return sum(vals) / len(vals) if vals else None
 
@@ -178,7 +174,7 @@ def _share(flags: Iterable[bool | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def _mean_vector(vectors: Sequence[tuple[float, ...]]) -> tuple[float, ...] | None:
+def mean_vector(vectors: Sequence[tuple[float, ...]]) -> tuple[float, ...] | None:
     if not vectors:
         return None
     return tuple(sum(col) / len(vectors) for col in zip(*vectors, strict=True))
@@ -225,9 +221,9 @@ def signals(scores: Sequence[SampleScore], base: float | None = None) -> Signals
         attention_share=_share(s.attentive for s in present),
         engagement=mean_eng,
         relative_engagement=None if mean_eng is None or base is None else mean_eng - base,
-        emotions=_mean_vector(emo),
-        negative_affect=_mean(s.negative for s in present),
-        valence=_mean(s.valence for s in present),
+        emotions=mean_vector(emo),
+        negative_affect=mean_or_none(s.negative for s in present),
+        valence=mean_or_none(s.valence for s in present),
         uncertain_share=n_uncertain / len(present) if present else None,
     )
 
@@ -376,7 +372,7 @@ def summarize_of(scored: Scored, *, baseline_s: float = BASELINE_S) -> dict[str,
         rel = None
         if base is not None:
             first = next(s.t for s in scores if s.engagement is not None)
-            later = _mean(s.engagement for s in scores if s.t >= first + baseline_s)
+            later = mean_or_none(s.engagement for s in scores if s.t >= first + baseline_s)
             rel = None if later is None else later - base
         sig = replace(sig, relative_engagement=rel)
         gaps = sum(b.t - a.t - interval for a, b in pairwise(scores)
@@ -389,193 +385,3 @@ def summarize_of(scored: Scored, *, baseline_s: float = BASELINE_S) -> dict[str,
             absence_periods=tuple(periods(scores, State.ABSENT, interval)),
             gap_s=gaps)
     return out
-
-
-
-# -- the class as a whole ----------------------------------------------------------------------
-
-_PRESENT_LEVELS = frozenset({"high", "nominal", "low", "uncertain"})
-_CERTAIN_LEVELS = frozenset({"high", "nominal", "low"})
-
-
-@dataclass(frozen=True)
-class ClassWindow:
-    """The class over one window of the shared grid.
-
-    A student counts as present when their window level is high, nominal, low or uncertain.
-    `engagement` averages the students at a certain level (high/nominal/low); attention and
-    negative affect average the present students for whom they were measurable.
-    `negative_share` is the share of present students with an expression reading whose mean
-    negative affect reached NEGATIVE_TURN.
-    """
-
-    start: float
-    end: float
-    n_students: int  # with any sample in the window
-    n_present: int
-    n_absent: int
-    n_camera_off: int
-    engagement: float | None
-    attention_share: float | None
-    negative_affect: float | None
-    negative_share: float | None
-    emotions: tuple[float, ...] | None
-
-
-def _transpose(by_pid: Mapping[str, Sequence[Window]]) -> list[list[Window]]:
-    n = max((len(ws) for ws in by_pid.values()), default=0)
-    return [[ws[i] for ws in by_pid.values() if i < len(ws)] for i in range(n)]
-
-
-def class_series(by_pid: Mapping[str, Sequence[Window]]) -> list[ClassWindow]:
-    """One `ClassWindow` per grid window of `windows(...)`'s output."""
-    out = []
-    for column in _transpose(by_pid):
-        present = [w for w in column if w.level in _PRESENT_LEVELS]
-        certain = [w for w in present if w.level in _CERTAIN_LEVELS]
-        negs = [w.signals.negative_affect for w in present if w.signals.negative_affect is not None]
-        out.append(ClassWindow(
-            start=column[0].start, end=column[0].end,
-            n_students=sum(w.signals.n_samples > 0 for w in column),
-            n_present=len(present),
-            n_absent=sum(w.level == "absent" for w in column),
-            n_camera_off=sum(w.level == "camera_off" for w in column),
-            engagement=_mean(w.signals.engagement for w in certain),
-            attention_share=_mean(w.signals.attention_share for w in present),
-            negative_affect=sum(negs) / len(negs) if negs else None,
-            negative_share=sum(v >= NEGATIVE_TURN for v in negs) / len(negs) if negs else None,
-            emotions=_mean_vector([w.signals.emotions for w in present if w.signals.emotions is not None]),
-        ))
-    return out
-
-
-MomentKind = Literal["looked_away", "negative"]
-
-
-@dataclass(frozen=True)
-class Moment:
-    """A stretch of consecutive windows in which many students with video changed at once."""
-
-    kind: MomentKind
-    start: float
-    end: float
-    n_students: int  # at the peak window
-    n_with_video: int  # students with video in the peak window
-    participant_ids: tuple[str, ...]  # everyone involved in any of its windows
-
-    @property
-    def share(self) -> float:
-        return self.n_students / self.n_with_video if self.n_with_video else 0.0
-
-
-def _looked_away(w: Window) -> bool:
-    att = w.signals.attention_share
-    return w.level == "absent" or (w.level in _PRESENT_LEVELS and att is not None and att < AWAY_TURN)
-
-
-def _turned_negative(w: Window) -> bool:
-    neg = w.signals.negative_affect
-    return w.level in _PRESENT_LEVELS and neg is not None and neg >= NEGATIVE_TURN
-
-
-def class_moments(by_pid: Mapping[str, Sequence[Window]], *, min_share: float = MOMENT_MIN_SHARE,
-                  min_students: int = MOMENT_MIN_STUDENTS) -> list[Moment]:
-    """Windows where at least `min_share` of the students with video (camera on, any samples),
-    and at least `min_students` of them, looked away (absent, or attentive in less than
-    AWAY_TURN of the window) or turned negative (negative affect ≥ NEGATIVE_TURN) at once.
-
-    Consecutive windows of one kind merge into one moment; sorted by start, then kind.
-    """
-    kinds: tuple[tuple[MomentKind, Callable[[Window], bool]], ...] = (
-        ("looked_away", _looked_away), ("negative", _turned_negative))
-    found: list[Moment] = []
-    for kind, test in kinds:
-        current: Moment | None = None
-        for column in _transpose(by_pid):
-            video = [w for w in column if w.level not in ("camera_off", "no_data")]
-            hit = sorted(w.participant_id for w in video if test(w))
-            if len(hit) >= min_students and len(hit) >= min_share * len(video):
-                if current is None:
-                    current = Moment(kind, column[0].start, column[0].end, len(hit), len(video), tuple(hit))
-                else:
-                    peak = len(hit) / len(video) > current.share
-                    current = Moment(kind, current.start, column[0].end,
-                                     len(hit) if peak else current.n_students,
-                                     len(video) if peak else current.n_with_video,
-                                     tuple(sorted({*current.participant_ids, *hit})))
-                continue
-            if current is not None:
-                found.append(current)
-                current = None
-        if current is not None:
-            found.append(current)
-    return sorted(found, key=lambda m: (m.start, m.kind))
-
-
-# -- students who may need attention ----------------------------------------------------------
-
-Signal = Literal["attention", "absence", "negative_affect", "engagement_drop"]
-
-#: Minimum measurable samples before a signal may raise a reason (one minute at 1 Hz).
-MIN_SAMPLES_FOR_REASON = 60
-ATTENTION_LOW, ATTENTION_VERY_LOW = 0.6, 0.4
-ABSENCE_LONG_S, ABSENCE_VERY_LONG_S, ABSENCE_FREQUENT = 180.0, 600.0, 0.3
-NEGATIVE_ELEVATED, NEGATIVE_HIGH = 0.4, 0.55
-DROP_SOME, DROP_MARKED = -0.15, -0.3
-
-
-@dataclass(frozen=True)
-class Reason:
-    """Why a student may need a teacher's attention: a signal, a level word and the number.
-
-    Levels (never verdicts): attention "low" (< 60 % of readable samples attentive) or "very
-    low" (< 40 %); absence "long" (one stretch ≥ 3 min), "very long" (≥ 10 min) or "frequent"
-    (absent in ≥ 30 % of video time); negative affect "elevated" (mean ≥ 0.40) or "high"
-    (≥ 0.55); engagement drop "lower" (≥ 0.15 below their own start) or "much lower" (≥ 0.30).
-    """
-
-    signal: Signal
-    level: str
-    value: float
-
-
-@dataclass(frozen=True)
-class Concern:
-    participant_id: str
-    reasons: tuple[Reason, ...]
-
-
-def reasons_for(summary: StudentSummary) -> list[Reason]:
-    """The reasons (possibly none) one student's summary raises; see `Reason`."""
-    sig = summary.signals
-    out: list[Reason] = []
-    if sig.attention_share is not None and sig.n_present >= MIN_SAMPLES_FOR_REASON:
-        if sig.attention_share < ATTENTION_VERY_LOW:
-            out.append(Reason("attention", "very low", sig.attention_share))
-        elif sig.attention_share < ATTENTION_LOW:
-            out.append(Reason("attention", "low", sig.attention_share))
-    longest = summary.longest_absence_s
-    if longest >= ABSENCE_VERY_LONG_S:
-        out.append(Reason("absence", "very long", longest))
-    elif longest >= ABSENCE_LONG_S:
-        out.append(Reason("absence", "long", longest))
-    elif sig.presence_share is not None and 1 - sig.presence_share >= ABSENCE_FREQUENT:
-        out.append(Reason("absence", "frequent", 1 - sig.presence_share))
-    if sig.negative_affect is not None and sig.n_emotion >= MIN_SAMPLES_FOR_REASON:
-        if sig.negative_affect >= NEGATIVE_HIGH:
-            out.append(Reason("negative_affect", "high", sig.negative_affect))
-        elif sig.negative_affect >= NEGATIVE_ELEVATED:
-            out.append(Reason("negative_affect", "elevated", sig.negative_affect))
-    rel = sig.relative_engagement
-    if rel is not None and sig.n_scored >= MIN_SAMPLES_FOR_REASON:
-        if rel <= DROP_MARKED:
-            out.append(Reason("engagement_drop", "much lower", rel))
-        elif rel <= DROP_SOME:
-            out.append(Reason("engagement_drop", "lower", rel))
-    return out
-
-
-def needs_attention(summaries: Mapping[str, StudentSummary]) -> list[Concern]:
-    """Students with at least one reason, most reasons first (then by participant id)."""
-    found = [Concern(pid, tuple(r)) for pid, s in summaries.items() if (r := reasons_for(s))]
-    return sorted(found, key=lambda c: (-len(c.reasons), c.participant_id))

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from analysis import aggregate as agg
+from analysis import classwide
+from analysis import concerns as concern_rules
 from analysis.records import Observation, Participant, SessionInfo
 from model.labels import LABELS
 from reports import charts
@@ -40,8 +42,8 @@ MOMENT_WINDOW_S = 10.0  # windows in which class moments are detected
 MAX_MOMENTS = 12
 MAX_PERIODS = 20
 MOMENTS_RULE = (f"Stretches of {MOMENT_WINDOW_S:g} s or more in which at least "
-                f"{fmt.pct(agg.MOMENT_MIN_SHARE)} of the students with video, and at least "
-                f"{agg.MOMENT_MIN_STUDENTS}, changed at once.")
+                f"{fmt.pct(classwide.MOMENT_MIN_SHARE)} of the students with video, and at least "
+                f"{classwide.MOMENT_MIN_STUDENTS}, changed at once.")
 MIN_BAND_S = 30.0  # shorter camera-off or no-face stretches are not shaded (they would be noise)
 
 
@@ -56,10 +58,10 @@ class _Data:
     stems: dict[str, str]
     windows: dict[str, list[agg.Window]]
     summaries: dict[str, agg.StudentSummary]
-    series: list[agg.ClassWindow]
-    moments: list[agg.Moment]  # every class moment, by time
-    shown: list[agg.Moment]  # the strongest MAX_MOMENTS of them, by time
-    concerns: dict[str, agg.Concern]
+    series: list[classwide.ClassWindow]
+    moments: list[classwide.Moment]  # every class moment, by time
+    shown: list[classwide.Moment]  # the strongest MAX_MOMENTS of them, by time
+    concerns: dict[str, concern_rules.Concern]
 
 
 def _without_emotions(obs: Observation) -> Observation:
@@ -122,14 +124,14 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
                               for i in range(n_cols)])
     wins = {pid: wins[pid] for pid in names}
     summaries = agg.summarize_of(scored)
-    moments = agg.class_moments(agg.windows_of(scored, MOMENT_WINDOW_S, end=duration_s))
+    moments = classwide.class_moments(agg.windows_of(scored, MOMENT_WINDOW_S, end=duration_s))
     strongest = sorted(moments, key=lambda m: (-m.share, -m.n_students, m.start - m.end, m.start))
     data = _Data(
         info=info, duration_s=duration_s, window_s=window_s, names=names,
         stems=fmt.unique_stems(names.items()), windows=wins, summaries=summaries,
-        series=agg.class_series(wins),
+        series=classwide.class_series(wins),
         moments=moments, shown=sorted(strongest[:MAX_MOMENTS], key=lambda m: (m.start, m.kind)),
-        concerns={c.participant_id: c for c in agg.needs_attention(summaries)})
+        concerns={c.participant_id: c for c in concern_rules.needs_attention(summaries)})
     return data, len(opted)
 
 

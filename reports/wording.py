@@ -5,7 +5,8 @@ Kept apart from the numbers so wording can be reviewed (and translated) in one p
 
 from __future__ import annotations
 
-from analysis.aggregate import MomentKind, Reason
+from analysis.classwide import MomentKind
+from analysis.concerns import Reason
 from reports import format as fmt
 
 MOMENT_TEXT: dict[MomentKind, str] = {

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from analysis import aggregate as agg
+from analysis import classwide, concerns
 from analysis.records import Observation, Quality, State
 from tests.fixtures_reports import SID, absent, camera_off, face, present, probs
 
@@ -170,9 +171,9 @@ def test_summary_periods_and_gaps() -> None:
 def test_empty_input() -> None:
     assert agg.windows([], 10) == {}
     assert agg.summarize([]) == {}
-    assert agg.class_series({}) == []
-    assert agg.class_moments({}) == []
-    assert agg.needs_attention({}) == []
+    assert classwide.class_series({}) == []
+    assert classwide.class_moments({}) == []
+    assert concerns.needs_attention({}) == []
     assert agg.level_of(agg.signals([])) == "no_data"
 
 
@@ -183,7 +184,7 @@ def test_class_series() -> None:
            *present("b", range(10), attentive=False, emotions=probs(sad=1.0)),  # CI .3 × 2 / 4.5
            *camera_off("c", range(10)),
            *absent("d", range(10))]
-    series = agg.class_series(agg.windows(obs, 10))
+    series = classwide.class_series(agg.windows(obs, 10))
     assert len(series) == 1
     cw = series[0]
     assert (cw.n_students, cw.n_present, cw.n_absent, cw.n_camera_off) == (4, 2, 1, 1)
@@ -202,21 +203,21 @@ def test_class_moments_merge_and_thresholds() -> None:
            and not (o.participant_id == "a" and 30 <= o.t < 40)]
     obs += present("a", range(10, 30), attentive=False) + present("b", range(10, 30), attentive=False)
     obs += absent("a", range(30, 40))
-    moments = agg.class_moments(agg.windows(obs, 10))
+    moments = classwide.class_moments(agg.windows(obs, 10))
     assert len(moments) == 1
     m = moments[0]
     assert (m.kind, m.start, m.end, m.n_students, m.n_with_video) == ("looked_away", 10.0, 30.0, 2, 4)
     assert m.participant_ids == ("a", "b") and m.share == 0.5
-    assert agg.class_moments(agg.windows(obs, 10), min_share=0.6) == []
+    assert classwide.class_moments(agg.windows(obs, 10), min_share=0.6) == []
 
 
 def test_class_moment_needs_two_students_and_finds_negative_turns() -> None:
     alone = present("a", range(10), attentive=False)
-    assert agg.class_moments(agg.windows(alone, 10)) == []  # 100 %, but one student
+    assert classwide.class_moments(agg.windows(alone, 10)) == []  # 100 %, but one student
     obs = [*present("a", range(10), emotions=probs(sad=0.6, neutral=0.4)),
            *present("b", range(10), emotions=probs(angry=0.5, neutral=0.5)),
            *[o for p in "cde" for o in present(p, range(10), emotions=probs(neutral=1.0))]]
-    moments = agg.class_moments(agg.windows(obs, 10))
+    moments = classwide.class_moments(agg.windows(obs, 10))
     assert [(m.kind, m.n_students, m.n_with_video) for m in moments] == [("negative", 2, 5)]
     assert math.isclose(moments[0].share, 0.4)
 
@@ -228,15 +229,15 @@ def test_needs_attention_levels() -> None:
            *present("b", range(100), emotions=probs(sad=0.6, neutral=0.4)),
            *present("c", range(60)), *absent("c", range(60, 260)), *present("c", range(260, 300)),
            *present("d", range(20), attentive=False)]  # too few samples to say anything
-    concerns = {c.participant_id: [(r.signal, r.level, round(r.value, 6)) for r in c.reasons]
-                for c in agg.needs_attention(agg.summarize(obs))}
-    assert concerns == {"a": [("attention", "very low", 0.3)], "b": [("negative_affect", "high", 0.6)],
+    found = {c.participant_id: [(r.signal, r.level, round(r.value, 6)) for r in c.reasons]
+                for c in concerns.needs_attention(agg.summarize(obs))}
+    assert found == {"a": [("attention", "very low", 0.3)], "b": [("negative_affect", "high", 0.6)],
                         "c": [("absence", "long", 200.0)]}
 
 
 def test_engagement_drop_reason() -> None:
     obs = [*present("x", range(300)), *present("x", range(300, 400), attentive=False)]
-    reasons = [(r.signal, r.level, round(r.value, 6)) for r in agg.reasons_for(agg.summarize(obs)["x"])]
+    reasons = [(r.signal, r.level, round(r.value, 6)) for r in concerns.reasons_for(agg.summarize(obs)["x"])]
     assert reasons == [("engagement_drop", "much lower", -0.6)]  # 75 % attentive raises nothing
 
 
