@@ -19,13 +19,13 @@ from typing import Any
 from aiohttp import web
 from playwright.async_api import async_playwright
 
-from analysis.records import State as ObsState
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.classroom import ClassroomConnector
 from bot.session import LiveSession, analyzer_factory
 from bot.web.app import classroom_key, init_app
 from tests.integration.chromium import CHROMIUM, launch_args
+from tests.integration.outcome import per_student
 
 CODE = "bio-3"
 NAME = "Zoë Chromium"
@@ -71,14 +71,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         session.request_leave()
         result = await asyncio.wait_for(run, 60)
         await runner.cleanup()
-    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
-    counts: dict[str, dict[str, int]] = {n: {} for n in names.values()}
-    for o in store.observations(result.session_id):
-        c = counts[names[o.participant_id]]
-        c[o.state.value] = c.get(o.state.value, 0) + 1
-    out.update(state=result.state.value, failure=result.failure, counts=counts,
-               frames=session.sampler.stats.frames if session.sampler else 0,
-               present=sum(c.get(ObsState.PRESENT.value, 0) for c in counts.values()))
+    seen = per_student(store, result.session_id)
+    out.update(state=result.state.value, failure=result.failure, counts=seen["counts"],
+               frames=session.sampler.stats.frames if session.sampler else 0, present=seen["present"])
     return out
 
 

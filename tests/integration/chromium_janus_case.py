@@ -20,7 +20,6 @@ from typing import Any
 from aiohttp import ClientSession, web
 from playwright.async_api import async_playwright
 
-from analysis.records import State as ObsState
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.janus import JanusConnector
@@ -28,6 +27,7 @@ from bot.connectors.janus_protocol import parse_target
 from bot.session import LiveSession, analyzer_factory
 from tests.integration.chromium import CHROMIUM, launch_args
 from tests.integration.janus_case import BASE, wait_for_janus
+from tests.integration.outcome import per_student
 
 PAGE = Path(__file__).with_name("pages") / "janus_publish.html"
 JANUS_HTTP = "http://127.0.0.1:8088"
@@ -89,14 +89,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         session.request_leave()
         result = await asyncio.wait_for(run, 60)
         await runner.cleanup()
-    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
-    counts: dict[str, dict[str, int]] = {n: {} for n in names.values()}
-    for o in store.observations(result.session_id):
-        c = counts[names[o.participant_id]]
-        c[o.state.value] = c.get(o.state.value, 0) + 1
-    out.update(state=result.state.value, failure=result.failure, counts=counts,
-               frames=session.sampler.stats.frames if session.sampler else 0,
-               present=sum(c.get(ObsState.PRESENT.value, 0) for c in counts.values()))
+    seen = per_student(store, result.session_id)
+    out.update(state=result.state.value, failure=result.failure, counts=seen["counts"],
+               frames=session.sampler.stats.frames if session.sampler else 0, present=seen["present"])
     return out
 
 

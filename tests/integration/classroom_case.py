@@ -15,13 +15,13 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from analysis.records import State as ObsState
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.classroom import ClassroomConnector
 from bot.fake_analyzer import RecordingAnalyzer
 from bot.session import LiveSession, analyzer_factory
 from bot.web.app import classroom_key, init_app
+from tests.integration.outcome import per_student
 from tests.integration.students import WhipStudent, load_clip
 
 
@@ -69,19 +69,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
         await ada.leave(http)
         await cam.leave(http)
     await runner.cleanup()
-    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
-    counts: dict[str, dict[str, int]] = {n: {} for n in names.values()}
-    last_t: dict[str, float] = {}
-    first_t: dict[str, float] = {}
-    for o in store.observations(result.session_id):
-        name = names[o.participant_id]
-        counts[name][o.state.value] = counts[name].get(o.state.value, 0) + 1
-        last_t[name] = max(last_t.get(name, 0.0), o.t)
-        first_t[name] = min(first_t.get(name, 1e9), o.t)
+    seen = per_student(store, result.session_id)
     out.update(state=result.state.value, failure=result.failure, leave_reason=result.leave_reason,
-               counts=counts, first_t=first_t, last_t=last_t, samples=result.samples, dropped=result.dropped,
-               frames=session.sampler.stats.frames if session.sampler else 0,
-               present=sum(counts[n].get(ObsState.PRESENT.value, 0) for n in counts))
+               counts=seen["counts"], first_t=seen["first_t"], last_t=seen["last_t"],
+               samples=result.samples, dropped=result.dropped,
+               frames=session.sampler.stats.frames if session.sampler else 0, present=seen["present"])
     return out
 
 

@@ -24,6 +24,7 @@ from bot.connectors.classroom import ClassroomConnector
 from bot.fake_analyzer import RecordingAnalyzer
 from bot.session import LiveSession
 from bot.web.app import classroom_key, init_app
+from tests.integration.outcome import per_student
 from tests.integration.students import WhipStudent, load_clip
 
 CODE = "geo-4"
@@ -68,11 +69,8 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
         await ada.leave(http)
         await cam.leave(http)
     await runner.cleanup()
-    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
-    times: dict[str, dict[str, list[float]]] = {n: {} for n in names.values()}
-    for o in store.observations(result.session_id):
-        times[names[o.participant_id]].setdefault(o.state.value, []).append(o.t)
-    out.update(state=result.state.value, leave_reason=result.leave_reason, times=times)
+    out.update(state=result.state.value, leave_reason=result.leave_reason,
+               times=per_student(store, result.session_id)["times"])
     return out
 
 

@@ -29,6 +29,7 @@ from bot.connectors.janus_client import HttpTransport, JanusClient
 from bot.connectors.janus_protocol import JanusTarget, parse_target
 from bot.fake_analyzer import RecordingAnalyzer
 from bot.session import LiveSession
+from tests.integration.outcome import per_student
 from tests.integration.students import ClipTrack, load_clip
 
 BASE = "janus+http://127.0.0.1:8088/janus"
@@ -122,17 +123,9 @@ async def run_class(videos: list[str], seconds: float) -> dict[str, Any]:
     result = await asyncio.wait_for(run, 30)
     for s in (ada, cam, dan):
         await s.leave()
-    names = {p.participant_id: p.display_name for p in store.participants(result.session_id)}
-    counts: dict[str, dict[str, int]] = {n: {} for n in names.values()}
-    first: dict[str, float] = {}
-    last: dict[str, float] = {}
-    for o in store.observations(result.session_id):
-        n = names[o.participant_id]
-        counts[n][o.state.value] = counts[n].get(o.state.value, 0) + 1
-        first[n] = min(first.get(n, 1e9), o.t)
-        last[n] = max(last.get(n, 0.0), o.t)
+    seen = per_student(store, result.session_id)
     return {"state": result.state.value, "failure": result.failure, "leave_reason": result.leave_reason,
-            "counts": counts, "first_t": first, "last_t": last, "progress": progress,
+            "counts": seen["counts"], "first_t": seen["first_t"], "last_t": seen["last_t"], "progress": progress,
             "frames": session.sampler.stats.frames if session.sampler else 0,
             "source": store.session(result.session_id).source}
 
