@@ -18,6 +18,9 @@ from analysis.aggregate import NEGATIVE_TURN, Window, mean_or_none, mean_vector
 AWAY_TURN = 0.5
 MOMENT_MIN_SHARE = 0.4
 MOMENT_MIN_STUDENTS = 2
+#: A moment must last this many consecutive windows (2 × 10 s in reports). Two students out of
+#: five glancing away in the same 10 s is everyday noise in a small class; 20 s of it is not.
+MOMENT_MIN_WINDOWS = 2
 
 _PRESENT_LEVELS = frozenset({"high", "nominal", "low", "uncertain"})
 _CERTAIN_LEVELS = frozenset({"high", "nominal", "low"})
@@ -104,22 +107,26 @@ def _turned_negative(w: Window) -> bool:
 
 
 def class_moments(by_pid: Mapping[str, Sequence[Window]], *, min_share: float = MOMENT_MIN_SHARE,
-                  min_students: int = MOMENT_MIN_STUDENTS) -> list[Moment]:
+                  min_students: int = MOMENT_MIN_STUDENTS,
+                  min_windows: int = MOMENT_MIN_WINDOWS) -> list[Moment]:
     """Windows where at least `min_share` of the students with video (camera on, any samples),
     and at least `min_students` of them, looked away (absent, or attentive in less than
     AWAY_TURN of the window) or turned negative (negative affect ≥ NEGATIVE_TURN) at once.
 
-    Consecutive windows of one kind merge into one moment; sorted by start, then kind.
+    Consecutive windows of one kind merge into one moment, kept when it spans at least
+    `min_windows` windows; sorted by start, then kind.
     """
     kinds: tuple[tuple[MomentKind, Callable[[Window], bool]], ...] = (
         ("looked_away", _looked_away), ("negative", _turned_negative))
     found: list[Moment] = []
     for kind, test in kinds:
         current: Moment | None = None
+        span = 0
         for column in _transpose(by_pid):
             video = [w for w in column if w.level not in ("camera_off", "no_data")]
             hit = sorted(w.participant_id for w in video if test(w))
             if len(hit) >= min_students and len(hit) >= min_share * len(video):
+                span += 1
                 if current is None:
                     current = Moment(kind, column[0].start, column[0].end, len(hit), len(video), tuple(hit))
                 else:
@@ -129,9 +136,9 @@ def class_moments(by_pid: Mapping[str, Sequence[Window]], *, min_share: float = 
                                      len(video) if peak else current.n_with_video,
                                      tuple(sorted({*current.participant_ids, *hit})))
                 continue
-            if current is not None:
+            if current is not None and span >= min_windows:
                 found.append(current)
-                current = None
-        if current is not None:
+            current, span = None, 0
+        if current is not None and span >= min_windows:
             found.append(current)
     return sorted(found, key=lambda m: (m.start, m.kind))

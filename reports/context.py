@@ -41,7 +41,7 @@ WINDOW_S = 60.0  # windows of the charts, the heatmap and per-student moments (c
 MOMENT_WINDOW_S = 10.0  # windows in which class moments are detected
 MAX_MOMENTS = 12
 MAX_PERIODS = 20
-MOMENTS_RULE = (f"Stretches of {MOMENT_WINDOW_S:g} s or more in which at least "
+MOMENTS_RULE = (f"Stretches of {classwide.MOMENT_MIN_WINDOWS * MOMENT_WINDOW_S:g} s or more in which at least "
                 f"{fmt.pct(classwide.MOMENT_MIN_SHARE)} of the students with video, and at least "
                 f"{classwide.MOMENT_MIN_STUDENTS}, changed at once.")
 MIN_BAND_S = 30.0  # shorter camera-off or no-face stretches are not shaded (they would be noise)

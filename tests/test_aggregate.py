@@ -214,12 +214,22 @@ def test_class_moments_merge_and_thresholds() -> None:
 def test_class_moment_needs_two_students_and_finds_negative_turns() -> None:
     alone = present("a", range(10), attentive=False)
     assert classwide.class_moments(agg.windows(alone, 10)) == []  # 100 %, but one student
-    obs = [*present("a", range(10), emotions=probs(sad=0.6, neutral=0.4)),
-           *present("b", range(10), emotions=probs(angry=0.5, neutral=0.5)),
-           *[o for p in "cde" for o in present(p, range(10), emotions=probs(neutral=1.0))]]
+    obs = [*present("a", range(20), emotions=probs(sad=0.6, neutral=0.4)),
+           *present("b", range(20), emotions=probs(angry=0.5, neutral=0.5)),
+           *[o for p in "cde" for o in present(p, range(20), emotions=probs(neutral=1.0))]]
     moments = classwide.class_moments(agg.windows(obs, 10))
-    assert [(m.kind, m.n_students, m.n_with_video) for m in moments] == [("negative", 2, 5)]
+    assert [(m.kind, m.start, m.end, m.n_students, m.n_with_video) for m in moments] == [("negative", 0, 20, 2, 5)]
     assert math.isclose(moments[0].share, 0.4)
+
+
+def test_a_glance_of_one_window_is_not_a_moment() -> None:
+    # 2 of 5 look away for one 10-s window only: everyday noise in a small class.
+    obs = [o for p in "abcde" for o in present(p, range(40))]
+    obs = [o for o in obs if not (o.participant_id in "ab" and 10 <= o.t < 20)]
+    obs += present("a", range(10, 20), attentive=False) + present("b", range(10, 20), attentive=False)
+    assert classwide.class_moments(agg.windows(obs, 10)) == []
+    [m] = classwide.class_moments(agg.windows(obs, 10), min_windows=1)
+    assert (m.kind, m.start, m.end, m.participant_ids) == ("looked_away", 10, 20, ("a", "b"))
 
 
 # -- students who may need attention -------------------------------------------------------------
