@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test quick lint types install install-dev clean
+.PHONY: demo test quick lint types install install-dev clean model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ test: install-dev
 # The quick suite while developing: no slow or integration tests.
 quick:
 	$(BIN)/pytest -q -m "not slow and not integration"
+
+# Retrain the committed emotion model from scratch (two stages, about 70 minutes on 2 cores;
+# resumable: run it again after an interruption). Needs FER-2013 in ../shared/datasets/fer2013.
+FER ?= ../shared/datasets/fer2013
+model: install
+	$(BIN)/classpulse train --data $(FER) --name vgg-a --epochs 32 --seed 1
+	$(BIN)/classpulse train --data $(FER) --name vgg-a-ft --init runs/vgg-a --epochs 30 --lr 1e-3 \
+		--class-weight-power 0.3 --seed 3 --export model/emotion
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,6 @@
 """Model contract: architectures build, save → load gives identical predictions, training resumes."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +96,7 @@ def test_fine_tuning_stage_starts_from_the_first_stage_weights(tmp_path: Path) -
     import keras
 
     from model.architectures import build
-    from training.train import TrainConfig, train
+    from training.train import TrainConfig, export, train
 
     data = _fake_dataset(tmp_path / "data")
     hp = {"widths": [8, 8, 16, 16], "dense": 16}
@@ -114,6 +115,12 @@ def test_fine_tuning_stage_starts_from_the_first_stage_weights(tmp_path: Path) -
         return np.asarray(next(w for w in model.weights if "kernel" in w.path))
 
     np.testing.assert_allclose(first_kernel("b"), first_kernel("a"), atol=1e-6)
+    # The exported model records both stages and carries both stages' curves.
+    meta = json.loads((export(tmp_path / "runs" / "b", tmp_path / "model") / "meta.json").read_text())
+    assert meta["training"]["init_weights"] == str(tmp_path / "runs" / "a")
+    assert [st["run_dir"] for st in meta["training"]["previous_stages"]] == [str(tmp_path / "runs" / "a")]
+    history = (tmp_path / "model" / "history.csv").read_text().strip().splitlines()
+    assert history[0].endswith(",stage") and [r.split(",")[-1] for r in history[1:]] == ["1", "2"]
     with pytest.raises(FileNotFoundError, match="init_weights"):
         train(TrainConfig(**{**stage2.__dict__, "run_dir": str(tmp_path / "runs" / "c"),
                              "init_weights": str(tmp_path / "missing")}))

@@ -127,7 +127,10 @@ def plot_curves(history_csv: str | Path, path: str | Path) -> Path | None:
     for key, ax in (("loss", a1), ("accuracy", a2)):
         ax.plot(epochs, [float(r[key]) for r in rows], label=f"train {key}", color="#0072B2")
         ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label=f"val {key}", color="#D55E00")
-        ax.set_xlabel("epoch")
+        for i in range(1, len(rows)):  # a fine-tuning stage starts here
+            if rows[i].get("stage", "1") != rows[i - 1].get("stage", "1"):
+                ax.axvline(i + 0.5, color="#555555", linestyle=":", linewidth=1)
+        ax.set_xlabel("epoch (dotted line: a fine-tuning stage begins)" if "stage" in rows[0] else "epoch")
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -13,9 +13,9 @@ The test split is never read here: it is reported once, by `training.evaluate`.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -181,13 +181,12 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     keras.mixed_precision.set_global_policy("float32")
     model = build(cfg.architecture, **cfg.hparams)
     model.load_weights(str(best))
-    epochs_done = 0
-    hist = run / "history.csv"
-    if hist.exists():
-        epochs_done = max(0, len(hist.read_text().strip().splitlines()) - 1)
+    stages = stage_chain(run)
+    earlier = [{**asdict(c), "epochs_completed": len(_history(Path(c.run_dir)))} for c in stages[:-1]]
     meta = ModelMeta(
         architecture=cfg.architecture, hparams=cfg.hparams, tta=tta,
-        training={**asdict(cfg), "epochs_completed": epochs_done, "finished": (run / "DONE").exists()},
+        training={**asdict(cfg), "epochs_completed": len(_history(run)), "finished": (run / "DONE").exists(),
+                  **({"previous_stages": earlier} if earlier else {})},
     )
     save(model, meta, out_dir)
     _, val = load_splits(cfg)
@@ -197,6 +196,33 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     val_metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}
     meta = dataclasses.replace(meta, metrics={"val": val_metrics})
     save(model, meta, out_dir)
-    if hist.exists():  # the training curves travel with the model (`classpulse evaluate` plots them)
-        shutil.copyfile(hist, Path(out_dir) / "history.csv")
+    # The training curves travel with the model (`classpulse evaluate` plots them): every
+    # stage's epochs in order, with a `stage` column marking where a fine-tuning stage began.
+    rows = [{**r, "stage": str(i + 1)} for i, c in enumerate(stages) for r in _history(Path(c.run_dir))]
+    if rows:
+        with (Path(out_dir) / "history.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
     return Path(out_dir)
+
+
+def _history(run: Path) -> list[dict[str, str]]:
+    hist = run / "history.csv"
+    if not hist.exists():
+        return []
+    with hist.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def stage_chain(run_dir: str | Path) -> list[TrainConfig]:
+    """The run's configs from its first stage to itself, following `init_weights` back through
+    run folders (a weights file outside a run folder ends the chain)."""
+    chain: list[TrainConfig] = []
+    run: Path | None = Path(run_dir)
+    while run is not None and (run / "config.json").exists() and len(chain) < 20:
+        cfg = TrainConfig.from_json((run / "config.json").read_text())
+        chain.append(cfg)
+        init = Path(cfg.init_weights) if cfg.init_weights else None
+        run = init if init is not None and init.is_dir() else None
+    return chain[::-1]
