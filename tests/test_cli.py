@@ -39,6 +39,14 @@ def test_unknown_session_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert rc == 2 and "no session 'nope'" in err and "Traceback" not in err
 
 
+def test_train_refuses_a_missing_init_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["train", "--data", str(tmp_path), "--runs", str(tmp_path / "runs"), "--init", str(tmp_path / "nope")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert "--init" in err and "nope" in err
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.slow
 def test_analyze_json_reports_bad_files_and_carries_on(tmp_path: Path) -> None:
     blank = tmp_path / "blank.png"
