@@ -182,7 +182,7 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     model = build(cfg.architecture, **cfg.hparams)
     model.load_weights(str(best))
     stages = stage_chain(run)
-    earlier = [{**asdict(c), "epochs_completed": len(_history(Path(c.run_dir)))} for c in stages[:-1]]
+    earlier = [{**asdict(c), "epochs_completed": len(_history(folder))} for folder, c in stages[:-1]]
     meta = ModelMeta(
         architecture=cfg.architecture, hparams=cfg.hparams, tta=tta,
         training={**asdict(cfg), "epochs_completed": len(_history(run)), "finished": (run / "DONE").exists(),
@@ -198,7 +198,7 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     save(model, meta, out_dir)
     # The training curves travel with the model (`classpulse evaluate` plots them): every
     # stage's epochs in order, with a `stage` column marking where a fine-tuning stage began.
-    rows = [{**r, "stage": str(i + 1)} for i, c in enumerate(stages) for r in _history(Path(c.run_dir))]
+    rows = [{**r, "stage": str(i + 1)} for i, (folder, _) in enumerate(stages) for r in _history(folder)]
     if rows:
         with (Path(out_dir) / "history.csv").open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -215,14 +215,15 @@ def _history(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def stage_chain(run_dir: str | Path) -> list[TrainConfig]:
-    """The run's configs from its first stage to itself, following `init_weights` back through
-    run folders (a weights file outside a run folder ends the chain)."""
-    chain: list[TrainConfig] = []
+def stage_chain(run_dir: str | Path) -> list[tuple[Path, TrainConfig]]:
+    """The run folders and configs from the first stage to this run, following `init_weights`
+    back through run folders (a weights file outside a run folder ends the chain). The folders
+    are the ones found on disk, so a chain still reads its histories after a move."""
+    chain: list[tuple[Path, TrainConfig]] = []
     run: Path | None = Path(run_dir)
     while run is not None and (run / "config.json").exists() and len(chain) < 20:
         cfg = TrainConfig.from_json((run / "config.json").read_text())
-        chain.append(cfg)
+        chain.append((run, cfg))
         init = Path(cfg.init_weights) if cfg.init_weights else None
         run = init if init is not None and init.is_dir() else None
     return chain[::-1]
