@@ -33,8 +33,9 @@ import numpy as np
 from analysis.detect import DEFAULT_DETECTOR, DETECTOR_NAMES, Detection, FaceDetector, make_detector, resolve_name
 from analysis.landmarks import head_pose, is_attentive
 from analysis.track import FaceTracker
+from model.datasets import videos_dir
 
-VIDEOS = Path("../shared/datasets/videos")
+VIDEOS = videos_dir()
 CANVAS = (640, 480)
 TILE = (320, 240)
 

@@ -17,11 +17,23 @@ Box = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
 
 class State(StrEnum):
-    """What one sample of a participant's video showed."""
+    """What one sample of a participant showed: DESIGN.md's "Observation states", one vocabulary.
+
+    Only `present` and `absent` are the student's presence on camera; the others say why a
+    sample shows no student, and none of them counts as absence or disengagement.
+    """
 
     PRESENT = "present"  # at least one face
-    ABSENT = "absent"  # video on, no face (stepped away, turned fully away)
-    CAMERA_OFF = "camera_off"  # no video, or black / frozen frames: never counted as disengaged
+    ABSENT = "absent"  # video arrives, no face in it (stepped away, turned fully away)
+    CAMERA_OFF = "camera_off"  # the platform or track says video is off, or frames are black/uniform
+    NO_SIGNAL = "no_signal"  # our side or the network: reconnect, transport drop, frozen stream, overload
+    NOT_SAMPLED = "not_sampled"  # not watched by design (e.g. Zoom's one-stream rotation)
+    LEFT = "left"  # the student left the meeting (until they rejoin)
+
+    @property
+    def counts_for_presence(self) -> bool:
+        """Whether the sample is in the presence share's denominator (present or absent)."""
+        return self in (State.PRESENT, State.ABSENT)
 
 
 class Quality(StrEnum):
@@ -107,3 +119,15 @@ class SessionInfo:
     emotions_enabled: bool = True
     sampling: str = "1 sample per student per second"
     source: str = ""  # connector / input description, shown in reports
+    model_version: str = ""  # the emotion model the session ran with ("" when emotions were off)
+    settings: str = ""  # the analysis settings it ran with, as JSON
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """A gap in which nothing was recorded; reports name it and never count it as absence."""
+
+    session_id: str
+    from_at: str  # ISO 8601 UTC: the last sign of life before the gap
+    to_at: str  # ISO 8601 UTC: when analysis resumed, or when the session was closed
+    reason: str  # crash | restart | connection_lost | worker_lost | handover

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from analysis import schema
-from analysis.records import FaceReading, Observation, Participant, Quality, SessionInfo, State
+from analysis.migrate import upgrade
+from analysis.records import FaceReading, Interruption, Observation, Participant, Quality, SessionInfo, State
 from model.labels import LABELS
 
 _P_COLS = [f"p_{name}" for name in LABELS]
@@ -32,6 +33,22 @@ _EMPTY_FACE: dict[str, Any] = dict.fromkeys(
 
 class StoreError(LookupError):
     """A session or participant that does not exist, or a store that cannot be opened."""
+
+
+class Superseded(RuntimeError):
+    """A write was fenced off: this process's attempt at the session is no longer the current one."""
+
+
+#: Runs inside a write's transaction before anything is written; raises `Superseded` to refuse it.
+Guard = Callable[[sa.Connection], None]
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -70,17 +87,25 @@ def _face(row: Any) -> FaceReading:
 class Store:
     """Synchronous store; callers on an event loop run it in a worker thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open (and migrate) the store at `url`; `create=False` refuses to make a new SQLite file."""
         if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(url.removeprefix("sqlite:///")).expanduser()
+            if not create and not path.exists():
+                raise StoreError(f"no store at {path} (nothing has been recorded there yet)")
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, ImportError) as exc:
-            raise StoreError(f"cannot open store {url!r}: {exc}") from None
+            raise StoreError(f"cannot open store {_safe(url)!r}: {exc}") from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.url = url
-        schema.migrate(self.engine)
+        try:
+            upgrade(self.engine, schema.HISTORY)
+        except sa.exc.OperationalError as exc:
+            self.engine.dispose()
+            raise StoreError(f"cannot open store {_safe(url)!r}: {exc.orig}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -140,11 +165,15 @@ class Store:
         return self.delete_observations(session_id, participant_id)
 
     # -- observations -----------------------------------------------------------------------
-    def add_observations(self, batch: Iterable[Observation]) -> int:
+    def add_observations(self, batch: Iterable[Observation], guard: Guard | None = None) -> int:
+        """Write a batch in one transaction; `guard` may refuse it (fencing) before anything is written."""
         rows = [row for obs in batch for row in _to_rows(obs)]
-        if rows:
+        if rows or guard is not None:
             with self.engine.begin() as conn:
-                conn.execute(sa.insert(schema.observations), rows)
+                if guard is not None:
+                    guard(conn)
+                if rows:
+                    conn.execute(sa.insert(schema.observations), rows)
         return len(rows)
 
     def observations(self, session_id: str, participant_id: str | None = None, *,
@@ -176,6 +205,18 @@ class Store:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)
                                     .where(t.c.session_id == session_id)).scalar_one())
 
+    # -- interruptions ----------------------------------------------------------------------
+    def add_interruption(self, gap: Interruption) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.insert(schema.interruptions).values(**gap.__dict__))
+
+    def interruptions(self, session_id: str) -> list[Interruption]:
+        t = schema.interruptions
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.session_id, t.c.from_at, t.c.to_at, t.c.reason)
+                                .where(t.c.session_id == session_id).order_by(t.c.from_at, t.c.id)).all()
+        return [Interruption(**r._asdict()) for r in rows]
+
     # -- deletion and retention -------------------------------------------------------------
     def delete_observations(self, session_id: str, participant_id: str | None = None) -> int:
         t = schema.observations
@@ -188,9 +229,14 @@ class Store:
     def delete_session(self, session_id: str) -> None:
         self.session(session_id)
         self.delete_observations(session_id)
+        self.delete_interruptions(session_id)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(schema.participants).where(schema.participants.c.session_id == session_id))
             conn.execute(sa.delete(schema.sessions).where(schema.sessions.c.session_id == session_id))
+
+    def delete_interruptions(self, session_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(schema.interruptions).where(schema.interruptions.c.session_id == session_id))
 
     def purge_before(self, cutoff_iso: str) -> list[str]:
         """Delete every session that started before `cutoff_iso`; returns their ids."""
@@ -199,64 +245,20 @@ class Store:
             self.delete_session(sid)
         return old
 
-    # -- the service: tokens, classes, service sessions (rows as plain dicts) -----------------
-    def add_row(self, table: str, **values: Any) -> None:
-        """Insert into one of the service tables (`api_tokens`, `classes`, `service_sessions`)."""
-        with self.engine.begin() as conn:
-            conn.execute(sa.insert(_service_table(table)).values(**values))
-
-    def update_row(self, table: str, key: str, **values: Any) -> int:
-        t = _service_table(table)
-        with self.engine.begin() as conn:
-            return int(conn.execute(sa.update(t).where(t.primary_key.columns[0] == key)
-                                    .values(**values)).rowcount or 0)
-
-    def row(self, table: str, key: str) -> dict[str, Any] | None:
-        t = _service_table(table)
-        with self.engine.connect() as conn:
-            found = conn.execute(sa.select(t).where(t.primary_key.columns[0] == key)).mappings().first()
-        return dict(found) if found else None
-
-    def rows(self, table: str, *, owner: str | None = None, limit: int | None = None, offset: int = 0,
-             **equal: Any) -> tuple[list[dict[str, Any]], int]:
-        """One page of rows (newest first) and the total; `owner` limits to one teacher's rows."""
-        t = _service_table(table)
-        where = [t.c[k] == v for k, v in equal.items()]
-        if owner is not None:
-            where.append(t.c.owner == owner)
-        q = sa.select(t).where(*where).order_by(t.c.created_at.desc(), t.primary_key.columns[0])
-        with self.engine.connect() as conn:
-            total = int(conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one())
-            found = conn.execute(q.limit(limit).offset(offset)).mappings().all()
-        return [dict(r) for r in found], total
-
-    def delete_row(self, table: str, key: str) -> int:
-        t = _service_table(table)
-        with self.engine.begin() as conn:
-            return int(conn.execute(sa.delete(t).where(t.primary_key.columns[0] == key)).rowcount or 0)
-
-
-_SERVICE_TABLES = {"api_tokens": schema.api_tokens, "classes": schema.classes,
-                   "service_sessions": schema.service_sessions, "schedules": schema.schedules,
-                   "deliveries": schema.deliveries}
-
-
-def _service_table(name: str) -> sa.Table:
-    try:
-        return _SERVICE_TABLES[name]
-    except KeyError:
-        raise StoreError(f"no service table {name!r}") from None
-
 
 class ObservationBuffer:
     """Collects observations and writes them in batches (thread-safe).
 
     Flushes when `max_rows` observations are waiting or `flush_s` seconds passed since
-    the last flush, whichever comes first, and on `close()`.
+    the last flush, whichever comes first, and on `close()`. With a `guard` (the session
+    runner's fence and heartbeat) every flush, even an empty one, runs it first, so a
+    superseded process learns it within one flush interval.
     """
 
-    def __init__(self, store: Store, flush_s: float = 2.0, max_rows: int = 500) -> None:
+    def __init__(self, store: Store, flush_s: float = 2.0, max_rows: int = 500, *,
+                 guard: Guard | None = None) -> None:
         self.store = store
+        self.guard = guard
         self.flush_s = flush_s
         self.max_rows = max_rows
         self._pending: list[Observation] = []
@@ -275,8 +277,8 @@ class ObservationBuffer:
         with self._lock:
             batch, self._pending = self._pending, []
             self._last = time.monotonic()
-        if batch:
-            self.store.add_observations(batch)
+        if batch or self.guard is not None:
+            self.store.add_observations(batch, self.guard)  # the guard also runs on empty flushes: a heartbeat
             self.written += len(batch)
         return len(batch)
 

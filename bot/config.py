@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "CLASSPULSE_"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
@@ -48,14 +48,27 @@ class AnalysisSection(_Section):
     batch_size: int = Field(default=64, ge=1, le=1024)
 
 
+def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where ClassPulse keeps its database and reports when nothing else is said: never the cwd.
+
+    `$XDG_DATA_HOME/classpulse`, else `~/.local/share/classpulse` (the XDG default).
+    """
+    env = os.environ if env is None else env
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser().resolve() / "classpulse"
+
+
 class StoreSection(_Section):
-    url: str = Field(default="sqlite:///classpulse-data/classpulse.db", min_length=5)
+    #: The folder for the default database and reports; "" = `default_data_dir()`.
+    data_dir: str = ""
+    #: SQLAlchemy URL; "" = SQLite at <data_dir>/classpulse.db.
+    url: str = ""
     retention_days: int = Field(default=30, ge=1, le=3650)
     flush_s: float = Field(default=2.0, gt=0, le=60)
 
 
 class ReportsSection(_Section):
-    out_dir: str = "classpulse-data/reports"
+    out_dir: str = ""  # "" = <store.data_dir>/reports
     formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
     paper: Literal["A4", "Letter"] = "A4"
 
@@ -145,6 +158,18 @@ class Config(_Section):
     janus: JanusSection = JanusSection()
     zoom: ZoomSection = ZoomSection()
     delivery: DeliverySection = DeliverySection()
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Config:
+        """Fill in the data paths once, as absolute paths, so no later step depends on the cwd."""
+        data = Path(self.store.data_dir).expanduser().resolve() if self.store.data_dir else default_data_dir()
+        url = self.store.url or f"sqlite:///{data / 'classpulse.db'}"
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+            url = f"sqlite:///{Path(url.removeprefix('sqlite:///')).expanduser().resolve()}"
+        out = Path(self.reports.out_dir).expanduser().resolve() if self.reports.out_dir else data / "reports"
+        object.__setattr__(self, "store", self.store.model_copy(update={"data_dir": str(data), "url": url}))
+        object.__setattr__(self, "reports", self.reports.model_copy(update={"out_dir": str(out)}))
+        return self
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

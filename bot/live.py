@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from bot.config import Config
 from bot.connectors.base import Connector
-from bot.session import LiveSession, SessionResult
+from bot.sessions.live import LiveSession, SessionResult
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -131,7 +131,7 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
                    teacher: str = "", out_dir: str | None = None, render: bool = True,
                    out: TextIO = sys.stderr, progress_every_s: float = 10.0) -> SessionResult:
     from analysis.store import Store
-    from bot.session import render_reports
+    from bot.sessions.live import render_reports
 
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, Store, config.store.url)

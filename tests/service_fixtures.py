@@ -18,10 +18,10 @@ from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.fake import FakeConnector, FakeMeeting
-from bot.fake_analyzer import RecordingAnalyzer
 from bot.service.app import create_app
 from bot.service.auth import Role, create_token
 from bot.service.state import manager_key, store_key
+from bot.sim.fake_analyzer import RecordingAnalyzer
 
 
 def make_config(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = None, **session: float) -> Config:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import bench
-from bot.bench import BenchError, BenchOptions, format_result, parse_size
-from bot.main import main
+from bot.bench import live as bench
+from bot.bench.live import BenchError, BenchOptions, format_result, parse_size
+from bot.cli.main import main
 
 
 def test_parse_size_accepts_even_sizes_and_names_bad_ones() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot import demo, demo_live
-from bot.demo_live import LiveDemoUnavailable, run_live_demo
-from bot.main import main
+from bot.cli.main import main
+from bot.sim import demo, demo_live
+from bot.sim.demo_live import LiveDemoUnavailable, run_live_demo
 
 
 def test_live_demo_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +28,7 @@ def test_cli_falls_back_to_the_offline_demo(monkeypatch: pytest.MonkeyPatch, cap
 
     monkeypatch.setattr(demo_live, "available", lambda: "creating a network namespace needs root")
     monkeypatch.setattr(demo, "run_demo", offline)
-    monkeypatch.setattr("bot.main.preload_tensorflow", lambda: None)
+    monkeypatch.setattr("bot.cli.main.preload_tensorflow", lambda: None)
     assert main(["demo", "--live", "--seconds", "12"]) == 0
     out, err = capsys.readouterr()
     assert "live demo cannot run here (creating a network namespace needs root)" in err

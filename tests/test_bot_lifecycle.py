@@ -3,7 +3,7 @@
 import pytest
 
 from bot.connectors.base import FailureReason
-from bot.lifecycle import (
+from bot.sessions.lifecycle import (
     TRANSITIONS,
     InvalidTransition,
     LeavePolicy,

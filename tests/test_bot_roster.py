@@ -1,6 +1,6 @@
 """Feeds → stable students: rejoins keep one student, namesakes stay two."""
 
-from bot.roster import Roster, clean_name
+from bot.sessions.roster import Roster, clean_name
 
 
 def test_a_student_who_drops_and_rejoins_stays_one_student() -> None:

@@ -11,8 +11,8 @@ import numpy as np
 from analysis.records import Observation
 from bot.connectors.fake import FakeCamera, solid
 from bot.connectors.push import PushVideoTrack
-from bot.fake_analyzer import RecordingAnalyzer
-from bot.sampler import Sampler
+from bot.sessions.sampler import Sampler
+from bot.sim.fake_analyzer import RecordingAnalyzer
 
 
 def counter_frames(i: int) -> np.ndarray:

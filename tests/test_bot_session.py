@@ -16,9 +16,9 @@ from bot.config import Config
 from bot.connectors.base import FailureReason
 from bot.connectors.fake import FakeConnector, FakeMeeting, solid
 from bot.connectors.push import PushVideoTrack
-from bot.fake_analyzer import RecordingAnalyzer
-from bot.lifecycle import LeaveReason, State
-from bot.session import LiveSession, SessionResult
+from bot.sessions.lifecycle import LeaveReason, State
+from bot.sessions.live import LiveSession, SessionResult
+from bot.sim.fake_analyzer import RecordingAnalyzer
 
 
 def make_config(tmp_path: Path, **session: float) -> Config:

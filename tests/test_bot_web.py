@@ -14,8 +14,8 @@ from bot.config import Config
 from bot.connectors.base import Joined, Left, VideoOn
 from bot.connectors.classroom import ClassroomConnector
 from bot.connectors.fake import FakeCamera, solid
-from bot.rtc import OnClosed, OnTrack, Peer, receive_video
 from bot.web.app import classroom_key, init_app
+from bot.web.rtc import OnClosed, OnTrack, Peer, receive_video
 
 OFFER = ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
          "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\na=fingerprint:sha-256 AA:BB\r\n"

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bot.main import build_parser, main
+from bot.cli.main import build_parser, main
 
 REPO = Path(__file__).resolve().parent.parent
 

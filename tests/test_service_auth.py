@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.main import main
+from bot.cli.main import main
 from bot.service.api import PREFIX, ROUTES, Route
 from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service

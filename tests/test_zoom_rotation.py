@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bot.rotation import Rotation, coverage
+from bot.sessions.rotation import Rotation, coverage
 
 
 def step(rot: Rotation, now: float) -> int | None:

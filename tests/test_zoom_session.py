@@ -16,9 +16,9 @@ from bot.connectors.base import FailureReason
 from bot.connectors.zoom import ZoomConnector
 from bot.connectors.zoom_fake import FakeZoom, jpeg_frames, send_webhook, started_payload
 from bot.connectors.zoom_service import ZoomSessions, init_zoom_app, label_sampling, zoom_sessions_key
-from bot.fake_analyzer import RecordingAnalyzer
-from bot.lifecycle import LeaveReason, State
-from bot.session import LiveSession
+from bot.sessions.lifecycle import LeaveReason, State
+from bot.sessions.live import LiveSession
+from bot.sim.fake_analyzer import RecordingAnalyzer
 
 CLIENT_ID, CLIENT_SECRET, WEBHOOK_SECRET = "cid-123", "client-secret-xyz", "hook-secret-abc"
 

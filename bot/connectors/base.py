@@ -10,7 +10,7 @@ A session never knows which platform it talks to. A connector:
 
 Participants are named by the platform's own id for their connection (`feed_id`: a Janus
 feed, a WHIP resource, a Zoom user id). Those ids change when a student drops and
-rejoins; mapping them to one stable student is the session's job (`bot.roster`), so every
+rejoins; mapping them to one stable student is the session's job (`bot.sessions.roster`), so every
 connector stays a thin translation of its platform.
 
 Video tracks follow aiortc's `MediaStreamTrack` contract — `await recv()` returns frames

@@ -58,7 +58,7 @@ from bot.connectors.janus_protocol import (
     room_events,
     start,
 )
-from bot.rtc import Peer, PeerFactory, receive_video
+from bot.web.rtc import Peer, PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
 

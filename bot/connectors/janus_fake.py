@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.connectors.fake import FakeCamera, solid
 from bot.connectors.janus_client import TransportError
-from bot.rtc import OnClosed, OnTrack, Peer
+from bot.web.rtc import OnClosed, OnTrack, Peer
 
 Msg = dict[str, Any]
 PLUGIN = "janus.plugin.videoroom"

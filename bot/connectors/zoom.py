@@ -9,7 +9,7 @@
   re-opens a dropped media socket (handshake, ready ack, re-subscription) for up to
   `zoom.reconnect_timeout_s`, reported as `Reconnecting`/`Reconnected`;
 - the rotation moves the single individual subscription (28) across students with
-  camera on (`bot.rotation`).
+  camera on (`bot.sessions.rotation`).
 
 A student who is not being watched must be *skipped* by the sampler, not sampled from a
 stale frame nor as camera off. The sampler does not sample a track that has not
@@ -28,7 +28,6 @@ from collections.abc import Callable, Collection
 
 import aiohttp
 
-from bot import rotation
 from bot.config import ZoomSection
 from bot.connectors import zoom_protocol as zp
 from bot.connectors.base import (
@@ -48,6 +47,7 @@ from bot.connectors.push import PushVideoTrack
 from bot.connectors.zoom_client import RtmsSocket, SocketClosed
 from bot.connectors.zoom_media import FrameDecoder, decoder_for
 from bot.connectors.zoom_signing import stream_signature
+from bot.sessions import rotation
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from bot.config import Config
 from bot.connectors.zoom import ZoomConnector
 from bot.connectors.zoom_protocol import StreamRef, failure_for_stop
 from bot.connectors.zoom_webhook import webhook_handler
-from bot.lifecycle import LeaveReason
-from bot.sampler import Analyze
-from bot.session import LiveSession, Render, SessionResult, render_reports
+from bot.sessions.lifecycle import LeaveReason
+from bot.sessions.live import LiveSession, Render, SessionResult, render_reports
+from bot.sessions.sampler import Analyze
 
 log = logging.getLogger(__name__)
 

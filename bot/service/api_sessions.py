@@ -23,7 +23,7 @@ from bot.service.schemas import (
 )
 from bot.service.sessions import SessionConflict
 from bot.service.state import manager_key, principal_key, store_key
-from bot.session import Render
+from bot.sessions.live import Render
 from bot.web.app import config_key
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,6 @@ from aiohttp import web
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
-from bot.rtc import PeerFactory, receive_video
-from bot.sampler import Analyze
 from bot.service.api import add_routes
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
@@ -28,8 +26,10 @@ from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.schedules import ScheduleRunner
 from bot.service.sessions import ConnectorFactory, SessionManager
 from bot.service.state import deliveries_key, manager_key, schedules_key, store_key
-from bot.session import Render, render_reports
+from bot.sessions.live import Render, render_reports
+from bot.sessions.sampler import Analyze
 from bot.web.app import classroom_key, init_app
+from bot.web.rtc import PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,10 @@ from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponen
 
 from analysis.store import Store
 from bot.config import Config
-from bot.lifecycle import State
 from bot.service import files
 from bot.service.auth import now_iso
-from bot.session import SessionResult
+from bot.sessions.lifecycle import State
+from bot.sessions.live import SessionResult
 
 log = logging.getLogger(__name__)
 

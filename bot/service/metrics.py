@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from bot.service.sessions import SessionManager
-from bot.session import SessionResult
+from bot.sessions.live import SessionResult
 
 registry_key = web.AppKey("metrics_registry", CollectorRegistry)
 

@@ -19,10 +19,10 @@ from typing import Any
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
-from bot.lifecycle import State
-from bot.sampler import Analyze
 from bot.service.auth import now_iso
-from bot.session import LiveSession, Render, SessionResult, new_session_id, render_reports
+from bot.sessions.lifecycle import State
+from bot.sessions.live import LiveSession, Render, SessionResult, new_session_id, render_reports
+from bot.sessions.sampler import Analyze
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ import jinja2
 from aiohttp import web
 
 from bot.config import Config
-from bot.rtc import PeerFactory, receive_video
 from bot.web.classroom import Classroom
+from bot.web.rtc import PeerFactory, receive_video
 from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
 
 log = logging.getLogger(__name__)

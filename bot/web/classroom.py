@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from bot.connectors.base import EventChannel, Joined, Left, VideoOn, VideoTrack
-from bot.rtc import OfferError, Peer, PeerFactory, receive_video
+from bot.web.rtc import OfferError, Peer, PeerFactory, receive_video
 from bot.web.whip import WhipError, check_code, new_resource_id
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from playwright.async_api import async_playwright
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.classroom import ClassroomConnector
-from bot.session import LiveSession, analyzer_factory
+from bot.sessions.live import LiveSession, analyzer_factory
 from bot.web.app import classroom_key, init_app
 from tests.integration.chromium import CHROMIUM, launch_args
 from tests.integration.outcome import per_student

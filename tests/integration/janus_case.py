@@ -27,8 +27,8 @@ from bot.config import Config
 from bot.connectors.janus import JanusConnector
 from bot.connectors.janus_client import HttpTransport, JanusClient
 from bot.connectors.janus_protocol import JanusTarget, parse_target
-from bot.fake_analyzer import RecordingAnalyzer
-from bot.session import LiveSession
+from bot.sessions.live import LiveSession
+from bot.sim.fake_analyzer import RecordingAnalyzer
 from tests.integration.outcome import per_student
 from tests.integration.students import ClipTrack, load_clip
 

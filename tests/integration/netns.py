@@ -1,4 +1,4 @@
-"""Test side of `bot.netns`: run helper scripts with the project's interpreter inside a namespace."""
+"""Test side of `bot.sim.netns`: run helper scripts with the project's interpreter inside a namespace."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.netns import ADDRESS, NetnsError, available
-from bot.netns import Netns as _Netns
+from bot.sim.netns import ADDRESS, NetnsError, available
+from bot.sim.netns import Netns as _Netns
 
 __all__ = ["ADDRESS", "REPO", "Netns", "NetnsError", "available"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.netns import available
+from bot.sim.netns import available
 
 REPO = Path(__file__).resolve().parent.parent.parent
 KEYS = {"students", "samples_per_student_per_s", "dropped_share", "latency_p50_s", "latency_p95_s",

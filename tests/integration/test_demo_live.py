@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.netns import available
+from bot.sim.netns import available
 
 REPO = Path(__file__).resolve().parent.parent.parent
 

@@ -40,9 +40,9 @@ from bot.connectors.base import (
     VideoOff,
     VideoOn,
 )
-from bot.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
-from bot.roster import Roster
-from bot.sampler import Analyze, Sampler
+from bot.sessions.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
+from bot.sessions.roster import Roster
+from bot.sessions.sampler import Analyze, Sampler
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def analyzer_factory(config: Config) -> Callable[[], Analyze]:
 
     def make() -> Analyze:
         from analysis.pipeline import Analyzer
-        from bot.offline import settings_from
+        from bot.cli.analyze import settings_from
 
         analyzer = Analyzer(settings_from(config))
         if config.analysis.emotions:

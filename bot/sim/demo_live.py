@@ -1,7 +1,7 @@
 """`classpulse demo --live`: a real live class on this machine, end to end to reports.
 
 The bot hosts its built-in classroom, simulated students (one face video each, relayed
-as pre-encoded VP8 by `bot.bench_load`) join it over WHIP, the bot samples them with the
+as pre-encoded VP8 by `bot.bench.live.load`) join it over WHIP, the bot samples them with the
 real analyser for `seconds`, leaves at that maximum duration and renders the reports —
 the same path as `classpulse join classroom:CODE`, with real WebRTC in between.
 
@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.netns import available
+from bot.sim.netns import available
+from model.datasets import REPO_ROOT as REPO
+from model.datasets import videos_dir
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_VIDEOS = REPO.parent / "shared" / "datasets" / "videos"
+SHARED_VIDEOS = videos_dir()
 NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lea")
 CODE = "demo"
 CLIP_BASE_S = 10.0  # encoded seconds per student clip: a few seconds of encoding each, once
@@ -38,8 +39,8 @@ class LiveDemoUnavailable(Exception):
 def run_live_demo(videos: Sequence[str] | None, seconds: float, out_dir: str | None,
                   config_path: str | None = None, overrides: Sequence[str] = (), students: int = 5) -> list[Path]:
     """Run the live class in a fresh namespace; returns the report paths."""
-    from bot.bench_clip import make_clip
-    from bot.netns import namespace
+    from bot.bench.live.clip import make_clip
+    from bot.sim.netns import namespace
 
     why = available()
     if why:
@@ -50,7 +51,7 @@ def run_live_demo(videos: Sequence[str] | None, seconds: float, out_dir: str | N
     print(f"demo: preparing {len(sources)} student clips (cached after the first run)", file=sys.stderr)
     clips = [make_clip([s], (640, 480), 15, seconds + 120, base_s=CLIP_BASE_S) for s in sources]
     with namespace("cpdemo") as ns:
-        cmd = [sys.executable, "-m", "bot.demo_live", "--seconds", str(seconds), "--host", ns.address,
+        cmd = [sys.executable, "-m", "bot.sim.demo_live", "--seconds", str(seconds), "--host", ns.address,
                "--names", ",".join(NAMES[i % len(NAMES)] for i in range(len(clips)))]
         for c in clips:
             cmd += ["--clip", str(c)]
@@ -78,7 +79,7 @@ async def _inside(a: argparse.Namespace) -> dict[str, Any]:
     from analysis.store import Store
     from bot.config import load_config
     from bot.connectors.classroom import ClassroomConnector
-    from bot.session import LiveSession
+    from bot.sessions.live import LiveSession
     from bot.web.app import classroom_key, init_app
 
     config = load_config(a.config, overrides=[*a.set, f"classroom.host={a.host}"])
@@ -98,7 +99,7 @@ async def _inside(a: argparse.Namespace) -> dict[str, Any]:
         print(f"demo: the bot is in the class at {base}/join/{CODE}; {len(a.clip)} students join", file=sys.stderr)
         clip_args = [x for c in a.clip for x in ("--clip", c)]
         load = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.bench_load", "--base-url", base, "--code", CODE, "--students",
+            sys.executable, "-m", "bot.bench.live.load", "--base-url", base, "--code", CODE, "--students",
             str(len(a.clip)), "--names", a.names, *clip_args, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL)
         while not run.done():

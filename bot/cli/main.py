@@ -24,10 +24,10 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
 
 from bot.config import Config, ConfigError, load_config
 from bot.quiet import preload_tensorflow
+from model.datasets import datasets_dir
 
 log = logging.getLogger("classpulse")
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "datasets"
+SHARED_DATA = datasets_dir()
 
 
 class CliError(Exception):
@@ -46,7 +46,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 # -- subcommands ------------------------------------------------------------------------------
 def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
-    from bot.offline import analyze_paths, format_result
+    from bot.cli.analyze import analyze_paths, format_result
 
     results = []
     for r in analyze_paths(args.paths, config):
@@ -63,11 +63,11 @@ def cmd_analyze(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, config: Config) -> int:
-    from bot.demo import run_demo
+    from bot.sim.demo import run_demo
 
     paths: list[Path] | None = None
     if args.live:
-        from bot.demo_live import LiveDemoUnavailable, run_live_demo
+        from bot.sim.demo_live import LiveDemoUnavailable, run_live_demo
 
         try:
             paths = run_live_demo(args.videos or None, args.seconds, args.out, config_path=args.config,
@@ -110,7 +110,7 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
-    from bot.bench import BenchError, BenchOptions, format_result, parse_size, run_bench
+    from bot.bench.live import BenchError, BenchOptions, format_result, parse_size, run_bench
 
     try:
         size = parse_size(args.size)

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from analysis.records import Participant, SessionInfo
 from bot.config import Config
-from bot.students import FrameSource, PhotoStudent, Script, VideoStudent, astronaut
+from bot.sim.students import FrameSource, PhotoStudent, Script, VideoStudent, astronaut
+from model.datasets import videos_dir
 
 NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lea")
-SHARED_VIDEOS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "videos"
+SHARED_VIDEOS = videos_dir()
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
     """Simulate the class, store observations, render reports; returns the report paths."""
     from analysis.pipeline import Analyzer, Sample
     from analysis.store import ObservationBuffer, Store
-    from bot.offline import settings_from
+    from bot.cli.analyze import settings_from
     from reports.render import render_session
 
     interval = config.analysis.sample_interval_s

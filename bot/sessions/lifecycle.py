@@ -3,7 +3,7 @@
     scheduled → joining → in_class → leaving → processing → done
          └──────────┴─────────┴──────────┴──────────┴──→ failed(reason)
 
-Kept free of I/O so every rule is tested directly; `bot.session` drives it. A session
+Kept free of I/O so every rule is tested directly; `bot.sessions.live` drives it. A session
 that fails *after* collecting data still stores and reports it (`LeaveReason.CONNECTION_LOST`
 ends in `done`); `failed` is for sessions that have nothing to show, and says why.
 """

@@ -1,0 +1,1 @@
+"""Benchmarks of the live bot: `classpulse bench` (load generator, clip cache, measurements)."""

@@ -1,0 +1,1 @@
+"""The `classpulse` command line: argument parsing (main) and one module per bigger command."""

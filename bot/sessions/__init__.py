@@ -1,0 +1,1 @@
+"""Running one class meeting: the lifecycle, roster, sampler, the live session and the one runner."""

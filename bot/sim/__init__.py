@@ -1,0 +1,1 @@
+"""Simulated students and classes: the demo, the `sim:` meeting, the live demo and its network namespace."""
