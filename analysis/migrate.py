@@ -25,6 +25,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 LEGACY_TABLE = "schema_version"
 _LOCK_KEY = 0x436C_5075  # "ClPu": one advisory lock for every ClassPulse migration
@@ -65,6 +66,13 @@ def current_revision(conn: sa.Connection, history: History) -> str | None:
     return ctx.get_current_revision()
 
 
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def upgrade(engine: sa.Engine, history: History, target: str = "head") -> tuple[str | None, str | None]:
     """Bring `history`'s tables to `target`; returns (revision before, revision after)."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -74,7 +82,7 @@ def upgrade(engine: sa.Engine, history: History, target: str = "head") -> tuple[
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         cfg = _alembic_config(history, conn)
         before = current_revision(conn, history)
-        if before is not None and script.get_revision(before) is None:
+        if before is not None and not _known(script, before):
             raise SchemaTooNew(f"the database's {history.name} schema is at revision {before}, which this "
                                "ClassPulse does not know: it was upgraded by a newer version")
         if before is None:

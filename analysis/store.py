@@ -115,6 +115,13 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(sa.insert(schema.sessions).values(**info.__dict__))
 
+    def ensure_session(self, info: SessionInfo) -> None:
+        """Create the session, or keep the existing row of an earlier attempt (its start time stays)."""
+        with self.engine.begin() as conn:
+            t = schema.sessions
+            if conn.execute(sa.select(t.c.session_id).where(t.c.session_id == info.session_id)).first() is None:
+                conn.execute(sa.insert(t).values(**info.__dict__))
+
     def update_session(self, session_id: str, **fields: Any) -> None:
         self.session(session_id)
         with self.engine.begin() as conn:

@@ -82,6 +82,10 @@ class SessionSection(_Section):
     max_duration_s: float = Field(default=4 * 3600.0, gt=0, le=24 * 3600)
     media_timeout_s: float = Field(default=30.0, gt=0, le=600)
     stale_frame_s: float = Field(default=3.0, gt=0, le=60)
+    #: An attempt whose process shows no sign of life (heartbeat) for this long is taken as dead.
+    attempt_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    #: Attempts per session: rejoins after a lost connection or a crash while its window is open.
+    max_attempts: int = Field(default=5, ge=1, le=100)
 
 
 class ClassroomSection(_Section):
@@ -119,6 +123,8 @@ class ZoomSection(_Section):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8090, ge=0, le=65535)
     webhook_path: str = Field(default="/zoom/webhook", pattern=r"^/")
+    #: The teacher (token name) who owns the sessions Zoom's webhooks start.
+    owner: str = Field(default="zoom", min_length=1, max_length=200)
 
     @field_validator("client_id", "client_secret", "webhook_secret", mode="before")
     @classmethod

@@ -20,14 +20,16 @@ from bot.connectors.base import Connector
 from bot.connectors.fake import FakeConnector, FakeMeeting
 from bot.service.app import create_app
 from bot.service.auth import Role, create_token
-from bot.service.state import manager_key, store_key
+from bot.db.store import ServiceStore
+from bot.service.state import db_key, manager_key, store_key
+from tests.databases import database_url
 from bot.sim.fake_analyzer import RecordingAnalyzer
 
 
 def make_config(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = None, **session: float) -> Config:
     return Config.model_validate({
         "analysis": {"sample_interval_s": 0.05},
-        "store": {"url": f"sqlite:///{tmp_path}/cp.db", "flush_s": 0.1},
+        "store": {"url": database_url(tmp_path), "flush_s": 0.1},
         "reports": {"out_dir": str(tmp_path / "reports")},
         "session": {"join_timeout_s": 2, "empty_timeout_s": 30, "nobody_timeout_s": 30, "media_timeout_s": 30,
                     **session},
@@ -94,6 +96,10 @@ class Service:
         return self.client.server.app[store_key]
 
     @property
+    def db(self) -> ServiceStore:
+        return self.client.server.app[db_key]
+
+    @property
     def manager(self) -> Any:
         return self.client.server.app[manager_key]
 
@@ -106,10 +112,10 @@ async def service(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = N
     app = create_app(config, connectors=meetings, analyze_factory=analyze_factory, render=render,
                      shutdown_timeout_s=10, pulse_interval_s=0.2)
     async with TestClient(TestServer(app)) as client:
-        store = app[store_key]
-        tokens = {"admin": create_token(store, "root", Role.ADMIN)[1],
-                  "alice": create_token(store, "alice", Role.TEACHER)[1],
-                  "bob": create_token(store, "bob", Role.TEACHER)[1]}
+        db = app[db_key]
+        tokens = {"admin": create_token(db, "root", Role.ADMIN)[1],
+                  "alice": create_token(db, "alice", Role.TEACHER)[1],
+                  "bob": create_token(db, "bob", Role.TEACHER)[1]}
         yield Service(client, meetings, render, config, tokens)
 
 
@@ -163,7 +169,7 @@ class ThreadedService:
         self.loop.call_soon_threadsafe(lambda: fn(*args, **kwargs))
 
     def token(self, name: str, role: Role = Role.TEACHER) -> str:
-        return create_token(self.app[store_key], name, role)[1]
+        return create_token(self.app[db_key], name, role)[1]
 
     def __exit__(self, *exc: object) -> None:
         self.call(self.runner.cleanup(), 60)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.live import parse_duration, progress_line
+from bot.cli.join import parse_duration, progress_line
 
 REPO = Path(__file__).resolve().parent.parent
 LIGHT = ["--set", "analysis.emotions=off", "--set", "analysis.detector=haar"]

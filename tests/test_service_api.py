@@ -101,7 +101,7 @@ def test_one_bot_per_class_and_data_deletion_by_class(tmp_path: Path) -> None:
             res = await s.client.delete(f"{API}/classes/{class_id}", headers=s.auth("alice"))
             assert res.status == 200, await res.text()
             assert (await s.client.get(f"{API}/classes/{class_id}", headers=s.auth("alice"))).status == 404
-            assert s.store.row("service_sessions", sid) is None
+            assert s.db.session(sid) is None
 
     run(body)
 
@@ -132,14 +132,15 @@ def test_shutdown_ends_running_sessions_and_renders_them(tmp_path: Path) -> None
             await until(lambda: (s.manager.live_numbers(sid) or {}).get("samples", 0) >= 2)
             render = s.render
         assert render.calls == [sid]  # rendered during shutdown
-        return sid
+        return sid, s.config.store.url
 
-    sid = run(body)
+    sid, url = run(body)
     from analysis.store import Store
-    store = Store(f"sqlite:///{tmp_path}/cp.db")
+    from bot.db.store import ServiceStore
+    store = Store(url)
     try:
-        row = store.row("service_sessions", sid)
-        assert row is not None and row["state"] == "done"
+        row = ServiceStore(store).session(sid)
+        assert row is not None and row.state == "done"
         assert store.session(sid).ended_at and store.count_observations(sid) > 0  # flushed
     finally:
         store.close()
@@ -278,26 +279,3 @@ def test_a_student_is_opted_out_of_every_session_of_a_class(tmp_path: Path) -> N
             assert missing.status == 404
 
     run(body)
-
-
-def test_migration_from_v1_keeps_the_data(tmp_path: Path) -> None:
-    import sqlalchemy as sa
-
-    from analysis import schema
-    from analysis.store import Store
-
-    url = f"sqlite:///{tmp_path}/old.db"
-    engine = sa.create_engine(url)
-    schema.migrate(engine, target=1)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(schema.sessions).values(session_id="s1", class_name="Old", teacher="",
-                                                       started_at="2026-01-01", ended_at="",
-                                                       emotions_enabled=True, sampling="", source=""))
-    engine.dispose()
-    store = Store(url)
-    try:
-        old = store.session("s1")
-        assert (old.session_id, old.class_name, old.started_at) == ("s1", "Old", "2026-01-01")
-        assert store.rows("classes") == ([], 0) and store.rows("deliveries") == ([], 0)
-    finally:
-        store.close()

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bot.cli.main import main
 from bot.service.api import PREFIX, ROUTES, Route
+from bot.db.records import DeliveryRecord
 from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service
 from tests.test_service_api import finished_session
@@ -37,9 +38,9 @@ async def fill(s: Service, route: Route) -> tuple[str, dict[str, Any] | None, di
                                                           "timezone": "Europe/Berlin", "duration_min": 50},
                               headers=s.auth("alice"))
     assert res.status == 201, await res.text()
-    s.store.add_row("deliveries", delivery_id=f"evt-{sid}-webhook", session_id=sid, owner="alice", kind="webhook",
-                    target="http://hooks.example/x", state="failed", attempts=3, last_error="HTTP 500",
-                    created_at="2026-01-01T00:00:00+00:00", updated_at="")
+    s.db.add_delivery(DeliveryRecord(delivery_id=f"evt-{sid}-webhook", session_id=sid, owner="alice",
+                                     kind="webhook", target="http://hooks.example/x", state="failed", attempts=3,
+                                     last_error="HTTP 500", created_at="2026-01-01T00:00:00+00:00"))
     values = {"class_id": class_id, "session_id": sid, "participant_id": pid, "path": "class.pdf",
               "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook"}
     path = re.sub(r"\{(\w+)(?::[^}]*)?\}", lambda m: values[m.group(1)], route.path)
@@ -93,8 +94,8 @@ def test_another_teacher_cannot_reach_alices_data(tmp_path: Path, route: Route) 
                 got = await s.client.get(f"{PREFIX}/sessions/{values['session_id']}", headers=s.auth(who))
                 assert got.status == 200 and (await got.json())["state"] == "done"
             assert s.store.count_observations(values["session_id"]) > 0
-            assert s.store.row("schedules", values["schedule_id"]) is not None
-            assert s.store.row("deliveries", values["delivery_id"])["state"] == "failed"  # type: ignore[index]
+            assert s.db.schedule(values["schedule_id"]) is not None
+            assert s.db.delivery(values["delivery_id"]).state == "failed"  # type: ignore[union-attr]
             assert not s.manager.running
 
     run(main_)

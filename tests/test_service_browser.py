@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.connectors.fake import solid
+from bot.db.records import ClassRecord
 from bot.service.auth import Role
-from bot.service.state import store_key
+from bot.service.state import db_key
 from tests.service_fixtures import ThreadedService
 from tests.test_service_dashboard import Attentive
 
@@ -42,8 +43,8 @@ def test_teacher_schedules_watches_live_and_downloads(tmp_path: Path, browser_pa
     expect = sync_api.expect
     with ThreadedService(tmp_path, analyze_factory=Attentive, pulse_interval_s=0.3) as svc:
         token = svc.token("rivera", Role.TEACHER)
-        svc.app[store_key].add_row("classes", class_id="cls-1", name="Maths 7B", owner="rivera",
-                                   meeting_url="fake:r1", email="", webhook_url="", created_at="2026-01-01")
+        svc.app[db_key].add_class(ClassRecord(class_id="cls-1", name="Maths 7B", owner="rivera",
+                                              meeting_url="fake:r1", created_at="2026-01-01"))
         page.goto(f"{svc.base}/dashboard")
         expect(page).to_have_url(f"{svc.base}/dashboard/login")
         page.fill("#token", token)

@@ -178,8 +178,8 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path) -> None:
     async def first() -> None:  # nobody listens: attempts fail, the service stops mid-way
         async with service(tmp_path, hook_sections(attempts=50, backoff_s=0.2, backoff_max_s=0.2)) as s:
             await class_session_with_report(s, webhook_url=url)
-            await until(lambda: s.store.rows("deliveries")[0][0]["attempts"] >= 1)
-            assert s.store.rows("deliveries")[0][0]["state"] == "pending"
+            await until(lambda: s.db.deliveries()[0][0].attempts >= 1)
+            assert s.db.deliveries()[0][0].state == "pending"
 
     async def second() -> None:
         calls: list[bytes] = []

@@ -10,6 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from analysis.records import SessionInfo
 from analysis.store import Store
+from bot.db.records import SessionRecord
+from bot.db.store import ServiceStore
 from bot.connectors.fake import solid
 from bot.service.logs import KeyValueFormatter
 from bot.service.retention import purge
@@ -61,21 +63,22 @@ def test_metrics_follow_live_and_finished_sessions(tmp_path: Path) -> None:
 def test_retention_deletes_only_old_sessions_and_their_reports(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     store = Store(config.store.url)
+    db = ServiceStore(store)
     now = datetime(2026, 6, 1, tzinfo=UTC)
     try:
         for sid, age in (("old-1", 31), ("new-1", 29), ("old-running", 40)):
             started = (now - timedelta(days=age)).isoformat()
             store.create_session(SessionInfo(session_id=sid, class_name="C", started_at=started))
-            store.add_row("service_sessions", session_id=sid, owner="alice", class_id="", class_name="C",
-                          meeting="fake", state="done", failure="", detail="", created_at=started, ended_at="")
+            db.add_session(SessionRecord(session_id=sid, owner="alice", class_name="C", meeting="fake",
+                                         state="done", created_at=started))
             (tmp_path / "reports" / sid).mkdir(parents=True)
             (tmp_path / "reports" / sid / "class.pdf").write_bytes(b"%PDF")
-        store.add_row("service_sessions", session_id="old-failed", owner="bob", class_id="", class_name="C",
-                      meeting="fake", state="failed", failure="network", detail="",
-                      created_at=(now - timedelta(days=60)).isoformat(), ended_at="")
-        assert purge(store, config, running={"old-running"}, now=now) == ["old-1", "old-failed"]
+        db.add_session(SessionRecord(session_id="old-failed", owner="bob", class_name="C", meeting="fake",
+                                     state="failed", failure="network",
+                                     created_at=(now - timedelta(days=60)).isoformat()))
+        assert purge(store, db, config, running={"old-running"}, now=now) == ["old-1", "old-failed"]
         assert {s.session_id for s in store.sessions()} == {"new-1", "old-running"}
-        assert store.row("service_sessions", "old-failed") is None
+        assert db.session("old-failed") is None
         assert not (tmp_path / "reports" / "old-1").exists() and (tmp_path / "reports" / "new-1").exists()
     finally:
         store.close()

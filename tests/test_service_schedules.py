@@ -97,9 +97,9 @@ def test_a_schedule_survives_a_restart_and_fires_once_on_time(tmp_path: Path) ->
             started = datetime.now(UTC)
             assert when <= started < when + timedelta(seconds=2.5), (when, started)
             await asyncio.sleep(1.5)
-            rows, total = s.store.rows("service_sessions", class_id=class_id)
-            assert total == 1 and rows[0]["owner"] == "alice"  # once, for alice's class
-            assert s.manager.busy_class(class_id) == rows[0]["session_id"]
+            rows, total = s.db.sessions(class_id=class_id)
+            assert total == 1 and rows[0].owner == "alice"  # once, for alice's class
+            assert s.manager.busy_class(class_id) == rows[0].session_id
             listed = await (await s.client.get(f"{API}/schedules", headers=s.auth("alice"))).json()
             nxt = datetime.fromisoformat(listed["items"][0]["next_run_at"])
             assert nxt == when + timedelta(days=1)  # tomorrow's run is already planned
@@ -124,7 +124,7 @@ def test_misfire_when_the_service_was_down_at_start_time(tmp_path: Path, grace_s
         await asyncio.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()) + 2.5)  # down at start time
         async with service(tmp_path) as s:
             await asyncio.sleep(1.5)
-            _, total = s.store.rows("service_sessions", class_id=class_id)
+            _, total = s.db.sessions(class_id=class_id)
             assert total == (1 if fires else 0)
 
     class_id, when = run(create)
@@ -154,14 +154,17 @@ def test_no_second_bot_and_skip_dates_when_firing(tmp_path: Path) -> None:
 
 
 def test_jobs_live_in_the_service_database(tmp_path: Path) -> None:
+    urls: list[str] = []
+
     async def main() -> None:
         async with service(tmp_path) as s:
+            urls.append(s.config.store.url)
             class_id = await make_class(s)
             await s.client.post(f"{API}/schedules", json={"class_id": class_id, "cron": "0 9 * * mon",
                                                           "duration_min": 5}, headers=s.auth("alice"))
 
     run(main)
-    store = Store(f"sqlite:///{tmp_path}/cp.db")
+    store = Store(urls[0])
     try:
         import sqlalchemy as sa
 

@@ -3,17 +3,16 @@ import sys
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from analysis import schema
 from analysis.records import FaceReading, Observation, Participant, Quality, SessionInfo, State
 from analysis.store import ObservationBuffer, Store, StoreError
+from tests.databases import database_url
 
 PROBS = (0.1, 0.0, 0.1, 0.5, 0.1, 0.1, 0.1)
 
 
 def _store(tmp_path: Path) -> Store:
-    s = Store(f"sqlite:///{tmp_path}/db.sqlite")
+    s = Store(database_url(tmp_path))
     s.create_session(SessionInfo("s1", "Math", teacher="T", started_at="2026-01-05T09:00:00+00:00"))
     s.upsert_participant(Participant("s1", "p1", "Ann"))
     s.upsert_participant(Participant("s1", "p2", "Bo"))
@@ -74,25 +73,6 @@ def test_buffer_flushes_on_size_and_close(tmp_path: Path) -> None:
     buf.add(_obs()[2:])
     buf.close()
     assert s.count_observations("s1") == 4
-
-
-def test_migration_from_empty_and_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/m.sqlite"
-    engine = sa.create_engine(url)
-    assert schema.migrate(engine) == 0
-    assert schema.migrate(engine) == schema.LATEST
-    with engine.connect() as conn:
-        assert schema.current_version(conn) == schema.LATEST
-
-
-def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/n.sqlite"
-    engine = sa.create_engine(url)
-    schema.migrate(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.update(schema.schema_version).values(version=schema.LATEST + 1))
-    with pytest.raises(RuntimeError, match="newer"):
-        Store(url)
 
 
 def test_importing_store_and_reports_loads_no_vision_stack() -> None:

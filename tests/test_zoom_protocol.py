@@ -105,7 +105,7 @@ def test_join_accepts_zoom_urls() -> None:
 
     from bot.config import Config
     from bot.connectors.zoom import ZoomConnector
-    from bot.live import MeetingUrlError, open_meeting
+    from bot.cli.join import MeetingUrlError, open_meeting
 
     async def main() -> None:
         async with open_meeting("zoom:?meeting_uuid=m&rtms_stream_id=s&server_urls=wss://z", Config(), "c") as m:

@@ -2,7 +2,7 @@
 
 This process is the bot exactly as `classpulse join classroom:CODE` runs it — the built-in
 classroom (WHIP) server, a `LiveSession` with the real analyser, the production sampler —
-and it starts the load generator (`bot.bench.live.load`) as a child so that only the bot's own
+and it starts the load generator (`bot.bench.load`) as a child so that only the bot's own
 CPU is measured here. After every student's first frame has arrived (plus a short
 settling time) it measures a steady window of `seconds` and prints one JSON document.
 """
@@ -26,7 +26,8 @@ from aiohttp import web
 from analysis.store import Store
 from bot.config import Config, load_config
 from bot.connectors.classroom import ClassroomConnector
-from bot.sessions.live import LiveSession, analyzer_factory
+from bot.sessions.analyzer import analyzer_factory
+from bot.sessions.live import LiveSession
 from bot.sessions.sampler import Analyze
 from bot.web.app import classroom_key, init_app
 
@@ -145,7 +146,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await asyncio.wait_for(session.in_class.wait(), 120)  # includes loading the model
         load = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.bench.live.load", "--base-url", base, "--code", CODE,
+            sys.executable, "-m", "bot.bench.load", "--base-url", base, "--code", CODE,
             "--students", str(args.students), "--clip", args.clip,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL)
         assert session.sampler is not None

@@ -2,9 +2,9 @@
 
 Real WebRTC needs a non-loopback address (aioice never offers 127.0.0.1), so the run
 happens in a private network namespace made for it and deleted afterwards (root only).
-Inside it, `bot.bench.live.bot` is the bot — built-in classroom, real analyser, production
-sampler — and starts `bot.bench.live.load`, N students relaying one pre-encoded VP8 clip
-(`bot.bench.live.clip`) so that the load generator costs little next to the bot.
+Inside it, `bot.bench.bot` is the bot — built-in classroom, real analyser, production
+sampler — and starts `bot.bench.load`, N students relaying one pre-encoded VP8 clip
+(`bot.bench.clip`) so that the load generator costs little next to the bot.
 
 The numbers come from a steady window after every student streams: analysed samples
 with a frame per student per second, the share of samples dropped because inference
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.bench.live.clip import make_clip
+from bot.bench.clip import make_clip
 from bot.sim.netns import namespace
 from model.datasets import REPO_ROOT as REPO
 from model.datasets import videos_dir
@@ -57,7 +57,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
-    """Run one benchmark and return its numbers (see `bot.bench.live.bot.measure`)."""
+    """Run one benchmark and return its numbers (see `bot.bench.bot.measure`)."""
     if os.geteuid() != 0:
         raise BenchError("classpulse bench must run as root: it creates a private network namespace "
                          "(WebRTC needs a non-loopback address); run it with sudo or in the CI container")
@@ -66,7 +66,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         raise BenchError(f"no face videos: pass --videos or put *.mp4 files in {SHARED_VIDEOS}")
     clip = make_clip(videos, opts.size, opts.fps, opts.seconds + CLIP_MARGIN_S)
     with namespace("cpbench") as ns:
-        cmd = [sys.executable, "-m", "bot.bench.live.bot", "--students", str(opts.students),
+        cmd = [sys.executable, "-m", "bot.bench.bot", "--students", str(opts.students),
                "--seconds", str(opts.seconds), "--clip", str(clip), "--host", ns.address]
         if opts.config:
             cmd += ["--config", opts.config]

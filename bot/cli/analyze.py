@@ -13,14 +13,7 @@ from typing import Any
 
 from analysis.records import FaceReading, Observation
 from bot.config import Config
-
-
-def settings_from(config: Config) -> Any:
-    from analysis.pipeline import Settings
-
-    a = config.analysis
-    return Settings(detector=a.detector, landmarks=a.landmarks, emotions=a.emotions, min_face_px=a.min_face_px,
-                    model_dir=a.model_dir, batch_size=a.batch_size)
+from bot.sessions.analyzer import settings_from
 
 
 def face_json(f: FaceReading) -> dict[str, Any]:

@@ -86,15 +86,19 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
 def cmd_join(args: argparse.Namespace, config: Config) -> int:
     import asyncio
 
-    from bot.live import MeetingUrlError, describe, parse_duration, run_join
+    from bot.cli.join import describe, parse_duration, run_join
+    from bot.connectors.registry import MeetingUrlError
 
     try:
         duration = parse_duration(args.duration) if args.duration else None
     except ValueError as exc:
         raise CliError(f"--duration {exc}") from None
     try:
+        if args.out:
+            config = config.model_copy(update={"reports": config.reports.model_copy(
+                update={"out_dir": str(Path(args.out).expanduser().resolve())})})
         result = asyncio.run(run_join(args.url, config, duration_s=duration, class_name=args.class_name,
-                                      teacher=args.teacher, out_dir=args.out, render=not args.no_reports))
+                                      teacher=args.teacher, render=not args.no_reports))
     except MeetingUrlError as exc:
         raise CliError(str(exc)) from None
     for p in result.reports:
@@ -102,7 +106,7 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
     if result.report_error:
         print(f"classpulse: error: reports failed ({result.report_error}); retry with "
               f"`classpulse report {result.session_id}`", file=sys.stderr)
-    if result.failure is not None:
+    if result.state == "failed":
         print(f"classpulse: error: {describe(result)}", file=sys.stderr)
         return 1
     print(f"classpulse: {describe(result)}", file=sys.stderr)
@@ -134,13 +138,18 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_zoom_webhook(args: argparse.Namespace, config: Config) -> int:
-    from bot.connectors.zoom_service import run_webhook_server
+    """The service (the same app as `serve`) on Zoom's host and port, with the webhook route."""
+    from bot.service.app import serve
+    from bot.service.logs import configure
 
-    try:
-        run_webhook_server(config, args.host or config.zoom.host,
-                           args.port if args.port is not None else config.zoom.port)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
+    if not config.zoom.webhook_secret.get_secret_value():
+        raise CliError("zoom.webhook_secret is not set (CLASSPULSE_ZOOM__WEBHOOK_SECRET): "
+                       "without it no webhook can be verified")
+    if not config.zoom.client_id or not config.zoom.client_secret.get_secret_value():
+        raise CliError("zoom.client_id / zoom.client_secret are not set (CLASSPULSE_ZOOM__CLIENT_ID, "
+                       "CLASSPULSE_ZOOM__CLIENT_SECRET)")
+    configure(debug=args.verbose)
+    serve(config, args.host or config.zoom.host, args.port if args.port is not None else config.zoom.port)
     return 0
 
 
@@ -209,10 +218,10 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     from reports.render import render_session
 
     formats = ("html", "pdf") if args.format == "both" else (args.format,)
-    store = Store(config.store.url)
+    store = Store(config.store.url, create=False)
     try:
         store.session(args.session)
-        out = Path(args.out or config.reports.out_dir) / args.session
+        out = Path(args.out or config.reports.out_dir).expanduser().resolve() / args.session
         for p in render_session(store, args.session, out, formats=formats, paper=config.reports.paper.lower()):
             print(p)
     finally:
@@ -221,13 +230,28 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace, config: Config) -> int:
-    from analysis.store import Store
+    from analysis.store import Store, StoreError
+    from bot.db.store import ServiceStore
 
-    store = Store(config.store.url)
     try:
-        for s in store.sessions():
-            n = len(store.participants(s.session_id))
-            print(f"{s.session_id}  {s.started_at or '-':<25} {s.class_name}  ({n} participants)")
+        store = Store(config.store.url, create=False)
+    except StoreError as exc:
+        print(f"classpulse: {exc}", file=sys.stderr)
+        return 0
+    try:
+        db = ServiceStore(store)
+        runs = {r.session_id: r for r in db.sessions()[0]}
+        measured = {s.session_id: s for s in store.sessions()}
+        for sid in sorted(set(runs) | set(measured), key=lambda k: (runs[k].created_at if k in runs
+                                                                     else measured[k].started_at)):
+            run, info = runs.get(sid), measured.get(sid)
+            state = run.state if run else "done"
+            name = run.class_name if run else info.class_name if info else ""
+            n = len(store.participants(sid)) if info else 0
+            gaps = len(store.interruptions(sid))
+            extra = f", {gaps} interruption(s)" if gaps else ""
+            print(f"{sid}  {state:<11} {(info.started_at if info else '') or '-':<25} {name}  "
+                  f"({n} participants{extra})")
     finally:
         store.close()
     return 0
@@ -245,24 +269,26 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_token(args: argparse.Namespace, config: Config) -> int:
     from analysis.store import Store
+    from bot.db.store import ServiceStore
     from bot.service.auth import Role, create_token, list_tokens, revoke_token
 
     store = Store(config.store.url)
+    db = ServiceStore(store)
     try:
         if args.token_command == "create":
             try:
-                token_id, token = create_token(store, args.name, Role(args.role))
+                token_id, token = create_token(db, args.name, Role(args.role))
             except ValueError as exc:
                 raise CliError(str(exc)) from None
             print(token)
             print(f"classpulse: token {token_id} for {args.name} ({args.role}) created; it is shown only once",
                   file=sys.stderr)
         elif args.token_command == "revoke":
-            if not revoke_token(store, args.token_id):
+            if not revoke_token(db, args.token_id):
                 raise CliError(f"no token {args.token_id!r} (see `classpulse token list`)")
             print(f"classpulse: token {args.token_id} revoked", file=sys.stderr)
         else:
-            for t in list_tokens(store):
+            for t in list_tokens(db):
                 state = f"revoked {t['revoked_at']}" if t["revoked_at"] else "active"
                 print(f"{t['token_id']}  {t['role']:<8} {t['name']}  created {t['created_at']}  {state}")
     finally:

@@ -111,12 +111,6 @@ class ServiceStore:
         t = tables.classes
         return self._page(t, ClassRecord, [t.c.owner == owner] if owner is not None else [], limit, offset)
 
-    def class_by_meeting(self, meeting_url: str) -> ClassRecord | None:
-        t = tables.classes
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t).where(t.c.meeting_url == meeting_url).order_by(t.c.created_at)).first()
-        return _record(ClassRecord, row) if row is not None else None
-
     def delete_class(self, class_id: str) -> int:
         return self._delete(tables.classes, class_id)
 

@@ -46,7 +46,7 @@ from bot.service.schemas import (
     StudentOptOutIn,
     StudentOptOutOut,
 )
-from bot.service.state import principal_key, store_key
+from bot.service.state import db_key, principal_key
 
 __all__ = ["COOKIE", "PREFIX", "ROUTES", "Route", "add_routes"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,7 +69,7 @@ class Route:
 # -- admin ------------------------------------------------------------------------------------
 async def tokens(request: web.Request) -> web.Response:
     page = query(request, Page)
-    rows = await run_db(request, lambda: list_tokens(request.app[store_key]))
+    rows = await run_db(request, lambda: list_tokens(request.app[db_key]))
     return page_response(rows[page.offset:page.offset + page.limit], len(rows), page)
 
 
@@ -138,8 +138,8 @@ def guarded(route: Route) -> Handler:
     @functools.wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
         token = bearer(request)
-        store = request.app[store_key]
-        who = await run_db(request, lambda: authenticate(store, token)) if token else None
+        db = request.app[db_key]
+        who = await run_db(request, lambda: authenticate(db, token)) if token else None
         if who is None:
             return error_response(401, "a valid API token is required (Authorization: Bearer cp_…)",
                                   headers={"WWW-Authenticate": 'Bearer realm="classpulse"'})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 
 from aiohttp import web
 
 from bot.config import Config
-from bot.service.api_common import own_row, page_response, principal_of, run_db
+from bot.db.records import ClassRecord
+from bot.service.api_common import own_class, page_response, principal_of, run_db
 from bot.service.api_sessions import erase_session, rerender_reports
 from bot.service.auth import now_iso
 from bot.service.delivery import points_at_self
@@ -20,15 +22,15 @@ from bot.service.schemas import (
     StudentOptOutIn,
     StudentOptOutOut,
 )
-from bot.service.state import deliveries_key, manager_key, store_key
+from bot.service.state import db_key, deliveries_key, manager_key, store_key
 from bot.web.app import config_key
 
 
 async def list_classes(request: web.Request) -> web.Response:
     page = query(request, Page)
-    rows, total = await run_db(request, lambda: request.app[store_key].rows(
-        "classes", owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
-    return page_response([ClassOut(**r).model_dump() for r in rows], total, page)
+    rows, total = await run_db(request, lambda: request.app[db_key].classes(
+        owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
+    return page_response([ClassOut(**asdict(r)).model_dump() for r in rows], total, page)
 
 
 async def create_class(request: web.Request) -> web.Response:
@@ -39,11 +41,16 @@ async def create_class(request: web.Request) -> web.Response:
                        [{"field": "owner", "message": "not allowed for a teacher token"}])
     if body.webhook_url:
         await _check_webhook(request, body.webhook_url)
-    row = {"class_id": f"cls-{secrets.token_hex(6)}", "name": body.name, "owner": body.owner or who.name,
-           "meeting_url": body.meeting_url, "email": body.email, "webhook_url": body.webhook_url,
-           "created_at": now_iso()}
-    await run_db(request, lambda: request.app[store_key].add_row("classes", **row))
-    return web.json_response(ClassOut(**row).model_dump(), status=201)
+    if body.meeting_url:
+        try:
+            request.app[manager_key].meetings.validate(body.meeting_url)
+        except ValueError as exc:
+            raise ApiError(422, str(exc), [{"field": "meeting_url", "message": str(exc)}]) from None
+    record = ClassRecord(class_id=f"cls-{secrets.token_hex(6)}", name=body.name, owner=body.owner or who.name,
+                         meeting_url=body.meeting_url, email=body.email, webhook_url=body.webhook_url,
+                         created_at=now_iso())
+    await run_db(request, lambda: request.app[db_key].add_class(record))
+    return web.json_response(ClassOut(**asdict(record)).model_dump(), status=201)
 
 
 async def _check_webhook(request: web.Request, url: str) -> None:
@@ -61,45 +68,45 @@ async def _check_webhook(request: web.Request, url: str) -> None:
 
 
 async def get_class(request: web.Request) -> web.Response:
-    row = await own_row(request, "classes", request.match_info["class_id"], "class")
-    return web.json_response(ClassOut(**row).model_dump())
+    record = await own_class(request, request.match_info["class_id"])
+    return web.json_response(ClassOut(**asdict(record)).model_dump())
 
 
 async def delete_class(request: web.Request) -> web.Response:
     """Deletes the class and everything measured in its sessions (the right to erasure)."""
-    row = await own_row(request, "classes", request.match_info["class_id"], "class")
+    cls = await own_class(request, request.match_info["class_id"])
     manager = request.app[manager_key]
-    if manager.busy_class(row["class_id"]):
+    if manager.busy_class(cls.class_id):
         raise ApiError(409, "the class has a running session: end it first")
-    store = request.app[store_key]
-    sessions, _ = await run_db(request, lambda: store.rows("service_sessions", class_id=row["class_id"]))
+    db = request.app[db_key]
+    sessions, _ = await run_db(request, lambda: db.sessions(class_id=cls.class_id))
     obs = files_n = 0
     for s in sessions:
-        o, f = await erase_session(request, s["session_id"])
+        o, f = await erase_session(request, s.session_id)
         obs += o
         files_n += f
-    await run_db(request, lambda: store.delete_row("classes", row["class_id"]))
-    return web.json_response(DeletedOut(deleted=row["class_id"], observations_deleted=obs,
+    await run_db(request, lambda: db.delete_class(cls.class_id))
+    return web.json_response(DeletedOut(deleted=cls.class_id, observations_deleted=obs,
                                         report_files_deleted=files_n).model_dump())
 
 
 async def opt_out_student(request: web.Request) -> web.Response:
     """Deletes one student's data in every session of a class (matched by name, case-insensitive)."""
-    cls = await own_row(request, "classes", request.match_info["class_id"], "class")
+    cls = await own_class(request, request.match_info["class_id"])
     body = await read_json(request, StudentOptOutIn)
-    if request.app[manager_key].busy_class(cls["class_id"]):
+    if request.app[manager_key].busy_class(cls.class_id):
         raise ApiError(409, "the class has a running session: end it first")
     store = request.app[store_key]
     wanted = body.display_name.casefold()
 
     def erase() -> tuple[list[str], int]:
-        sessions, _ = store.rows("service_sessions", class_id=cls["class_id"])
+        sessions, _ = request.app[db_key].sessions(class_id=cls.class_id)
         touched, deleted = [], 0
         for s in sessions:
-            for p in store.participants(s["session_id"]):
+            for p in store.participants(s.session_id):
                 if p.display_name.casefold() == wanted:
-                    deleted += store.opt_out(s["session_id"], p.participant_id)
-                    touched.append(s["session_id"])
+                    deleted += store.opt_out(s.session_id, p.participant_id)
+                    touched.append(s.session_id)
         return sorted(set(touched)), deleted
 
     touched, deleted = await run_db(request, erase)

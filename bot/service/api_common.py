@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bot.db.records import ClassRecord, DeliveryRecord, ScheduleRecord, SessionRecord
 from bot.service.auth import Principal
 from bot.service.errors import not_found
 from bot.service.schemas import Page
-from bot.service.state import principal_key, store_key
+from bot.service.state import db_key, principal_key
 
 PREFIX = "/api/v1"
 T = TypeVar("T")
@@ -35,9 +36,28 @@ def page_response(items: list[Any], total: int, page: Page) -> web.Response:
     return web.json_response({"items": items, "total": total, "limit": page.limit, "offset": page.offset})
 
 
-async def own_row(request: web.Request, table: str, key: str, what: str) -> dict[str, Any]:
-    row = await run_db(request, lambda: request.app[store_key].row(table, key))
-    if row is None or not principal_of(request).may_see(row["owner"]):
+R = TypeVar("R", ClassRecord, SessionRecord, ScheduleRecord, DeliveryRecord)
+
+
+def _owned(request: web.Request, found: R | None, what: str) -> R:
+    """404 for what does not exist and for what belongs to another teacher alike (no existence oracle)."""
+    if found is None or not principal_of(request).may_see(found.owner):
         raise not_found(what)
-    return row
+    return found
+
+
+async def own_class(request: web.Request, class_id: str) -> ClassRecord:
+    return _owned(request, await run_db(request, lambda: request.app[db_key].get_class(class_id)), "class")
+
+
+async def own_session(request: web.Request, session_id: str, what: str = "session") -> SessionRecord:
+    return _owned(request, await run_db(request, lambda: request.app[db_key].session(session_id)), what)
+
+
+async def own_schedule(request: web.Request, schedule_id: str) -> ScheduleRecord:
+    return _owned(request, await run_db(request, lambda: request.app[db_key].schedule(schedule_id)), "schedule")
+
+
+async def own_delivery(request: web.Request, delivery_id: str) -> DeliveryRecord:
+    return _owned(request, await run_db(request, lambda: request.app[db_key].delivery(delivery_id)), "delivery")
 

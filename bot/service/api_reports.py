@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import Config
+from bot.db.records import SessionRecord
 from bot.service import files
-from bot.service.api_common import PREFIX, own_row, page_response, principal_of, run_db
+from bot.service.api_common import PREFIX, own_delivery, own_session, page_response, principal_of, run_db
 from bot.service.errors import ApiError, not_found, query
 from bot.service.schemas import (
     DeliveryOut,
@@ -16,16 +18,16 @@ from bot.service.schemas import (
     ReportFile,
     ReportOut,
 )
-from bot.service.state import deliveries_key, store_key
+from bot.service.state import db_key, deliveries_key
 from bot.web.app import config_key
 
 
-def report_of(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
+def report_of(request: web.Request, record: SessionRecord) -> dict[str, Any]:
     config: Config = request.app[config_key]
-    folder = files.session_dir(config.reports.out_dir, row["session_id"])
+    folder = files.session_dir(config.reports.out_dir, record.session_id)
     found = files.list_files(folder) if folder else []
-    base = f"{PREFIX}/reports/{row['session_id']}/files/"
-    return ReportOut(session_id=row["session_id"], class_name=row["class_name"], owner=row["owner"],
+    base = f"{PREFIX}/reports/{record.session_id}/files/"
+    return ReportOut(session_id=record.session_id, class_name=record.class_name, owner=record.owner,
                      files=[ReportFile(path=p, bytes=n, url=base + p) for p, n in found]).model_dump()
 
 
@@ -34,7 +36,9 @@ async def list_reports(request: web.Request) -> web.Response:
     owner = principal_of(request).owner_filter()
 
     def load() -> list[dict[str, Any]]:  # reads the folders too: off the event loop
-        rows, _ = request.app[store_key].rows("service_sessions", owner=owner, state="done")
+        db = request.app[db_key]
+        rows = db.sessions(owner=owner, state="done")[0] + db.sessions(owner=owner, state="interrupted")[0]
+        rows.sort(key=lambda r: r.created_at, reverse=True)
         return [r for r in (report_of(request, row) for row in rows) if r["files"]]
 
     reports = await run_db(request, load)
@@ -42,14 +46,14 @@ async def list_reports(request: web.Request) -> web.Response:
 
 
 async def get_report(request: web.Request) -> web.Response:
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "report")
-    return web.json_response(await run_db(request, lambda: report_of(request, row)))
+    record = await own_session(request, request.match_info["session_id"], "report")
+    return web.json_response(await run_db(request, lambda: report_of(request, record)))
 
 
 async def download(request: web.Request) -> web.StreamResponse:
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "report")
+    record = await own_session(request, request.match_info["session_id"], "report")
     config: Config = request.app[config_key]
-    folder = files.session_dir(config.reports.out_dir, row["session_id"])
+    folder = files.session_dir(config.reports.out_dir, record.session_id)
     path = files.resolve(folder, request.match_info["path"]) if folder else None
     if path is None:
         raise not_found("report file")
@@ -60,22 +64,22 @@ async def download(request: web.Request) -> web.StreamResponse:
 # -- deliveries -------------------------------------------------------------------------------
 async def list_deliveries(request: web.Request) -> web.Response:
     page = query(request, Page)
-    rows, total = await run_db(request, lambda: request.app[store_key].rows(
-        "deliveries", owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
-    return page_response([DeliveryOut(**r).model_dump() for r in rows], total, page)
+    rows, total = await run_db(request, lambda: request.app[db_key].deliveries(
+        owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
+    return page_response([DeliveryOut(**asdict(r)).model_dump() for r in rows], total, page)
 
 
 async def get_delivery(request: web.Request) -> web.Response:
-    row = await own_row(request, "deliveries", request.match_info["delivery_id"], "delivery")
-    return web.json_response(DeliveryOut(**row).model_dump())
+    record = await own_delivery(request, request.match_info["delivery_id"])
+    return web.json_response(DeliveryOut(**asdict(record)).model_dump())
 
 
 async def retry_delivery(request: web.Request) -> web.Response:
     """Tries a failed delivery again (a fresh round of attempts); 409 unless it failed."""
-    row = await own_row(request, "deliveries", request.match_info["delivery_id"], "delivery")
-    if row["state"] != "failed":
-        raise ApiError(409, f"the delivery is {row['state']}; only failed deliveries are retried")
-    await request.app[deliveries_key].retry(row["delivery_id"])
-    fresh = await run_db(request, lambda: request.app[store_key].row("deliveries", row["delivery_id"]))
-    return web.json_response(DeliveryOut(**(fresh or row)).model_dump(), status=202)
+    record = await own_delivery(request, request.match_info["delivery_id"])
+    if record.state != "failed":
+        raise ApiError(409, f"the delivery is {record.state}; only failed deliveries are retried")
+    await request.app[deliveries_key].retry(record.delivery_id)
+    fresh = await run_db(request, lambda: request.app[db_key].delivery(record.delivery_id))
+    return web.json_response(DeliveryOut(**asdict(fresh or record)).model_dump(), status=202)
 

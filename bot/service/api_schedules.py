@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
-from bot.service.api_common import own_row, page_response, principal_of, run_db
+from bot.db.records import ClassRecord, ScheduleRecord
+from bot.service.api_common import own_class, own_schedule, page_response, principal_of, run_db
 from bot.service.errors import ApiError, query, read_json
 from bot.service.schemas import (
     DeletedOut,
@@ -14,47 +16,47 @@ from bot.service.schemas import (
     ScheduleIn,
     ScheduleOut,
 )
-from bot.service.state import schedules_key, store_key
+from bot.service.state import db_key, schedules_key
 
 
-def _schedule_out(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
+def _schedule_out(request: web.Request, record: ScheduleRecord) -> dict[str, Any]:
     runner = request.app[schedules_key]
-    return ScheduleOut(**{**row, "skip_dates": [d for d in row["skip_dates"].split(",") if d]},
-                       next_run_at=runner.next_run(row["schedule_id"])).model_dump()
+    return ScheduleOut(**{**asdict(record), "skip_dates": [d for d in record.skip_dates.split(",") if d]},
+                       next_run_at=runner.next_run(record.schedule_id)).model_dump()
 
 
 async def list_schedules(request: web.Request) -> web.Response:
     page = query(request, Page)
-    rows, total = await run_db(request, lambda: request.app[store_key].rows(
-        "schedules", owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
+    rows, total = await run_db(request, lambda: request.app[db_key].schedules(
+        owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
     return page_response([_schedule_out(request, r) for r in rows], total, page)
 
 
 async def create_schedule(request: web.Request) -> web.Response:
     body = await read_json(request, ScheduleIn)
-    cls = await own_row(request, "classes", body.class_id, "class")
-    if not cls["meeting_url"]:
+    cls = await own_class(request, body.class_id)
+    if not cls.meeting_url:
         raise ApiError(422, "the class has no meeting_url", [{"field": "class_id", "message": "no meeting_url"}])
     row = add_schedule(request, body, cls)
     return web.json_response(_schedule_out(request, row), status=201)
 
 
-def add_schedule(request: web.Request, body: ScheduleIn, cls: dict[str, Any]) -> dict[str, Any]:
+def add_schedule(request: web.Request, body: ScheduleIn, cls: ClassRecord) -> ScheduleRecord:
     """Registers a validated schedule for an owned class (API and dashboard)."""
     return request.app[schedules_key].add(
-        owner=cls["owner"], class_id=cls["class_id"], cron=body.cron, timezone=body.timezone,
+        owner=cls.owner, class_id=cls.class_id, cron=body.cron, timezone=body.timezone,
         duration_s=body.duration_min * 60, start_date=body.start_date.isoformat() if body.start_date else "",
         end_date=body.end_date.isoformat() if body.end_date else "",
         skip_dates=tuple(d.isoformat() for d in body.skip_dates), misfire_grace_s=body.misfire_grace_s)
 
 
 async def get_schedule(request: web.Request) -> web.Response:
-    row = await own_row(request, "schedules", request.match_info["schedule_id"], "schedule")
-    return web.json_response(_schedule_out(request, row))
+    record = await own_schedule(request, request.match_info["schedule_id"])
+    return web.json_response(_schedule_out(request, record))
 
 
 async def delete_schedule(request: web.Request) -> web.Response:
-    row = await own_row(request, "schedules", request.match_info["schedule_id"], "schedule")
-    request.app[schedules_key].remove(row["schedule_id"])
-    return web.json_response(DeletedOut(deleted=row["schedule_id"]).model_dump())
+    record = await own_schedule(request, request.match_info["schedule_id"])
+    request.app[schedules_key].remove(record.schedule_id)
+    return web.json_response(DeletedOut(deleted=record.schedule_id).model_dump())
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.config import Config
+from bot.db.records import SessionRecord
 from bot.service import files
-from bot.service.api_common import PREFIX, SessionsQuery, own_row, page_response, principal_of, run_db
+from bot.service.api_common import PREFIX, SessionsQuery, own_class, own_session, page_response, principal_of, run_db
 from bot.service.auth import Principal
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
+    AttemptOut,
     DeletedOut,
     OptOutOut,
     Page,
@@ -21,78 +24,81 @@ from bot.service.schemas import (
     SessionIn,
     SessionOut,
 )
-from bot.service.sessions import SessionConflict
-from bot.service.state import manager_key, principal_key, store_key
+from bot.service.state import db_key, manager_key, principal_key, store_key
 from bot.sessions.live import Render
+from bot.sessions.runner import SessionConflict, SessionSpec
 from bot.web.app import config_key
 
 log = logging.getLogger(__name__)
 
 
-def _session_out(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
-    manager = request.app[manager_key]
-    live = manager.live_numbers(row["session_id"])
-    out = SessionOut(**row, live=live)
+def session_out(request: web.Request, record: SessionRecord, *, detail: bool = False) -> dict[str, Any]:
+    """The API view of a session; `detail` adds its attempts and interruptions (reads the store)."""
+    live = request.app[manager_key].live_numbers(record.session_id)
+    data = {k: v for k, v in asdict(record).items() if k in SessionOut.model_fields}
+    out = SessionOut(**data, live=live)
     if live is not None:
         out.state = live["state"]
+    if detail:
+        db, store = request.app[db_key], request.app[store_key]
+        out.attempts = [AttemptOut(**{k: v for k, v in asdict(a).items() if k in AttemptOut.model_fields})
+                        for a in db.attempts(record.session_id)]
+        out.interruptions = [{"from": g.from_at, "to": g.to_at, "reason": g.reason}
+                             for g in store.interruptions(record.session_id)]
     return out.model_dump()
 
 
 async def list_sessions(request: web.Request) -> web.Response:
     page = query(request, SessionsQuery)
-    equal = {"class_id": page.class_id} if page.class_id else {}
-    rows, total = await run_db(request, lambda: request.app[store_key].rows(
-        "service_sessions", owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset,
-        **equal))
-    return page_response([_session_out(request, r) for r in rows], total, page)
+    rows, total = await run_db(request, lambda: request.app[db_key].sessions(
+        owner=principal_of(request).owner_filter(), class_id=page.class_id or None, limit=page.limit,
+        offset=page.offset))
+    return page_response([session_out(request, r) for r in rows], total, page)
 
 
 async def create_session(request: web.Request) -> web.Response:
     body = await read_json(request, SessionIn)
-    row = await start_session(request, body, principal_of(request))
-    return web.json_response(_session_out(request, row), status=201,
-                             headers={"Location": f"{PREFIX}/sessions/{row['session_id']}"})
+    record = await start_session(request, body, principal_of(request))
+    out = await run_db(request, lambda: session_out(request, record, detail=True))
+    return web.json_response(out, status=201, headers={"Location": f"{PREFIX}/sessions/{record.session_id}"})
 
 
-async def start_session(request: web.Request, body: SessionIn, who: Principal) -> dict[str, Any]:
-    """Starts the bot for the API and the dashboard alike; returns the new session's row."""
+async def start_session(request: web.Request, body: SessionIn, who: Principal) -> SessionRecord:
+    """Starts the bot for the API and the dashboard alike; returns the new session's record."""
     request[principal_key] = who
-    owner, class_id = who.name, ""
-    class_name = body.class_name or "Live class"
-    url = body.meeting_url or ""
+    spec = SessionSpec(meeting_url=body.meeting_url or "", owner=who.name,
+                       class_name=body.class_name or "Live class", duration_s=body.duration_s, origin="api")
     if body.class_id is not None:
-        cls = await own_row(request, "classes", body.class_id, "class")
-        if not cls["meeting_url"]:
+        cls = await own_class(request, body.class_id)
+        if not cls.meeting_url:
             raise ApiError(422, "the class has no meeting_url", [{"field": "class_id", "message": "no meeting_url"}])
-        owner, class_id, url = cls["owner"], cls["class_id"], cls["meeting_url"]
-        class_name = body.class_name or cls["name"]
-    manager = request.app[manager_key]
+        spec = SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner, class_name=body.class_name or cls.name,
+                           class_id=cls.class_id, duration_s=body.duration_s, origin="api")
     try:
-        session_id = await manager.start(meeting_url=url, owner=owner, class_name=class_name, class_id=class_id,
-                                         duration_s=body.duration_s)
+        session_id = await request.app[manager_key].start(spec)
     except SessionConflict as exc:
         raise ApiError(409, str(exc)) from None
     except ValueError as exc:
         raise ApiError(422, str(exc), [{"field": "meeting_url", "message": str(exc)}]) from None
-    row = await run_db(request, lambda: request.app[store_key].row("service_sessions", session_id))
-    assert row is not None
-    return row
+    record = await run_db(request, lambda: request.app[db_key].session(session_id))
+    assert record is not None
+    return record
 
 
 async def get_session(request: web.Request) -> web.Response:
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
-    return web.json_response(_session_out(request, row))
+    record = await own_session(request, request.match_info["session_id"])
+    return web.json_response(await run_db(request, lambda: session_out(request, record, detail=True)))
 
 
 async def leave_session(request: web.Request) -> web.Response:
     """Asks the bot to leave; 202 while it stores and renders, 200 if it had already ended."""
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
-    asked = request.app[manager_key].leave(row["session_id"])
-    return web.json_response(_session_out(request, row), status=202 if asked else 200)
+    record = await own_session(request, request.match_info["session_id"])
+    asked = request.app[manager_key].leave(record.session_id)
+    return web.json_response(session_out(request, record), status=202 if asked else 200)
 
 
 async def erase_session(request: web.Request, session_id: str) -> tuple[int, int]:
-    store = request.app[store_key]
+    store, db = request.app[store_key], request.app[db_key]
     config: Config = request.app[config_key]
 
     def erase() -> tuple[int, int]:
@@ -101,27 +107,28 @@ async def erase_session(request: web.Request, session_id: str) -> tuple[int, int
             store.delete_session(session_id)
         except LookupError:
             obs = 0  # failed before class started: no measured data
+            store.delete_interruptions(session_id)
         folder = files.session_dir(config.reports.out_dir, session_id)
         n = files.delete_folder(folder) if folder else 0
-        store.delete_row("service_sessions", session_id)
+        db.delete_session(session_id)
         return obs, n
 
     return await run_db(request, erase)
 
 
 async def delete_session_data(request: web.Request) -> web.Response:
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
-    if row["session_id"] in request.app[manager_key].running:
+    record = await own_session(request, request.match_info["session_id"])
+    if record.session_id in request.app[manager_key].running:
         raise ApiError(409, "the session is still running: end it first")
-    obs, n = await erase_session(request, row["session_id"])
-    return web.json_response(DeletedOut(deleted=row["session_id"], observations_deleted=obs,
+    obs, n = await erase_session(request, record.session_id)
+    return web.json_response(DeletedOut(deleted=record.session_id, observations_deleted=obs,
                                         report_files_deleted=n).model_dump())
 
 
 async def list_participants(request: web.Request) -> web.Response:
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+    record = await own_session(request, request.match_info["session_id"])
     page = query(request, Page)
-    people = await run_db(request, lambda: request.app[store_key].participants(row["session_id"]))
+    people = await run_db(request, lambda: request.app[store_key].participants(record.session_id))
     items = [ParticipantOut(participant_id=p.participant_id, display_name=p.display_name,
                             opted_out=p.opted_out).model_dump() for p in people]
     return page_response(items[page.offset:page.offset + page.limit], len(items), page)
@@ -129,14 +136,14 @@ async def list_participants(request: web.Request) -> web.Response:
 
 async def opt_out(request: web.Request) -> web.Response:
     """Deletes everything measured about one student; rendered reports are rendered again without them."""
-    row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+    record = await own_session(request, request.match_info["session_id"])
     pid = request.match_info["participant_id"]
     store = request.app[store_key]
     try:
-        deleted = await run_db(request, lambda: store.opt_out(row["session_id"], pid))
+        deleted = await run_db(request, lambda: store.opt_out(record.session_id, pid))
     except LookupError:
         raise not_found("participant") from None
-    await rerender_reports(request, row["session_id"])
+    await rerender_reports(request, record.session_id)
     return web.json_response(OptOutOut(participant_id=pid, opted_out=True,
                                        observations_deleted=deleted).model_dump())
 

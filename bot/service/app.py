@@ -18,42 +18,25 @@ from aiohttp import web
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
+from bot.connectors.registry import ClassroomHost, Registry
+from bot.db.store import ServiceStore
 from bot.service.api import add_routes
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
 from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.schedules import ScheduleRunner
-from bot.service.sessions import ConnectorFactory, SessionManager
-from bot.service.state import deliveries_key, manager_key, schedules_key, store_key
+from bot.service.state import db_key, deliveries_key, manager_key, schedules_key, store_key
 from bot.sessions.live import Render, render_reports
+from bot.sessions.runner import SessionRunner
 from bot.sessions.sampler import Analyze
 from bot.web.app import classroom_key, init_app
 from bot.web.rtc import PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
 
-
-def default_connectors(app: web.Application, config: Config) -> ConnectorFactory:
-    """Janus rooms, and the built-in classroom hosted by this very server (no second web server)."""
-
-    def make(url: str, class_name: str) -> Connector:
-        if url.startswith(("janus+http://", "janus+https://")):
-            from bot.connectors.janus import JanusConnector
-            from bot.connectors.janus_protocol import JanusUrlError, parse_target
-
-            try:
-                return JanusConnector(parse_target(url), config)
-            except JanusUrlError as exc:
-                raise ValueError(str(exc)) from None
-        if url.startswith("classroom:"):
-            from bot.connectors.classroom import ClassroomConnector
-
-            base = config.classroom.public_url.rstrip("/")
-            return ClassroomConnector(app[classroom_key], url.removeprefix("classroom:"), class_name, base)
-        raise ValueError(f"{url!r}: unsupported meeting URL")
-
-    return make
+#: meeting URL, class name → connector: an extra `fake:` scheme for tests.
+ConnectorFactory = Callable[[str, str], Connector]
 
 
 def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
@@ -66,12 +49,13 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         app[store_key] = await loop.run_in_executor(None, Store, config.store.url)
+        app[db_key] = await loop.run_in_executor(None, ServiceStore, app[store_key])
         yield
         await loop.run_in_executor(None, app[store_key].close)
 
     async def deliveries_ctx(app: web.Application) -> AsyncIterator[None]:
         """Before sessions: the sessions' shutdown still queues deliveries, closed (kept pending) after."""
-        app[deliveries_key] = Deliveries(config, app[store_key], own=set(listen))
+        app[deliveries_key] = Deliveries(config, app[db_key], own=set(listen))
         resumed = await app[deliveries_key].resume()
         if resumed:
             log.info("resuming %d pending deliveries", resumed)
@@ -79,17 +63,24 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         await app[deliveries_key].close()
 
     async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[manager_key] = SessionManager(config, app[store_key], connectors or default_connectors(app, config),
-                                          analyze_factory=analyze_factory, render=render)
-        app[manager_key].on_finished.append(app[deliveries_key].report_ready)
-        app[registry_key] = make_registry(app[manager_key])
+        """The one session runner; at start it recovers what a crashed predecessor left open."""
+        host = ClassroomHost(app[classroom_key], config.classroom.public_url.rstrip("/"))
+        meetings = Registry(config, host, extra={"fake": connectors} if connectors else None)
+        runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
+                               render=render)
+        app[manager_key] = runner
+        runner.on_finished.append(app[deliveries_key].report_ready)
+        app[registry_key] = make_registry(runner)
+        recovered = await runner.recover()
+        if recovered:
+            log.info("recovered %d session(s) left open by a previous run: %s", len(recovered), ", ".join(recovered))
         yield
         log.info("shutting down: %d running session(s) leave and render", len(app[manager_key].running))
         await app[manager_key].close(shutdown_timeout_s)
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
         """Started last, stopped first: no schedule fires while sessions are being wound down."""
-        runner = ScheduleRunner(app[store_key], app[manager_key])
+        runner = ScheduleRunner(app[db_key], app[manager_key])
         runner.start()
         app[schedules_key] = runner
         yield
@@ -102,6 +93,10 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
     app.cleanup_ctx.append(schedules_ctx)
     add_routes(app)
     add_dashboard(app, pulse_interval_s)
+    if config.zoom.webhook_secret.get_secret_value():
+        from bot.service.zoom_hooks import add_zoom_webhook
+
+        add_zoom_webhook(app, config)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/readyz", readyz)
     return app
@@ -112,7 +107,7 @@ async def readyz(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     checks: dict[str, bool] = {}
     try:
-        await loop.run_in_executor(None, request.app[store_key].row, "classes", "")
+        await loop.run_in_executor(None, request.app[db_key].ping)
         checks["store"] = True
     except Exception:
         log.exception("readiness: store check failed")

@@ -12,12 +12,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from analysis.store import Store
+from bot.db.records import TokenRecord
+from bot.db.store import ServiceStore
 
 TOKEN_RE = re.compile(r"^cp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -55,40 +56,34 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def create_token(store: Store, name: str, role: Role) -> tuple[str, str]:
+def create_token(db: ServiceStore, name: str, role: Role) -> tuple[str, str]:
     """A new token; returns (token_id, the full token — shown once, never stored)."""
     name = name.strip()
     if not name or len(name) > 200:
         raise ValueError("a token needs a name of 1-200 characters")
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    store.add_row("api_tokens", token_id=token_id, name=name, role=role.value, secret_sha256=_digest(secret),
-                  created_at=now_iso(), revoked_at="")
+    db.add_token(TokenRecord(token_id=token_id, name=name, role=role.value, secret_sha256=_digest(secret),
+                             created_at=now_iso()))
     return token_id, f"cp_{token_id}_{secret}"
 
 
-def revoke_token(store: Store, token_id: str) -> bool:
-    row = store.row("api_tokens", token_id)
-    if row is None:
-        return False
-    if not row["revoked_at"]:
-        store.update_row("api_tokens", token_id, revoked_at=now_iso())
-    return True
+def revoke_token(db: ServiceStore, token_id: str) -> bool:
+    return db.revoke_token(token_id, now_iso())
 
 
-def list_tokens(store: Store) -> list[dict[str, Any]]:
-    rows, _ = store.rows("api_tokens")
-    return [{k: v for k, v in r.items() if k != "secret_sha256"} for r in rows]
+def list_tokens(db: ServiceStore) -> list[dict[str, Any]]:
+    return [{k: v for k, v in asdict(r).items() if k != "secret_sha256"} for r in db.tokens()]
 
 
-def authenticate(store: Store, token: str) -> Principal | None:
+def authenticate(db: ServiceStore, token: str) -> Principal | None:
     """The principal for a presented token, or None (malformed, unknown, revoked or wrong secret)."""
     m = TOKEN_RE.match(token)
     if m is None:
         return None
-    row = store.row("api_tokens", m.group(1))
-    if row is None or row["revoked_at"]:
+    row = db.token(m.group(1))
+    if row is None or row.revoked_at:
         return None
-    if not hmac.compare_digest(row["secret_sha256"], _digest(m.group(2))):
+    if not hmac.compare_digest(row.secret_sha256, _digest(m.group(2))):
         return None
-    return Principal(row["token_id"], row["name"], Role(row["role"]))
+    return Principal(row.token_id, row.name, Role(row.role))

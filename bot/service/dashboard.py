@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from aiohttp_sse import sse_response
 from pydantic import ValidationError
 
 from bot.config import Config
-from bot.service.api_common import COOKIE, own_row
+from bot.db.records import SessionRecord
+from bot.service.api_common import COOKIE, own_class, own_session
 from bot.service.api_reports import report_of
 from bot.service.api_schedules import add_schedule
 from bot.service.api_sessions import start_session
@@ -30,8 +32,8 @@ from bot.service.auth import Principal, authenticate
 from bot.service.errors import ApiError
 from bot.service.live_view import class_pulse
 from bot.service.schemas import ScheduleIn, SessionIn
-from bot.service.sessions import SessionConflict
-from bot.service.state import manager_key, principal_key, schedules_key, store_key
+from bot.service.state import db_key, manager_key, principal_key, schedules_key, store_key
+from bot.sessions.runner import SessionConflict
 from bot.web.app import config_key
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -48,8 +50,8 @@ async def _who(request: web.Request) -> tuple[Principal, str] | None:
     token = request.cookies.get(COOKIE, "")
     if not token:
         return None
-    store = request.app[store_key]
-    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, store, token)
+    db = request.app[db_key]
+    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, db, token)
     return (who, token) if who else None
 
 
@@ -82,8 +84,8 @@ async def login_page(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
     token = str(form.get("token", "")).strip()
-    store = request.app[store_key]
-    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, store, token) if token else None
+    db = request.app[db_key]
+    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, db, token) if token else None
     if who is None:
         return _page(request, "login.html", status=401, who=None, error="That token is not valid.")
     res = web.HTTPSeeOther("/dashboard")
@@ -101,25 +103,27 @@ async def logout(request: web.Request) -> web.Response:
 
 async def home(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     who, token = await _logged_in(request)
-    store = request.app[store_key]
+    db = request.app[db_key]
     owner = who.owner_filter()
 
     def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        return (store.rows("classes", owner=owner, limit=200)[0],
-                store.rows("service_sessions", owner=owner, limit=30)[0],
-                store.rows("schedules", owner=owner, limit=200)[0])
+        return ([asdict(r) for r in db.classes(owner=owner, limit=200)[0]],
+                [asdict(r) for r in db.sessions(owner=owner, limit=30)[0]],
+                [asdict(r) for r in db.schedules(owner=owner, limit=200)[0]])
 
     classes, sessions, schedules = await asyncio.get_running_loop().run_in_executor(None, load)
     running = request.app[manager_key].running
     for s in sessions:
         s["running"] = s["session_id"] in running
-        if s["running"]:
-            s["state"] = running[s["session_id"]].live.state.value
+        live = running[s["session_id"]].live if s["running"] else None
+        if live is not None:
+            s["state"] = live.state.value
     runner = request.app[schedules_key]
     for sch in schedules:
         sch["next_run_at"] = runner.next_run(sch["schedule_id"])
     reports = await asyncio.get_running_loop().run_in_executor(None, lambda: [
-        r for r in (report_of(request, s) for s in sessions if s["state"] == "done") if r["files"]])
+        r for r in (report_of(request, SessionRecord(**{k: v for k, v in s.items() if k != "running"}))
+                    for s in sessions if s["state"] in ("done", "interrupted")) if r["files"]])
     return _page(request, "home.html", status=status, who=who, csrf=csrf_for(token), classes=classes,
                  sessions=sessions, schedules=schedules, reports=reports, error=error)
 
@@ -133,14 +137,14 @@ async def invite(request: web.Request) -> web.Response:
     fields = {k: str(form.get(k, "")).strip() for k in ("class_id", "meeting_url", "class_name")}
     try:
         body = SessionIn.model_validate({k: v for k, v in fields.items() if v})
-        row = await start_session(request, body, who)
+        record = await start_session(request, body, who)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "form"
         return await home(request, f"{where}: {err['msg']}", status=422)
     except (ApiError, SessionConflict) as exc:
         return await home(request, str(exc), status=getattr(exc, "status", 409))
-    raise web.HTTPSeeOther(f"/dashboard/sessions/{row['session_id']}")
+    raise web.HTTPSeeOther(f"/dashboard/sessions/{record.session_id}")
 
 
 async def schedule(request: web.Request) -> web.Response:
@@ -150,14 +154,14 @@ async def schedule(request: web.Request) -> web.Response:
     skips = [d.strip() for d in str(form.get("skip_dates", "")).split(",") if d.strip()]
     try:
         body = ScheduleIn.model_validate({**{k: v for k, v in data.items() if v}, "skip_dates": skips})
-        cls = await own_row(request, "classes", body.class_id, "class")
+        cls = await own_class(request, body.class_id)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "form"
         return await home(request, f"{where}: {err['msg']}", status=422)
     except ApiError as exc:
         return await home(request, exc.message, status=exc.status)
-    if not cls["meeting_url"]:
+    if not cls.meeting_url:
         return await home(request, "the class has no meeting URL", status=422)
     add_schedule(request, body, cls)
     raise web.HTTPSeeOther("/dashboard")
@@ -166,29 +170,29 @@ async def schedule(request: web.Request) -> web.Response:
 async def session_page(request: web.Request) -> web.Response:
     who, token = await _logged_in(request)
     try:
-        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+        record = await own_session(request, request.match_info["session_id"])
     except ApiError:
         raise web.HTTPNotFound(text="no such session") from None
     config: Config = request.app[config_key]
-    running = row["session_id"] in request.app[manager_key].running
-    return _page(request, "session.html", who=who, csrf=csrf_for(token), session=row, running=running,
+    running = record.session_id in request.app[manager_key].running
+    return _page(request, "session.html", who=who, csrf=csrf_for(token), session=asdict(record), running=running,
                  emotions=config.analysis.emotions, window_s=WINDOW_S,
-                 events_url=f"/dashboard/sessions/{row['session_id']}/events")
+                 events_url=f"/dashboard/sessions/{record.session_id}/events")
 
 
 async def leave(request: web.Request) -> web.Response:
     await _checked_form(request)
     try:
-        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+        record = await own_session(request, request.match_info["session_id"])
     except ApiError:
         raise web.HTTPNotFound(text="no such session") from None
-    request.app[manager_key].leave(row["session_id"])
-    raise web.HTTPSeeOther(f"/dashboard/sessions/{row['session_id']}")
+    request.app[manager_key].leave(record.session_id)
+    raise web.HTTPSeeOther(f"/dashboard/sessions/{record.session_id}")
 
 
 async def _pulse(request: web.Request, session_id: str) -> dict[str, Any] | None:
     running = request.app[manager_key].running.get(session_id)
-    if running is None:
+    if running is None or running.live is None:
         return None
     live = running.live
     progress = live.progress()
@@ -206,19 +210,21 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise web.HTTPUnauthorized(text="log in first")
     request[principal_key] = found[0]
     try:
-        row = await own_row(request, "service_sessions", request.match_info["session_id"], "session")
+        record = await own_session(request, request.match_info["session_id"])
     except ApiError:
         raise web.HTTPNotFound(text="no such session") from None
     interval = request.app[pulse_key]
 
     async with sse_response(request) as resp:
         while resp.is_connected():
-            pulse = await _pulse(request, row["session_id"])
+            pulse = await _pulse(request, record.session_id)
             if pulse is None:
-                store = request.app[store_key]
-                fresh = await asyncio.get_running_loop().run_in_executor(
-                    None, store.row, "service_sessions", row["session_id"]) or row
-                await resp.send(json.dumps(class_pulse([], [], None, WINDOW_S) | {"state": fresh["state"]}),
+                if record.session_id in request.app[manager_key].running:  # still joining
+                    await asyncio.sleep(interval)
+                    continue
+                db = request.app[db_key]
+                fresh = await asyncio.get_running_loop().run_in_executor(None, db.session, record.session_id)
+                await resp.send(json.dumps(class_pulse([], [], None, WINDOW_S) | {"state": (fresh or record).state}),
                                 event="pulse")
                 break
             await resp.send(json.dumps(pulse), event="pulse")

@@ -38,12 +38,12 @@ import aiohttp
 import aiosmtplib
 from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
 
-from analysis.store import Store
 from bot.config import Config
+from bot.db.records import DeliveryRecord, SessionRecord
+from bot.db.store import ServiceStore
 from bot.service import files
 from bot.service.auth import now_iso
-from bot.sessions.lifecycle import State
-from bot.sessions.live import SessionResult
+from bot.sessions.runner import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -106,14 +106,17 @@ class DeliveryFailed(Exception):
 @dataclass
 class Deliveries:
     config: Config
-    store: Store
+    db: ServiceStore
     own: set[tuple[str, int]] = field(default_factory=set)  # (ip, port) the service listens on
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
     # -- creating ----------------------------------------------------------------------------
-    async def report_ready(self, session_id: str, result: SessionResult) -> None:
-        """Session hook: queue the deliveries of a finished session's reports."""
-        if result.state is not State.DONE or not result.reports:
+    async def report_ready(self, session_id: str, outcome: Outcome) -> None:
+        """Session hook (once per session, when it ends): queue the deliveries of its reports.
+
+        Interrupted sessions are delivered too: their partial report says what is missing.
+        """
+        if outcome.state not in ("done", "interrupted") or not outcome.reports:
             return
         loop = asyncio.get_running_loop()
         made = await loop.run_in_executor(None, self._create_rows, session_id)
@@ -121,23 +124,22 @@ class Deliveries:
             self.start(delivery_id)
 
     def _create_rows(self, session_id: str) -> list[str]:
-        row = self.store.row("service_sessions", session_id)
-        cls = self.store.row("classes", row["class_id"]) if row and row["class_id"] else None
-        if row is None or cls is None:
+        session = self.db.session(session_id)
+        cls = self.db.get_class(session.class_id) if session and session.class_id else None
+        if session is None or cls is None:
             return []
         made = []
         targets = []
-        if cls["email"] and self.config.delivery.smtp_host:
-            targets.append(("email", cls["email"]))
-        if cls["webhook_url"]:
-            targets.append(("webhook", cls["webhook_url"]))
+        if cls.email and self.config.delivery.smtp_host:
+            targets.append(("email", cls.email))
+        if cls.webhook_url:
+            targets.append(("webhook", cls.webhook_url))
         for kind, target in targets:
-            delivery_id = f"evt-{session_id}-{kind}"
-            if self.store.row("deliveries", delivery_id) is None:
-                self.store.add_row("deliveries", delivery_id=delivery_id, session_id=session_id, owner=row["owner"],
-                                   kind=kind, target=target, state="pending", attempts=0, last_error="",
-                                   created_at=now_iso(), updated_at=now_iso())
-                made.append(delivery_id)
+            delivery = DeliveryRecord(delivery_id=f"evt-{session_id}-{kind}", session_id=session_id,
+                                      owner=session.owner, kind=kind, target=target, state="pending",
+                                      created_at=now_iso(), updated_at=now_iso())
+            if self.db.add_delivery(delivery):
+                made.append(delivery.delivery_id)
         return made
 
     def start(self, delivery_id: str) -> None:
@@ -150,9 +152,9 @@ class Deliveries:
     async def resume(self) -> int:
         """Start every delivery left pending by the previous run of the service."""
         rows, _ = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: self.store.rows("deliveries", state="pending"))
+            None, lambda: self.db.deliveries(state="pending"))
         for r in rows:
-            self.start(r["delivery_id"])
+            self.start(r.delivery_id)
         return len(rows)
 
     async def retry(self, delivery_id: str) -> None:
@@ -176,7 +178,7 @@ class Deliveries:
         try:
             async for attempt in retrying:
                 with attempt:
-                    row = await loop.run_in_executor(None, self.store.row, "deliveries", delivery_id)
+                    row = await loop.run_in_executor(None, self.db.delivery, delivery_id)
                     if row is None:
                         return
                     try:
@@ -184,45 +186,47 @@ class Deliveries:
                     except Exception as exc:
                         error = f"{type(exc).__name__}: {exc}"[:1000]
                         log.warning("delivery failed delivery_id=%s attempt=%d error=%s", delivery_id,
-                                    row["attempts"] + 1, error)
-                        await self._update(delivery_id, attempts=row["attempts"] + 1, last_error=error)
+                                    row.attempts + 1, error)
+                        await self._update(delivery_id, attempts=row.attempts + 1, last_error=error)
                         raise
-                    await self._update(delivery_id, attempts=row["attempts"] + 1, state="delivered", last_error="")
-                    log.info("delivered delivery_id=%s kind=%s", delivery_id, row["kind"])
+                    await self._update(delivery_id, attempts=row.attempts + 1, state="delivered", last_error="")
+                    log.info("delivered delivery_id=%s kind=%s", delivery_id, row.kind)
         except RetryError:
             await self._update(delivery_id, state="failed")
             log.error("delivery gave up delivery_id=%s after %d attempts", delivery_id, d.attempts)
 
-    async def _update(self, delivery_id: str, **values: Any) -> None:
-        update = functools.partial(self.store.update_row, "deliveries", delivery_id, updated_at=now_iso(), **values)
+    async def _update(self, delivery_id: str, *, state: str | None = None, attempts: int | None = None,
+                      last_error: str | None = None) -> None:
+        update = functools.partial(self.db.update_delivery, delivery_id, state=state, attempts=attempts,
+                                   last_error=last_error, updated_at=now_iso())
         await asyncio.get_running_loop().run_in_executor(None, update)
 
-    async def _send(self, row: dict[str, Any]) -> None:
-        if row["kind"] == "email":
+    async def _send(self, row: DeliveryRecord) -> None:
+        if row.kind == "email":
             await self._email(row)
         else:
             await self._webhook(row)
 
-    def _session(self, session_id: str) -> dict[str, Any]:
-        found = self.store.row("service_sessions", session_id)
+    def _session(self, session_id: str) -> SessionRecord:
+        found = self.db.session(session_id)
         if found is None:
             raise DeliveryFailed(f"session {session_id} was deleted")
         return found
 
-    async def _email(self, row: dict[str, Any]) -> None:
+    async def _email(self, row: DeliveryRecord) -> None:
         loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(None, self._session, row["session_id"])
-        folder = files.session_dir(self.config.reports.out_dir, row["session_id"])
+        session = await loop.run_in_executor(None, self._session, row.session_id)
+        folder = files.session_dir(self.config.reports.out_dir, row.session_id)
         pdf = folder / "class.pdf" if folder else None
         if pdf is None or not pdf.is_file():
             raise DeliveryFailed("class.pdf is missing")
         msg = EmailMessage()
         msg["From"] = self.config.delivery.mail_from
-        msg["To"] = row["target"]
-        msg["Subject"] = f"ClassPulse report: {session['class_name']}"
-        msg["Message-ID"] = f"<{row['delivery_id']}@classpulse>"  # stable: retries are recognisable
-        link = self._link(row["session_id"], "class.pdf")
-        msg.set_content(f"The engagement report of {session['class_name']} ({row['session_id']}) is attached."
+        msg["To"] = row.target
+        msg["Subject"] = f"ClassPulse report: {session.class_name}"
+        msg["Message-ID"] = f"<{row.delivery_id}@classpulse>"  # stable: retries are recognisable
+        link = self._link(row.session_id, "class.pdf")
+        msg.set_content(f"The engagement report of {session.class_name} ({row.session_id}) is attached."
                         + (f"\nAll reports: {link}" if link else ""))
         data = await loop.run_in_executor(None, Path(pdf).read_bytes)
         msg.add_attachment(data, maintype="application", subtype="pdf", filename="class.pdf")
@@ -234,25 +238,25 @@ class Deliveries:
         base = self.config.classroom.public_url.rstrip("/")
         return f"{base}/api/v1/reports/{session_id}/files/{path}" if base else ""
 
-    async def _webhook(self, row: dict[str, Any]) -> None:
+    async def _webhook(self, row: DeliveryRecord) -> None:
         secret = self.config.delivery.webhook_secret
         if not secret:
             raise DeliveryFailed("delivery.webhook_secret is not set")
-        url = row["target"]
+        url = row.target
         if await points_at_self(url, self.own, self.config.classroom.public_url):
             raise DeliveryFailed("the webhook URL points back at this service")
         loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(None, self._session, row["session_id"])
-        folder = files.session_dir(self.config.reports.out_dir, row["session_id"])
+        session = await loop.run_in_executor(None, self._session, row.session_id)
+        folder = files.session_dir(self.config.reports.out_dir, row.session_id)
         found = await loop.run_in_executor(None, files.list_files, folder) if folder else []
-        payload = {"id": row["delivery_id"], "type": "report.ready", "created_at": row["created_at"],
-                   "session_id": row["session_id"], "class_id": session["class_id"],
-                   "class_name": session["class_name"], "state": session["state"],
-                   "reports": [{"path": p, "bytes": n, "url": f"/api/v1/reports/{row['session_id']}/files/{p}"}
+        payload = {"id": row.delivery_id, "type": "report.ready", "created_at": row.created_at,
+                   "session_id": row.session_id, "class_id": session.class_id,
+                   "class_name": session.class_name, "state": session.state,
+                   "reports": [{"path": p, "bytes": n, "url": f"/api/v1/reports/{row.session_id}/files/{p}"}
                                for p, n in found]}
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-ClassPulse-Event-Id": row["delivery_id"],
+        headers = {"Content-Type": "application/json", "X-ClassPulse-Event-Id": row.delivery_id,
                    "X-ClassPulse-Timestamp": timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body),
                    "User-Agent": "ClassPulse-webhook/1"}
         timeout = aiohttp.ClientTimeout(total=self.config.delivery.timeout_s)

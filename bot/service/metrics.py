@@ -18,8 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bot.service.sessions import SessionManager
-from bot.sessions.live import SessionResult
+from bot.sessions.runner import Outcome, SessionRunner
 
 registry_key = web.AppKey("metrics_registry", CollectorRegistry)
 
@@ -32,19 +31,20 @@ class Totals:
     dropped: int = 0
     finished: Counter[str] = field(default_factory=Counter)
 
-    def add(self, _session_id: str, result: SessionResult) -> None:
-        self.samples += result.samples
-        self.dropped += result.dropped
-        self.finished[result.state.value] += 1
+    def add(self, _session_id: str, outcome: Outcome) -> None:
+        if outcome.result is not None:
+            self.samples += outcome.result.samples
+            self.dropped += outcome.result.dropped
+        self.finished[outcome.state] += 1
 
 
 class ServiceCollector(Collector):
-    def __init__(self, manager: SessionManager, totals: Totals) -> None:
+    def __init__(self, manager: SessionRunner, totals: Totals) -> None:
         self.manager = manager
         self.totals = totals
 
     def collect(self) -> Iterator[Metric]:
-        running = [r.live for r in self.manager.running.values()]
+        running = [r.live for r in self.manager.running.values() if r.live is not None]
         stats = [s.sampler.stats for s in running if s.sampler is not None]
         yield GaugeMetricFamily("classpulse_sessions_running", "sessions with the bot in a meeting now",
                                 value=len(running))
@@ -70,7 +70,7 @@ class ServiceCollector(Collector):
         yield lat
 
 
-def make_registry(manager: SessionManager) -> CollectorRegistry:
+def make_registry(manager: SessionRunner) -> CollectorRegistry:
     totals = Totals()
     manager.on_finished.append(totals.add)
     registry = CollectorRegistry()

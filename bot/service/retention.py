@@ -7,33 +7,36 @@ running are never touched.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 from analysis.store import Store
 from bot.config import Config
+from bot.db.store import ServiceStore
 from bot.service import files
 
 log = logging.getLogger(__name__)
 
 
-def purge(store: Store, config: Config, running: set[str], now: datetime | None = None) -> list[str]:
+def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
+          now: datetime | None = None) -> list[str]:
     """Delete every session that started more than `retention_days` ago; returns their ids."""
     cutoff = ((now or datetime.now(UTC)) - timedelta(days=config.store.retention_days)).isoformat()
     old = {s.session_id for s in store.sessions() if s.started_at and s.started_at < cutoff}
-    rows, _ = store.rows("service_sessions")
-    old |= {r["session_id"] for r in rows if r["created_at"] < cutoff}
+    rows, _ = db.sessions()
+    old |= {r.session_id for r in rows if r.created_at < cutoff and r.final}
     deleted = []
     for sid in sorted(old - running):
-        with contextlib.suppress(LookupError):  # failed before class: only the service row exists
+        try:
             store.delete_session(sid)
+        except LookupError:  # failed before class: only the service row exists
+            store.delete_interruptions(sid)
         folder = files.session_dir(config.reports.out_dir, sid)
         if folder is not None:
             files.delete_folder(folder)
-        store.delete_row("service_sessions", sid)
-        for d in store.rows("deliveries", session_id=sid)[0]:
-            store.delete_row("deliveries", d["delivery_id"])
+        db.delete_session(sid)
+        for d in db.deliveries(session_id=sid)[0]:
+            db.delete_delivery(d.delivery_id)
         deleted.append(sid)
     if deleted:
         log.info("retention deleted=%d cutoff=%s", len(deleted), cutoff)

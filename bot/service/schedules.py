@@ -23,16 +23,16 @@ import logging
 import re
 import secrets
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from analysis.store import Store
+from bot.db.records import ClassRecord, ScheduleRecord
+from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
-from bot.service.sessions import SessionConflict, SessionManager
+from bot.sessions.runner import SessionConflict, SessionRunner, SessionSpec
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,10 @@ def make_trigger(cron: str, timezone: str, start_date: str = "", end_date: str =
         raise ValueError(f"invalid cron {cron!r}: {exc}") from None
 
 
-def skipped(row: dict[str, Any], when: datetime) -> bool:
+def skipped(row: ScheduleRecord, when: datetime) -> bool:
     """True when the local date of `when` (in the schedule's zone) is one of its skip dates."""
-    local = when.astimezone(parse_timezone(row["timezone"])).date().isoformat()
-    return local in {d for d in row["skip_dates"].split(",") if d}
+    local = when.astimezone(parse_timezone(row.timezone)).date().isoformat()
+    return local in {d for d in row.skip_dates.split(",") if d}
 
 
 async def fire(schedule_id: str) -> None:
@@ -88,11 +88,11 @@ async def retention_job() -> None:
 
 
 class ScheduleRunner:
-    def __init__(self, store: Store, manager: SessionManager) -> None:
-        self.store = store
+    def __init__(self, db: ServiceStore, manager: SessionRunner) -> None:
+        self.db = db
         self.manager = manager
         self.scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)},
+            jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1})
         self.fired: list[str] = []  # session ids started by schedules (tests, metrics)
 
@@ -109,7 +109,7 @@ class ScheduleRunner:
 
         running = set(self.manager.running)
         return await asyncio.get_running_loop().run_in_executor(
-            None, purge, self.store, self.manager.config, running)
+            None, purge, self.manager.store, self.db, self.manager.config, running)
 
     def stop(self) -> None:
         global _runner
@@ -120,20 +120,20 @@ class ScheduleRunner:
 
     def add(self, *, owner: str, class_id: str, cron: str, timezone: str, duration_s: float,
             start_date: str = "", end_date: str = "", skip_dates: tuple[str, ...] = (),
-            misfire_grace_s: int = 300) -> dict[str, Any]:
+            misfire_grace_s: int = 300) -> ScheduleRecord:
         trigger = make_trigger(cron, timezone, start_date, end_date)
-        row = {"schedule_id": f"sch-{secrets.token_hex(6)}", "owner": owner, "class_id": class_id, "cron": cron,
-               "timezone": timezone, "duration_s": duration_s, "start_date": start_date, "end_date": end_date,
-               "skip_dates": ",".join(sorted(set(skip_dates))), "misfire_grace_s": misfire_grace_s,
-               "created_at": now_iso()}
-        self.store.add_row("schedules", **row)
-        self.scheduler.add_job(f"{__name__}:fire", trigger, id=row["schedule_id"],
-                               kwargs={"schedule_id": row["schedule_id"]}, misfire_grace_time=misfire_grace_s,
+        row = ScheduleRecord(schedule_id=f"sch-{secrets.token_hex(6)}", owner=owner, class_id=class_id, cron=cron,
+                             timezone=timezone, duration_s=duration_s, start_date=start_date, end_date=end_date,
+                             skip_dates=",".join(sorted(set(skip_dates))), misfire_grace_s=misfire_grace_s,
+                             created_at=now_iso())
+        self.db.add_schedule(row)
+        self.scheduler.add_job(f"{__name__}:fire", trigger, id=row.schedule_id,
+                               kwargs={"schedule_id": row.schedule_id}, misfire_grace_time=misfire_grace_s,
                                replace_existing=True, name=f"class {class_id}")
         return row
 
     def remove(self, schedule_id: str) -> None:
-        self.store.delete_row("schedules", schedule_id)
+        self.db.delete_schedule(schedule_id)
         if self.scheduler.get_job(schedule_id) is not None:
             self.scheduler.remove_job(schedule_id)
 
@@ -143,9 +143,9 @@ class ScheduleRunner:
 
     async def fire(self, schedule_id: str, now: datetime | None = None) -> str | None:
         """Start the scheduled session unless skipped or already running; returns the session id."""
-        def load() -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-            row = self.store.row("schedules", schedule_id)
-            return row, self.store.row("classes", row["class_id"]) if row else None
+        def load() -> tuple[ScheduleRecord | None, ClassRecord | None]:
+            row = self.db.schedule(schedule_id)
+            return row, self.db.get_class(row.class_id) if row else None
 
         row, cls = await asyncio.get_running_loop().run_in_executor(None, load)
         if row is None or cls is None:
@@ -153,16 +153,17 @@ class ScheduleRunner:
             if self.scheduler.get_job(schedule_id) is not None:
                 self.scheduler.remove_job(schedule_id)
             return None
-        now = now or datetime.now(parse_timezone(row["timezone"]))
+        now = now or datetime.now(parse_timezone(row.timezone))
         if skipped(row, now):
             log.info("schedule skipped schedule_id=%s date=%s reason=skip_date", schedule_id, now.date())
             return None
-        if not cls["meeting_url"]:
-            log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls["class_id"])
+        if not cls.meeting_url:
+            log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
         try:
-            sid = await self.manager.start(meeting_url=cls["meeting_url"], owner=cls["owner"], class_name=cls["name"],
-                                           class_id=cls["class_id"], duration_s=row["duration_s"])
+            sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
+                                                       class_name=cls.name, class_id=cls.class_id,
+                                                       duration_s=row.duration_s, origin="schedule"))
         except SessionConflict:
             log.info("schedule skipped schedule_id=%s reason=class_already_in_session", schedule_id)
             return None

@@ -160,6 +160,15 @@ class DeliveryOut(BaseModel):
     updated_at: str
 
 
+class AttemptOut(BaseModel):
+    number: int
+    holder: str
+    started_at: str
+    heartbeat_at: str
+    ended_at: str
+    end_reason: str
+
+
 class SessionOut(BaseModel):
     session_id: str
     owner: str
@@ -171,6 +180,13 @@ class SessionOut(BaseModel):
     detail: str
     created_at: str
     ended_at: str
+    started_at: str = ""
+    window_end: str = ""
+    origin: str = ""
+    attempt: int = 0
+    attempts: list[AttemptOut] = []
+    #: gaps in which nothing was recorded: {"from", "to", "reason"} (ISO 8601 UTC)
+    interruptions: list[dict[str, str]] = []
     live: dict[str, Any] | None = None
 
 

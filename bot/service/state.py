@@ -5,13 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from analysis.store import Store
+from bot.db.store import ServiceStore
 from bot.service.auth import Principal
 from bot.service.delivery import Deliveries
 from bot.service.schedules import ScheduleRunner
-from bot.service.sessions import SessionManager
+from bot.sessions.runner import SessionRunner
 
-store_key = web.AppKey("store", Store)
-manager_key = web.AppKey("sessions", SessionManager)
+store_key = web.AppKey("store", Store)  # observations
+db_key = web.AppKey("db", ServiceStore)  # the service's own tables
+manager_key = web.AppKey("sessions", SessionRunner)
 schedules_key = web.AppKey("schedules", ScheduleRunner)
 deliveries_key = web.AppKey("deliveries", Deliveries)
 principal_key = web.RequestKey("principal", Principal)

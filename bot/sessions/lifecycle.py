@@ -34,6 +34,7 @@ class LeaveReason(StrEnum):
     CONNECTION_LOST = "connection_lost"  # signalling gone for good; what was collected is kept
     NOBODY_JOINED = "nobody_joined"
     NO_MEDIA = "no_media"  # students there, not one frame arrived: ICE/network failure
+    SUPERSEDED = "superseded"  # the session's attempt was taken over by another process (fencing)
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {

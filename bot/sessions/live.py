@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from analysis.records import Observation, Participant, SessionInfo
-from analysis.store import ObservationBuffer, Store
+from analysis.store import Guard, ObservationBuffer, Store, Superseded
 from bot.config import Config
 from bot.connectors.base import (
     Closed,
@@ -40,6 +40,7 @@ from bot.connectors.base import (
     VideoOff,
     VideoOn,
 )
+from bot.sessions.analyzer import analyzer_factory, run_settings
 from bot.sessions.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
 from bot.sessions.roster import Roster
 from bot.sessions.sampler import Analyze, Sampler
@@ -58,20 +59,6 @@ def render_reports(store: Store, session_id: str, out_dir: Path, formats: Sequen
 
     return render_session(store, session_id, out_dir, formats=formats, paper=paper)
 
-
-def analyzer_factory(config: Config) -> Callable[[], Analyze]:
-    """Builds the real analyser inside the worker thread, loading the model before class starts."""
-
-    def make() -> Analyze:
-        from analysis.pipeline import Analyzer
-        from bot.cli.analyze import settings_from
-
-        analyzer = Analyzer(settings_from(config))
-        if config.analysis.emotions:
-            _ = analyzer.classifier  # load now, not at the first face
-        return analyzer.analyze
-
-    return make
 
 
 def new_session_id(prefix: str = "live") -> str:
@@ -92,6 +79,8 @@ class SessionResult:
     students: int = 0
     samples: int = 0
     dropped: int = 0
+    superseded: bool = False  # another process took the session over: nothing more was written
+    in_class: bool = False  # got into the meeting (so the session has stored data)
 
 
 class LiveSession:
@@ -99,7 +88,11 @@ class LiveSession:
                  session_id: str | None = None, class_name: str = "Live class", teacher: str = "",
                  analyze_factory: Callable[[], Analyze] | None = None, render: Render | None = render_reports,
                  max_duration_s: float | None = None, out_dir: str | Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, guard: Guard | None = None,
+                 t_offset: float = 0.0, returning: Sequence[Participant] = ()) -> None:
+        """`guard` fences every store write (the runner's attempt check); `t_offset` and `returning`
+        continue an earlier attempt: observation times go on from the offset, and students who
+        were there before keep their participant ids when they come back."""
         s = config.session
         self.connector = connector
         self.config = config
@@ -112,6 +105,10 @@ class LiveSession:
                                   media_timeout_s=s.media_timeout_s)
         self.lifecycle = Lifecycle()
         self.roster = Roster()
+        self.roster.restore((p.participant_id, p.display_name) for p in returning)
+        self._t_offset = t_offset
+        self._resumed = bool(t_offset or returning)
+        self.superseded = False
         self.sampler: Sampler | None = None
         self.presence: Presence | None = None
         self.reconnects = 0
@@ -125,7 +122,7 @@ class LiveSession:
         self._video_feed: dict[str, str] = {}  # participant id → feed id whose video is sampled
         self._infer = ThreadPoolExecutor(1, thread_name_prefix="classpulse-infer")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="classpulse-store")
-        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s)
+        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard)
         self.reports: list[Path] = []
         self.report_error = ""
 
@@ -205,32 +202,36 @@ class LiveSession:
     async def _in_class(self, analyze: Analyze) -> None:
         loop = asyncio.get_running_loop()
         a = self.config.analysis
+        model_version, settings = run_settings(self.config)
         info = SessionInfo(
             session_id=self.session_id, class_name=self.class_name, teacher=self.teacher,
             started_at=datetime.now(UTC).replace(microsecond=0).isoformat(), emotions_enabled=a.emotions,
             # A connector that cannot watch everyone at once (Zoom RTMS rotates one individual
             # stream) describes its own sampling; the report states it.
             sampling=getattr(self.connector, "sampling", "") or f"1 frame per student every {a.sample_interval_s:g} s",
-            source=self.connector.description)
-        await loop.run_in_executor(self._io, self.store.create_session, info)
+            source=self.connector.description, model_version=model_version, settings=settings)
+        await loop.run_in_executor(self._io, self.store.ensure_session, info)
         self.lifecycle.to(State.IN_CLASS)
         self.in_class.set()
         self.presence = Presence(in_class_since=self._clock())
         self.sampler = Sampler(self.session_id, analyze, self._deliver, self._infer,
                                interval_s=a.sample_interval_s,
                                stale_after_s=self.config.session.stale_frame_s,
-                               pending_s=self.config.session.media_timeout_s, clock=self._clock)
+                               pending_s=self.config.session.media_timeout_s, clock=self._clock,
+                               t_offset=self._t_offset)
         events = asyncio.ensure_future(self._consume())
         ticking = asyncio.ensure_future(self.sampler.run())
+        beating = asyncio.ensure_future(self._heartbeat())
         try:
             reason = await self._wait_for_leave()
         finally:
             self.lifecycle.to(State.LEAVING)
+            beating.cancel()
             await self.sampler.stop()  # first: leaving stops tracks, which must not read as camera off
             ticking.cancel()
             await self._quit_meeting()
             events.cancel()
-            await asyncio.gather(events, ticking, return_exceptions=True)
+            await asyncio.gather(events, ticking, beating, return_exceptions=True)
         self._leave_reason = reason
         log.info("session %s leaving: %s", self.session_id, reason.value)
 
@@ -248,14 +249,40 @@ class LiveSession:
             if reason is not None:
                 return reason
 
+    async def _heartbeat(self) -> None:
+        """Flush (and so run the fence) every flush interval, even when no sample arrives."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.config.store.flush_s)
+            try:
+                await loop.run_in_executor(self._io, self._buffer.flush)
+            except Superseded as exc:
+                self._on_superseded(exc)
+                return
+            except Exception:
+                log.exception("flushing observations of %s failed", self.session_id)
+
+    def _on_superseded(self, exc: Superseded) -> None:
+        if not self.superseded:
+            log.warning("session %s: %s; this process stops", self.session_id, exc)
+        self.superseded = True
+        self.request_leave(LeaveReason.SUPERSEDED)
+
     async def _process(self) -> None:
         loop = asyncio.get_running_loop()
         reason = self._leave_reason or LeaveReason.REQUESTED
+        if self.superseded:  # another process runs the class now: write nothing more
+            self.lifecycle.fail(FailureReason.CANCELLED, "superseded by a newer attempt")
+            return
         try:
             await loop.run_in_executor(self._io, self._buffer.close)
             ended = datetime.now(UTC).replace(microsecond=0).isoformat()
             await loop.run_in_executor(self._io,
                                        lambda: self.store.update_session(self.session_id, ended_at=ended))
+        except Superseded as exc:
+            self._on_superseded(exc)
+            self.lifecycle.fail(FailureReason.CANCELLED, "superseded by a newer attempt")
+            return
         except Exception as exc:
             log.exception("could not store the end of session %s", self.session_id)
             self.lifecycle.fail(FailureReason.INTERNAL, f"store failed: {exc}")
@@ -344,7 +371,12 @@ class LiveSession:
             log.info("%s left", student.display_name)
 
     async def _deliver(self, observations: list[Observation]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._io, self._buffer.add, observations)
+        if self.superseded:
+            return
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._io, self._buffer.add, observations)
+        except Superseded as exc:
+            self._on_superseded(exc)
 
     # -- teardown --------------------------------------------------------------------------
     async def _quit_meeting(self) -> None:
@@ -368,4 +400,5 @@ class LiveSession:
             session_id=self.session_id, state=self.state, failure=self.lifecycle.failure,
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
-            samples=st.samples if st else 0, dropped=st.dropped if st else 0)
+            samples=st.samples if st else 0, dropped=st.dropped if st else 0, superseded=self.superseded,
+            in_class=self.sampler is not None)

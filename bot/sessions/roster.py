@@ -12,6 +12,7 @@ Pure logic, no I/O: the session feeds it connector events and writes what it ret
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -61,6 +62,11 @@ class Roster:
         student.feeds.add(feed_id)
         self.ever_joined = True
         return student, new
+
+    def restore(self, students: Iterable[tuple[str, str]]) -> None:
+        """Students of an earlier attempt (participant id, name), not present until they come back."""
+        for pid, name in students:
+            self._students.setdefault(pid, Student(pid, name))
 
     def left(self, feed_id: str) -> Student | None:
         pid = self._by_feed.get(feed_id)

@@ -88,8 +88,9 @@ class Sampler:
 
     def __init__(self, session_id: str, analyze: Analyze, deliver: Deliver, executor: Executor, *,
                  interval_s: float = 1.0, stale_after_s: float = 3.0, pending_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, t_offset: float = 0.0) -> None:
         self.session_id = session_id
+        self.t_offset = t_offset  # a continued session's samples go on from where the last attempt was
         self.interval_s = interval_s
         self.stale_after_s = stale_after_s
         self.pending_s = pending_s
@@ -164,7 +165,7 @@ class Sampler:
     # -- ticks -----------------------------------------------------------------------------
     def now(self) -> float:
         """Seconds since the sampler started: the `t` of observations."""
-        return self._clock() - self._t0
+        return self._clock() - self._t0 + self.t_offset
 
     def _collect(self) -> list[tuple[str, Any, float]]:
         """(pid, frame or None, received_at) for every present participant that can be sampled."""

@@ -65,7 +65,7 @@ def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float
     """Simulate the class, store observations, render reports; returns the report paths."""
     from analysis.pipeline import Analyzer, Sample
     from analysis.store import ObservationBuffer, Store
-    from bot.cli.analyze import settings_from
+    from bot.sessions.analyzer import settings_from
     from reports.render import render_session
 
     interval = config.analysis.sample_interval_s

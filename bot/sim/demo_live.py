@@ -1,7 +1,7 @@
 """`classpulse demo --live`: a real live class on this machine, end to end to reports.
 
 The bot hosts its built-in classroom, simulated students (one face video each, relayed
-as pre-encoded VP8 by `bot.bench.live.load`) join it over WHIP, the bot samples them with the
+as pre-encoded VP8 by `bot.bench.load`) join it over WHIP, the bot samples them with the
 real analyser for `seconds`, leaves at that maximum duration and renders the reports —
 the same path as `classpulse join classroom:CODE`, with real WebRTC in between.
 
@@ -39,7 +39,7 @@ class LiveDemoUnavailable(Exception):
 def run_live_demo(videos: Sequence[str] | None, seconds: float, out_dir: str | None,
                   config_path: str | None = None, overrides: Sequence[str] = (), students: int = 5) -> list[Path]:
     """Run the live class in a fresh namespace; returns the report paths."""
-    from bot.bench.live.clip import make_clip
+    from bot.bench.clip import make_clip
     from bot.sim.netns import namespace
 
     why = available()
@@ -99,7 +99,7 @@ async def _inside(a: argparse.Namespace) -> dict[str, Any]:
         print(f"demo: the bot is in the class at {base}/join/{CODE}; {len(a.clip)} students join", file=sys.stderr)
         clip_args = [x for c in a.clip for x in ("--clip", c)]
         load = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.bench.live.load", "--base-url", base, "--code", CODE, "--students",
+            sys.executable, "-m", "bot.bench.load", "--base-url", base, "--code", CODE, "--students",
             str(len(a.clip)), "--names", a.names, *clip_args, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL)
         while not run.done():

@@ -22,7 +22,8 @@ from playwright.async_api import async_playwright
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.classroom import ClassroomConnector
-from bot.sessions.live import LiveSession, analyzer_factory
+from bot.sessions.analyzer import analyzer_factory
+from bot.sessions.live import LiveSession
 from bot.web.app import classroom_key, init_app
 from tests.integration.chromium import CHROMIUM, launch_args
 from tests.integration.outcome import per_student

@@ -24,7 +24,8 @@ from analysis.store import Store
 from bot.config import Config
 from bot.connectors.janus import JanusConnector
 from bot.connectors.janus_protocol import parse_target
-from bot.sessions.live import LiveSession, analyzer_factory
+from bot.sessions.analyzer import analyzer_factory
+from bot.sessions.live import LiveSession
 from tests.integration.chromium import CHROMIUM, launch_args
 from tests.integration.janus_case import BASE, wait_for_janus
 from tests.integration.outcome import per_student

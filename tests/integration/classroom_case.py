@@ -18,7 +18,8 @@ from aiohttp import ClientSession, web
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.classroom import ClassroomConnector
-from bot.sessions.live import LiveSession, analyzer_factory
+from bot.sessions.analyzer import analyzer_factory
+from bot.sessions.live import LiveSession
 from bot.sim.fake_analyzer import RecordingAnalyzer
 from bot.web.app import classroom_key, init_app
 from tests.integration.outcome import per_student

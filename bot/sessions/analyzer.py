@@ -1,0 +1,64 @@
+"""The analyser a session runs, built from the configuration, and the record of what it ran with.
+
+`settings_from` is the one mapping from `config.analysis` to the pipeline's settings, used
+by live sessions, `classpulse analyze` and the demo alike. `run_settings` is what a session
+stores about itself (model version and settings), so a report or a term trend can say when
+either changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from bot.config import Config
+from bot.sessions.sampler import Analyze
+
+
+def settings_from(config: Config) -> Any:
+    from analysis.pipeline import Settings
+
+    a = config.analysis
+    return Settings(detector=a.detector, landmarks=a.landmarks, emotions=a.emotions, min_face_px=a.min_face_px,
+                    model_dir=a.model_dir, batch_size=a.batch_size)
+
+
+def analyzer_factory(config: Config) -> Callable[[], Analyze]:
+    """Builds the real analyser inside the worker thread, loading the model before class starts."""
+
+    def make() -> Analyze:
+        from analysis.pipeline import Analyzer
+
+        analyzer = Analyzer(settings_from(config))
+        if config.analysis.emotions:
+            _ = analyzer.classifier  # load now, not at the first face
+        return analyzer.analyze
+
+    return make
+
+
+@lru_cache(maxsize=8)
+def model_version(model_dir: str | None) -> str:
+    """``<folder name>@<first 12 hex of SHA-256 over meta.json and the weights>``; cheap after the first call."""
+    from model.bundle import DEFAULT_MODEL_DIR
+
+    folder = Path(model_dir) if model_dir else Path(DEFAULT_MODEL_DIR)
+    digest = hashlib.sha256()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".h5"))
+    if not files:
+        return f"{folder.name}@missing"
+    for p in files:
+        digest.update(p.relative_to(folder).as_posix().encode())
+        digest.update(p.read_bytes())
+    return f"{folder.name}@{digest.hexdigest()[:12]}"
+
+
+def run_settings(config: Config) -> tuple[str, str]:
+    """(model version, analysis settings as JSON) for the session record."""
+    a = config.analysis
+    version = model_version(a.model_dir) if a.emotions else ""
+    return version, json.dumps(a.model_dump(mode="json"), sort_keys=True)
