@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test quick lint types install install-dev clean model
+.PHONY: demo test test-postgres quick lint types install install-dev clean model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) test-postgres
+
+# The store and service suites once more on PostgreSQL (a throw-away cluster the tests start;
+# Debian's `postgresql` package must be installed: .ci/run installs it).
+PG_SUITES = tests/test_migrations.py tests/test_store.py tests/test_session_runner.py tests/test_service_*.py
+test-postgres: install-dev
+	CLASSPULSE_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS) $(PG_SUITES)
 
 # The quick suite while developing: no slow or integration tests.
 quick:

@@ -240,6 +240,8 @@ def level_of(sig: Signals) -> Level:
         return "no_data"
     if sig.n_camera_off > sig.n_present + sig.n_absent:
         return "camera_off"
+    if sig.n_present + sig.n_absent == 0:  # only no_signal / not_sampled / left: nothing about the student
+        return "no_data"
     if sig.presence_share is None or sig.presence_share < 0.5:
         return "absent"
     if sig.n_scored < max(MIN_CERTAIN_SAMPLES, MIN_CERTAIN_SHARE * sig.n_present) or sig.engagement is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from analysis import aggregate as agg
 from analysis import classwide
 from analysis import concerns as concern_rules
-from analysis.records import Observation, Participant, SessionInfo
+from analysis.records import Interruption, Observation, Participant, SessionInfo
 from model.labels import LABELS
 from reports import charts
 from reports import format as fmt
@@ -136,12 +136,37 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
 
 
 def build_reports(info: SessionInfo, participants: Sequence[Participant],
-                  observations: Sequence[Observation]) -> Reports:
-    """Contexts for the class report and one per participant who did not opt out."""
+                  observations: Sequence[Observation], interruptions: Sequence[Interruption] = ()) -> Reports:
+    """Contexts for the class report and one per participant who did not opt out.
+
+    Interruptions (gaps ClassPulse did not record: a crash, a restart, a lost connection) are
+    named in every report's data quality, so a gap never reads as the students' absence.
+    """
     data, n_opted_out = _prepare(info, participants, observations)
     header = _header(info, data.duration_s)
-    students = tuple(_student(data, header, pid) for pid in data.names)
-    return Reports(_class(data, header, n_opted_out), students)
+    gaps = tuple(interruption_fact(info, g) for g in interruptions)
+    students = tuple(replace(r, quality=r.quality + gaps) for r in (_student(data, header, pid) for pid in data.names))
+    cls = _class(data, header, n_opted_out)
+    return Reports(replace(cls, quality=cls.quality + gaps), students)
+
+
+REASONS = {"crash": "ClassPulse stopped (crash or restart)",
+           "connection_lost": "the connection to the meeting was lost",
+           "worker_lost": "the worker running the class was lost", "handover": "handed to another worker",
+           "restart": "the service restarted"}
+
+
+def interruption_fact(info: SessionInfo, gap: Interruption) -> Fact:
+    """ "Analysis interrupted  12:10–12:40 UTC": nothing was recorded then; not the students' absence."""
+    start, end = fmt.parse_time(gap.from_at), fmt.parse_time(gap.to_at)
+    base = fmt.parse_time(info.started_at)
+    if start is not None and end is not None and base is not None:
+        span = (f"{fmt.wall_clock(info.started_at, (start - base).total_seconds()).split()[0]}–"
+                f"{fmt.wall_clock(info.started_at, (end - base).total_seconds())}")
+    else:
+        span = f"{gap.from_at or '?'}–{gap.to_at or '?'}"
+    why = REASONS.get(gap.reason, gap.reason)
+    return Fact("Analysis interrupted", span, f"{why}; nothing was recorded then, not counted as absence")
 
 
 # -- shared pieces ------------------------------------------------------------------------------

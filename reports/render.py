@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
-from analysis.records import Observation, Participant, SessionInfo
+from analysis.records import Interruption, Observation, Participant, SessionInfo
 from reports.context import ClassReport, Reports, StudentReport, build_reports
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class ReportStore(Protocol):
     def session(self, session_id: str) -> SessionInfo: ...
     def participants(self, session_id: str) -> list[Participant]: ...
     def observations(self, session_id: str, participant_id: str | None = None) -> list[Observation]: ...
+    def interruptions(self, session_id: str) -> list[Interruption]: ...
 
 
 @functools.cache
@@ -136,5 +137,6 @@ def render_session(store: ReportStore, session_id: str, out_dir: str | Path,
     """
     _paper(paper)
     info = store.session(session_id)
-    reports = build_reports(info, store.participants(session_id), store.observations(session_id))
+    reports = build_reports(info, store.participants(session_id), store.observations(session_id),
+                            store.interruptions(session_id))
     return write_reports(reports, out_dir, formats, paper=paper)

@@ -18,12 +18,12 @@ from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.fake import FakeConnector, FakeMeeting
+from bot.db.store import ServiceStore
 from bot.service.app import create_app
 from bot.service.auth import Role, create_token
-from bot.db.store import ServiceStore
 from bot.service.state import db_key, manager_key, store_key
-from tests.databases import database_url
 from bot.sim.fake_analyzer import RecordingAnalyzer
+from tests.databases import database_url
 
 
 def make_config(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = None, **session: float) -> Config:

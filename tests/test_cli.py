@@ -34,6 +34,14 @@ def test_bad_config_is_one_line_and_nonzero(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_unknown_session_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # In a folder with no store, nothing is created: the error says so.
+    rc = main(["--set", f"store.url=sqlite:///{tmp_path}/x.db", "report", "nope"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "nothing has been recorded" in err and "Traceback" not in err
+    assert not (tmp_path / "x.db").exists()
+    # With a store, an unknown session is one line too.
+    from analysis.store import Store
+    Store(f"sqlite:///{tmp_path}/x.db").close()
     rc = main(["--set", f"store.url=sqlite:///{tmp_path}/x.db", "report", "nope"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "no session 'nope'" in err and "Traceback" not in err

@@ -43,7 +43,7 @@ def test_from_empty_the_tables_match_the_code(tmp_path: Path) -> None:
             assert current_revision(conn, tables.HISTORY) == "s003"
     finally:
         store.close()
-    store, db = _open(store.url)  # opening again is a no-op
+    store, _ = _open(store.url)  # opening again is a no-op
     store.close()
 
 

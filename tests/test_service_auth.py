@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli.main import main
-from bot.service.api import PREFIX, ROUTES, Route
 from bot.db.records import DeliveryRecord
+from bot.service.api import PREFIX, ROUTES, Route
 from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service
 from tests.test_service_api import finished_session
@@ -60,7 +60,7 @@ def test_every_protected_route_needs_a_valid_token(tmp_path: Path, route: Route,
                 header = s.auth("alice")["Authorization"]
                 tid = s.tokens["alice"].split("_")[1]
                 from bot.service.auth import revoke_token
-                assert revoke_token(s.store, tid)
+                assert revoke_token(s.db, tid)
             elif token == "wrong-secret":
                 good = s.tokens["alice"]
                 header = "Bearer " + good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")

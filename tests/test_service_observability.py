@@ -10,9 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from analysis.records import SessionInfo
 from analysis.store import Store
+from bot.connectors.fake import solid
 from bot.db.records import SessionRecord
 from bot.db.store import ServiceStore
-from bot.connectors.fake import solid
 from bot.service.logs import KeyValueFormatter
 from bot.service.retention import purge
 from bot.service.state import schedules_key

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from analysis.store import Store
+from bot.db.records import ScheduleRecord
 from bot.service.schedules import make_trigger, next_runs, skipped
 from bot.service.state import schedules_key
 from tests.service_fixtures import Service, run, service, until
@@ -39,7 +40,8 @@ def test_invalid_cron_and_zones_are_refused(cron: str, tz: str, needle: str) -> 
 
 
 def test_skip_dates_use_the_schedules_local_date() -> None:
-    row = {"timezone": "Europe/Berlin", "skip_dates": "2026-12-24,2026-12-31"}
+    row = ScheduleRecord(schedule_id="s", owner="a", class_id="c", cron="0 9 * * mon", timezone="Europe/Berlin",
+                         duration_s=60, misfire_grace_s=60, created_at="", skip_dates="2026-12-24,2026-12-31")
     assert skipped(row, datetime(2026, 12, 24, 9, tzinfo=BERLIN))
     assert skipped(row, datetime(2026, 12, 23, 23, 30, tzinfo=UTC))  # already the 24th in Berlin
     assert not skipped(row, datetime(2026, 12, 23, 9, tzinfo=BERLIN))

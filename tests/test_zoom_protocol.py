@@ -104,14 +104,15 @@ def test_join_accepts_zoom_urls() -> None:
     import asyncio
 
     from bot.config import Config
+    from bot.connectors.registry import MeetingUrlError, Registry
     from bot.connectors.zoom import ZoomConnector
-    from bot.cli.join import MeetingUrlError, open_meeting
 
     async def main() -> None:
-        async with open_meeting("zoom:?meeting_uuid=m&rtms_stream_id=s&server_urls=wss://z", Config(), "c") as m:
+        meetings = Registry(Config())
+        async with meetings.open("zoom:?meeting_uuid=m&rtms_stream_id=s&server_urls=wss://z", "c") as m:
             assert isinstance(m.connector, ZoomConnector) and m.connector.capabilities.max_video_streams == 1
         with pytest.raises(MeetingUrlError, match="server_urls"):
-            async with open_meeting("zoom:?meeting_uuid=m", Config(), "c"):
+            async with meetings.open("zoom:?meeting_uuid=m", "c"):
                 pass
 
     asyncio.run(main())

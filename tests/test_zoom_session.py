@@ -15,9 +15,12 @@ from bot.config import Config
 from bot.connectors.base import FailureReason
 from bot.connectors.zoom import ZoomConnector
 from bot.connectors.zoom_fake import FakeZoom, jpeg_frames, send_webhook, started_payload
-from bot.connectors.zoom_service import ZoomSessions, init_zoom_app, label_sampling, zoom_sessions_key
+from bot.service.app import create_app
+from bot.service.state import manager_key
+from bot.service.zoom_hooks import session_id_for
 from bot.sessions.lifecycle import LeaveReason, State
 from bot.sessions.live import LiveSession
+from bot.sessions.runner import Outcome
 from bot.sim.fake_analyzer import RecordingAnalyzer
 
 CLIENT_ID, CLIENT_SECRET, WEBHOOK_SECRET = "cid-123", "client-secret-xyz", "hook-secret-abc"
@@ -59,23 +62,26 @@ def test_a_class_started_and_stopped_by_webhooks(tmp_path: Path, frames: list[li
     store = Store(config.store.url)
     analyze = RecordingAnalyzer()
 
-    async def main() -> tuple[ZoomSessions, FakeZoom, str]:
+    async def main() -> tuple[Outcome, FakeZoom]:
         zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
         ref = await zoom.start()
         await zoom.join(101, "Ada Lovelace", frames[0])
         await zoom.join(102, "Alan Turing", frames[1])
-        app = init_zoom_app(config, store, analyze_factory=lambda: analyze, render=None)
+        app = create_app(config, analyze_factory=lambda: analyze, render=None)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         url = f"http://127.0.0.1:{runner.addresses[0][1]}/zoom/hook"
-        sessions = app[zoom_sessions_key]
         try:
+            sessions = app[manager_key]
             status, _ = await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", started_payload(ref))
             assert status == 200
             retry, _ = await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", started_payload(ref))
-            assert retry == 200 and len(sessions.running) == 1  # a retried webhook is not a second session
+            sid = session_id_for(ref.rtms_stream_id)
+            await until(lambda: sid in sessions.running)
+            await asyncio.sleep(0.2)
+            assert retry == 200 and list(sessions.running) == [sid]  # a retried webhook is not a second session
             await until(lambda: {101, 102} <= set(zoom.log.video_sent))
             await zoom.join(103, "Grace Hopper", frames[2])  # late
             await zoom.join(104, "Edsger Dijkstra", frames[3])  # late
@@ -88,14 +94,16 @@ def test_a_class_started_and_stopped_by_webhooks(tmp_path: Path, frames: list[li
             status, _ = await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_stopped",
                                            {**started_payload(ref), "stop_reason": 6})
             assert status == 200
-            await asyncio.wait_for(sessions.wait_finished(ref.rtms_stream_id), 15)
-            return sessions, zoom, ref.rtms_stream_id
+            outcome = await asyncio.wait_for(sessions.wait(sid), 15)
+            assert outcome is not None
+            return outcome, zoom
         finally:
             await zoom.close()
             await runner.cleanup()
 
-    sessions, zoom, stream_id = asyncio.run(main())
-    result = sessions.results[stream_id]
+    outcome, zoom = asyncio.run(main())
+    result = outcome.result
+    assert result is not None and outcome.state == "done"
     assert result.state is State.DONE and result.leave_reason is LeaveReason.MEETING_ENDED, result
     assert result.students == 4
     # protocol order: signalling handshake, event subscription (join/leave/video on/off/speaker), ready ack
@@ -231,14 +239,12 @@ def test_real_analyser_finds_the_students_faces_and_renders_the_report(tmp_path:
         live = LiveSession(connector, config, store, class_name="Zoom maths")
         try:
             runner = asyncio.ensure_future(live.run())
-            labelled = asyncio.ensure_future(label_sampling(live, connector.sampling))
             await asyncio.wait_for(live.in_class.wait(), 120)  # includes loading the model
             def both_sampled() -> bool:  # a busy machine drops ticks: wait for samples, not for time
                 counts = live.sampler.participants() if live.sampler is not None else {}
                 return len(counts) == 2 and all(c["samples"] >= 4 for c in counts.values())
 
             await until(both_sampled, 150)
-            await labelled
             await zoom.stop(stop_reason=6)
             await asyncio.wait_for(runner, 120)
         finally:

@@ -77,6 +77,10 @@ class Registry:
         if scheme == "zoom":
             from bot.connectors.zoom_protocol import ZoomUrlError, parse_stream_url
 
+            if not url.startswith("zoom:?"):
+                raise MeetingUrlError(f"{url[:200]!r}: unsupported meeting URL: a Zoom meeting link cannot be "
+                                      "joined; Zoom classes arrive through RTMS webhooks (docs/zoom.md), or "
+                                      "give one stream as zoom:?meeting_uuid=…&rtms_stream_id=…&server_urls=…")
             try:
                 ref = parse_stream_url(url)
             except ZoomUrlError as exc:

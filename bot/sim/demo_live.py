@@ -73,29 +73,33 @@ def run_live_demo(videos: Sequence[str] | None, seconds: float, out_dir: str | N
 
 
 async def _inside(a: argparse.Namespace) -> dict[str, Any]:
-    """The bot side, inside the namespace: classroom, session with max duration, students."""
+    """The bot side, inside the namespace: classroom, one session through the runner, students."""
     from aiohttp import web
 
     from analysis.store import Store
     from bot.config import load_config
-    from bot.connectors.classroom import ClassroomConnector
-    from bot.sessions.live import LiveSession
+    from bot.connectors.registry import ClassroomHost, Registry
+    from bot.db.store import ServiceStore
+    from bot.sessions.runner import SessionRunner, SessionSpec
     from bot.web.app import classroom_key, init_app
 
-    config = load_config(a.config, overrides=[*a.set, f"classroom.host={a.host}"])
+    overrides = [*a.set, f"classroom.host={a.host}"] + ([f"reports.out_dir={a.out}"] if a.out else [])
+    config = load_config(a.config, overrides=overrides)
     app = init_app(config)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, a.host, config.classroom.port).start()
+    web_runner = web.AppRunner(app)
+    await web_runner.setup()
+    await web.TCPSite(web_runner, a.host, config.classroom.port).start()
     base = f"http://{a.host}:{config.classroom.port}"
     store = Store(config.store.url)
-    session = LiveSession(ClassroomConnector(app[classroom_key], CODE, "Demo class (live)", base), config, store,
-                          class_name="Demo class (live)", teacher="Demo teacher", max_duration_s=a.seconds,
-                          out_dir=a.out)
-    run = asyncio.ensure_future(session.run())
+    meetings = Registry(config, ClassroomHost(app[classroom_key], base))
+    sessions = SessionRunner(config, store, ServiceStore(store), meetings)
+    sid = await sessions.start(SessionSpec(meeting_url=f"classroom:{CODE}", owner="Demo teacher",
+                                           class_name="Demo class (live)", duration_s=a.seconds, origin="cli"))
+    run = asyncio.ensure_future(sessions.wait(sid))
     load: asyncio.subprocess.Process | None = None
     try:
-        await asyncio.wait_for(session.in_class.wait(), 120)
+        running = sessions.running[sid]
+        await until_in_class(running)
         print(f"demo: the bot is in the class at {base}/join/{CODE}; {len(a.clip)} students join", file=sys.stderr)
         clip_args = [x for c in a.clip for x in ("--clip", c)]
         load = await asyncio.create_subprocess_exec(
@@ -104,22 +108,34 @@ async def _inside(a: argparse.Namespace) -> dict[str, Any]:
             stdout=asyncio.subprocess.DEVNULL)
         while not run.done():
             await asyncio.wait([run], timeout=10)
-            p = session.progress()
-            print(f"demo: {p['elapsed_s']:5.0f}/{a.seconds:.0f} s, {p['present']} students present, "
-                  f"{p['samples']} samples, {p['dropped']} dropped", file=sys.stderr)
-        result = run.result()
+            p = sessions.live_numbers(sid)
+            if p is not None:
+                print(f"demo: {p['elapsed_s']:5.0f}/{a.seconds:.0f} s, {p['present']} students present, "
+                      f"{p['samples']} samples, {p['dropped']} dropped", file=sys.stderr)
+        outcome = run.result()
     finally:
         if not run.done():
-            session.request_leave()
+            sessions.leave(sid)
             await asyncio.wait_for(run, 120)
         if load is not None and load.stdin is not None:
             load.stdin.close()
             await asyncio.wait_for(load.wait(), 20)
-        await runner.cleanup()
+        await web_runner.cleanup()
         store.close()
-    return {"session_id": result.session_id, "state": result.state.value, "failure": result.failure,
-            "detail": result.detail, "reports": [str(p) for p in result.reports],
-            "report_error": result.report_error}
+    assert outcome is not None
+    return {"session_id": outcome.session_id, "state": outcome.state, "failure": outcome.failure or None,
+            "detail": outcome.detail, "reports": [str(p) for p in outcome.reports],
+            "report_error": outcome.report_error}
+
+
+async def until_in_class(running: Any, timeout_s: float = 120.0) -> None:
+    """Wait until the runner's attempt has a live session that got into the class."""
+    for _ in range(int(timeout_s * 10)):
+        if running.live is not None:
+            await asyncio.wait_for(running.live.in_class.wait(), timeout_s)
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError("the bot did not get into the class")
 
 
 def main() -> None:
