@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from analysis.records import FaceReading, Observation, Participant, Quality, SessionInfo, State
+from analysis.records import FaceReading, Interruption, Observation, Participant, Quality, SessionInfo, State
 from model.labels import LABEL_INDEX, LABELS
 
 SID = "s1"
@@ -41,12 +41,13 @@ def camera_off(pid: str, ts: Iterable[float]) -> list[Observation]:
 
 @dataclass
 class FakeStore:
-    """Mirrors the three read methods of `analysis.store.Store` and records calls."""
+    """Mirrors the read methods of `analysis.store.Store` that reports use, and records calls."""
 
     info: SessionInfo
     people: list[Participant]
     obs: list[Observation]
     calls: list[str] = field(default_factory=list)
+    gaps: list[Interruption] = field(default_factory=list)
 
     def session(self, session_id: str) -> SessionInfo:
         self.calls.append("session")
@@ -62,6 +63,10 @@ class FakeStore:
         self.calls.append("observations")
         return [o for o in self.obs if o.session_id == session_id
                 and (participant_id is None or o.participant_id == participant_id)]
+
+    def interruptions(self, session_id: str) -> list[Interruption]:
+        self.calls.append("interruptions")
+        return [g for g in self.gaps if g.session_id == session_id]
 
 
 def info(emotions: bool = True, minutes: int = 2, **kw: str) -> SessionInfo:

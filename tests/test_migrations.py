@@ -32,7 +32,7 @@ def _columns(engine: sa.Engine) -> dict[str, set[str]]:
 
 
 def test_from_empty_the_tables_match_the_code(tmp_path: Path) -> None:
-    store, db = _open(database_url(tmp_path))
+    store, _ = _open(database_url(tmp_path))
     try:
         found = _columns(store.engine)
         for table in (*schema.metadata.tables.values(), *tables.metadata.tables.values()):

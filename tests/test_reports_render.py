@@ -75,7 +75,7 @@ def test_html_files_and_store_calls(tmp_path: Path) -> None:
     store = FakeStore(*two_students())
     paths = render_session(store, SID, tmp_path, formats=("html",))
     assert rel(paths, tmp_path) == ["class.html", "students/ann-archer.html", "students/ben-brook.html"]
-    assert set(store.calls) <= {"session", "participants", "observations"}
+    assert set(store.calls) <= {"session", "participants", "observations", "interruptions"}
     assert not any("cleo" in p.name for p in tmp_path.rglob("*"))
 
 
@@ -249,3 +249,18 @@ def test_synthetic_class_pdfs(tmp_path: Path) -> None:
     assert n <= 5 and "Opted Out" not in text and "Class moments" in text
     for p in paths:
         assert pdf_text(p)[0] <= (15 if p.name == "all-students.pdf" else 5)
+
+
+def test_interruptions_are_named_in_every_report_not_read_as_absence(tmp_path: Path) -> None:
+    from analysis.records import Interruption
+
+    store = FakeStore(*two_students())
+    store.gaps.append(Interruption(SID, "2026-03-02T10:00:30+00:00", "2026-03-02T10:01:10+00:00", "crash"))
+    paths = render_session(store, SID, tmp_path, formats=("html",))
+    for p in paths:
+        text = Page(p.read_text()).visible
+        assert "Analysis interrupted" in text and "10:00–10:01 UTC" in text, p.name
+        assert "not counted as absence" in text
+    plain = FakeStore(*two_students())
+    for p in render_session(plain, SID, tmp_path / "plain", formats=("html",)):
+        assert "Analysis interrupted" not in p.read_text()

@@ -50,6 +50,52 @@ class ClassroomHost:
     base_url: str
 
 
+def class_code(url: str) -> str:
+    from bot.web.whip import CODE_RE
+
+    code = url.removeprefix("classroom:").strip("/")
+    if not CODE_RE.match(code):
+        raise MeetingUrlError(f"class code {code!r}: use 3-40 letters, digits, - or _")
+    return code
+
+
+def validate_url(url: str, extra: tuple[str, ...] = ()) -> str:
+    """Parse `url` without touching the network; a description without secrets, or `MeetingUrlError`."""
+    scheme = url.partition(":")[0].lower()
+    if scheme in extra:
+        return f"{scheme} meeting {url.partition(':')[2][:100]}"
+    scheme = scheme_of(url)
+    if scheme.startswith("janus"):
+        from bot.connectors.janus_protocol import JanusUrlError, parse_target
+
+        try:
+            target = parse_target(url)
+        except JanusUrlError as exc:
+            raise MeetingUrlError(str(exc)) from None
+        return f"Janus room {target.room}"
+    if scheme == "classroom":
+        return f"built-in classroom {class_code(url)}"
+    if scheme == "zoom":
+        from bot.connectors.zoom_protocol import ZoomUrlError, parse_stream_url
+
+        if not url.startswith("zoom:?"):
+            raise MeetingUrlError(f"{url[:200]!r}: unsupported meeting URL: a Zoom meeting link cannot be "
+                                  "joined; Zoom classes arrive through RTMS webhooks (docs/zoom.md), or "
+                                  "give one stream as zoom:?meeting_uuid=…&rtms_stream_id=…&server_urls=…")
+        try:
+            ref = parse_stream_url(url)
+        except ZoomUrlError as exc:
+            raise MeetingUrlError(str(exc)) from None
+        return f"Zoom RTMS stream {ref.rtms_stream_id}"
+    from bot.sim.meeting import SimUrlError, parse_sim_url
+
+    try:
+        plan = parse_sim_url(url)
+    except SimUrlError as exc:
+        raise MeetingUrlError(str(exc)) from None
+    return f"simulated class of {len(plan.students)}"
+
+
 class Registry:
     """`bot.sessions.runner.Meetings` for real platforms (and `sim:`)."""
 
@@ -60,48 +106,11 @@ class Registry:
         self.extra = extra or {}  # more schemes (tests: "fake")
 
     def validate(self, url: str) -> str:
-        scheme = url.partition(":")[0].lower()
-        if scheme in self.extra:
-            return f"{scheme} meeting {url.partition(':')[2][:100]}"
-        scheme = scheme_of(url)
-        if scheme.startswith("janus"):
-            from bot.connectors.janus_protocol import JanusUrlError, parse_target
-
-            try:
-                target = parse_target(url)
-            except JanusUrlError as exc:
-                raise MeetingUrlError(str(exc)) from None
-            return f"Janus room {target.room}"
-        if scheme == "classroom":
-            return f"built-in classroom {self._class_code(url)}"
-        if scheme == "zoom":
-            from bot.connectors.zoom_protocol import ZoomUrlError, parse_stream_url
-
-            if not url.startswith("zoom:?"):
-                raise MeetingUrlError(f"{url[:200]!r}: unsupported meeting URL: a Zoom meeting link cannot be "
-                                      "joined; Zoom classes arrive through RTMS webhooks (docs/zoom.md), or "
-                                      "give one stream as zoom:?meeting_uuid=…&rtms_stream_id=…&server_urls=…")
-            try:
-                ref = parse_stream_url(url)
-            except ZoomUrlError as exc:
-                raise MeetingUrlError(str(exc)) from None
-            return f"Zoom RTMS stream {ref.rtms_stream_id}"
-        from bot.sim.meeting import SimUrlError, parse_sim_url
-
-        try:
-            plan = parse_sim_url(url)
-        except SimUrlError as exc:
-            raise MeetingUrlError(str(exc)) from None
-        return f"simulated class of {len(plan.students)}"
+        return validate_url(url, tuple(self.extra))
 
     @staticmethod
     def _class_code(url: str) -> str:
-        from bot.web.whip import CODE_RE
-
-        code = url.removeprefix("classroom:").strip("/")
-        if not CODE_RE.match(code):
-            raise MeetingUrlError(f"class code {code!r}: use 3-40 letters, digits, - or _")
-        return code
+        return class_code(url)
 
     @contextlib.asynccontextmanager
     async def open(self, url: str, class_name: str) -> AsyncIterator[Meeting]:

@@ -38,7 +38,8 @@ def session_out(request: web.Request, record: SessionRecord, *, detail: bool = F
     data = {k: v for k, v in asdict(record).items() if k in SessionOut.model_fields}
     out = SessionOut(**data, live=live)
     if live is not None:
-        out.state = live["state"]
+        # The bot has left but the runner is still rendering and recording the end: not done yet.
+        out.state = "processing" if live["state"] in ("done", "failed") else live["state"]
     if detail:
         db, store = request.app[db_key], request.app[store_key]
         out.attempts = [AttemptOut(**{k: v for k, v in asdict(a).items() if k in AttemptOut.model_fields})
