@@ -24,7 +24,7 @@ from aiohttp import web
 from analysis.store import Store
 from bot.config import Config
 from bot.connectors.zoom import ZoomConnector
-from bot.connectors.zoom_protocol import StreamRef, failure_for_stop
+from bot.connectors.zoom_protocol import StreamRef, failure_for_stop, is_revoked
 from bot.connectors.zoom_webhook import webhook_handler
 from bot.lifecycle import LeaveReason
 from bot.sampler import Analyze
@@ -70,10 +70,20 @@ class ZoomSessions:
 
     def stopped(self, meeting_uuid: str, rtms_stream_id: str, stop_reason: int) -> None:
         session = self.running.get(rtms_stream_id)
+        revoked = is_revoked(stop_reason)
         if session is None:
+            done = self.results.get(rtms_stream_id)
+            if revoked and done is not None and not done.data_deleted:  # revoked after the class ended
+                log.warning("RTMS stream %s revoked: deleting session %s", rtms_stream_id, done.session_id)
+                with contextlib.suppress(KeyError):
+                    self.store.delete_session(done.session_id)
+                done.data_deleted = True
             return
         log.info("RTMS stream %s stopped: %s", rtms_stream_id, failure_for_stop(stop_reason)[1])
-        session.request_leave(LeaveReason.MEETING_ENDED)
+        if revoked:
+            session.discard_data(f"Zoom revoked RTMS stream {rtms_stream_id} (stop reason 8)")
+        else:
+            session.request_leave(LeaveReason.MEETING_ENDED)
 
     async def _run(self, stream_id: str, session: LiveSession, sampling: str) -> None:
         labeller = asyncio.ensure_future(label_sampling(session, sampling))
