@@ -110,3 +110,14 @@ def test_achieved_sampling_rate_matches_the_documented_formula(n: int) -> None:
     assert max(samples.values()) - min(samples.values()) <= 2 * math.ceil(dwell / interval)  # fair
     expected = {10: (35.0, 5.14), 30: (105.0, 1.71)}[n]
     assert cov.cycle_s == expected[0] and round(cov.samples_per_min, 2) == expected[1]
+
+
+def test_a_student_abandoned_without_a_frame_is_reported_as_unanswered() -> None:
+    rot: Rotation[str] = Rotation(dwell_s=1.0, frame_timeout_s=1.0)
+    rot.video_on("a")
+    rot.video_on("b")
+    assert rot.due(0.0) == "a"
+    assert rot.due(1.1) == "b"  # "a" never sent a frame
+    assert rot.unanswered == ["a"]
+    rot.frame("b", 1.2)
+    assert rot.due(2.3) == "a" and rot.unanswered == ["a"]  # "b" answered: not reported
