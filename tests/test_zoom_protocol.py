@@ -63,7 +63,8 @@ def test_requests_carry_the_documented_fields() -> None:
 def test_user_ids_are_accepted_as_numbers_or_text() -> None:
     assert zp.user_key(16778240) == zp.user_key("16778240") == zp.user_key(" 16778240") == "16778240"
     assert zp.user_key("abc-1") == "abc-1" and zp.wire_user_id("abc-1") == "abc-1"
-    for bad in (None, True, "", 1.5, []):
+    bads: tuple[object, ...] = (None, True, "", 1.5, [])
+    for bad in bads:
         with pytest.raises(zp.ProtocolError):
             zp.user_key(bad)
 
