@@ -119,6 +119,13 @@ class ZoomConnector(Connector):
         self.subscriptions: list[str] = []
         self.refusals: list[tuple[str, int, str]] = []
         self.stream_close_sent = False
+        #: Called with one line per protocol step (`classpulse zoom-check` prints them).
+        self.trace: Callable[[str], None] | None = None
+
+    def _note(self, text: str) -> None:
+        log.info("%s", text)
+        if self.trace is not None:
+            self.trace(text)
 
     def _signature(self) -> str:
         s = self.settings
@@ -149,6 +156,7 @@ class ZoomConnector(Connector):
         await self._open_signaling()
         await self._open_media()
         await self._send_signal(zp.event_subscription())
+        self._note("events subscribed (2 active speaker, 3 join, 4 leave, 8 camera on, 9 camera off)")
         self._signal_up = True
 
     async def _open_signaling(self) -> None:
@@ -158,10 +166,12 @@ class ZoomConnector(Connector):
             sock = await RtmsSocket.open(self._http, self.ref.server_urls, "signaling", timeout, self._clock)
         except SocketClosed as exc:
             raise SocketUnreachable(FailureReason.MEETING_NOT_FOUND, exc.detail) from None
+        self._note(f"signaling socket open at {self.ref.server_urls}: sending handshake (1)")
         answer = await self._handshake(sock, zp.signaling_handshake(self.ref, self._signature()), zp.SignalingReady)
         assert isinstance(answer, zp.SignalingReady)
         self._signal = sock
         self._media_url = answer.video_url
+        self._note(f"signaling handshake accepted (2): media server {answer.video_url}")
 
     async def _open_media(self) -> None:
         assert self._http is not None and self._signal is not None
@@ -170,12 +180,18 @@ class ZoomConnector(Connector):
                                           self._clock)
         except SocketClosed as exc:
             raise SocketUnreachable(FailureReason.NETWORK, exc.detail) from None
+        self._note(f"media socket open: sending handshake (3) asking {self.params.as_json()}")
         answer = await self._handshake(media, zp.data_handshake(self.ref, self._signature(), self.params),
                                        zp.DataReady)
         assert isinstance(answer, zp.DataReady)
+        g = answer.granted
+        self._note("media handshake accepted (4): granted " + (
+            f"codec {g.codec}, resolution {g.resolution}, data_opt {g.data_opt}, fps {g.fps}" if g else
+            "no media_params (Zoom's defaults)"))
         self._honour(answer.granted)
         self._media = media
         await self._send_signal(zp.client_ready(self.ref))
+        self._note("client ready (7) sent on the signaling socket")
         self._media_ready.set()
 
     def _honour(self, granted: zp.GrantedVideo | None) -> None:
@@ -222,6 +238,8 @@ class ZoomConnector(Connector):
             await sock.close()
             reason, detail = zp.failure_for_status(answer.status, answer.reason, answer.msg_type)
             log.warning("Zoom refused the %s handshake: %s", sock.name, detail)
+            if self.trace is not None:
+                self.trace(f"{sock.name} handshake REFUSED: {detail}")
             raise ConnectorError(reason, f"{sock.name} handshake refused: {detail}")
         if isinstance(answer, zp.StreamStopped):
             await sock.close()
@@ -282,6 +300,8 @@ class ZoomConnector(Connector):
             zp.Event.PARTICIPANT_VIDEO_OFF: lambda p: self.participants.video_off(p.user_id),
             zp.Event.PARTICIPANT_LEAVE: lambda p: self.participants.left(p.user_id),
         }[update.event]
+        self._note(f"event {update.event.name}: " + ", ".join(
+            f"{p.user_id}" + (f" {p.user_name!r}" if p.user_name else "") for p in update.people))
         for person in update.people:
             self._apply(handler(person))
 
@@ -311,7 +331,11 @@ class ZoomConnector(Connector):
 
     def _on_subscribed(self, answer: zp.Subscribed) -> None:
         if answer.ok:
+            self._note(f"video subscription to {answer.user_id} granted (29, status {answer.status})")
             return
+        if self.trace is not None:
+            self.trace(f"video subscription to {answer.user_id} REFUSED (29, status {answer.status} "
+                       f"{answer.reason!r})")
         detail = zp.failure_for_status(answer.status, answer.reason, zp.Msg.VIDEO_SUBSCRIPTION_RESP)[1]
         log.warning("Zoom refused the video of %s: %s", answer.user_id, detail)
         self.refusals.append((answer.user_id, answer.status, answer.reason))
@@ -331,6 +355,7 @@ class ZoomConnector(Connector):
             track.stop()
 
     def _end(self, reason: FailureReason | None, detail: str, *, delete_data: bool = False) -> None:
+        self._note(f"stream over: {detail}")
         self._signal_up = False
         self.channel.put(Closed(reason, detail, delete_data))
         self.channel.close()
@@ -421,6 +446,8 @@ class ZoomConnector(Connector):
         for frame in frames:
             track.push(frame)
         if frames:
+            if msg.user_id not in self.frames_by_user:
+                self._note(f"first video frame from {msg.user_id} {msg.user_name!r} ({len(msg.data)} bytes)")
             self.frames += len(frames)
             self.frames_by_user[msg.user_id] = self.frames_by_user.get(msg.user_id, 0) + len(frames)
             self.rotation.frame(msg.user_id, self._clock())
@@ -488,6 +515,8 @@ class ZoomConnector(Connector):
         if sock is None:
             return
         self.subscriptions.append(user)
+        if self.trace is not None:
+            self.trace(f"subscribing to the video of {user} (28, signaling socket)")
         with contextlib.suppress(SocketClosed):  # the signaling reader notices and reconnects
             await sock.send(zp.video_subscription(user))
 
