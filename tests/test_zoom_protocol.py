@@ -47,7 +47,7 @@ def test_url_validation_reply() -> None:
 
 def test_requests_carry_the_documented_fields() -> None:
     sig = json.loads(zp.encode(zp.signaling_handshake(REF, "abc")))
-    assert sig == {"msg_type": 1, "protocol_version": 1, "meeting_uuid": REF.meeting_uuid,
+    assert sig == {"msg_type": 1, "protocol_version": 1, "sequence": 1, "meeting_uuid": REF.meeting_uuid,
                    "rtms_stream_id": REF.rtms_stream_id, "signature": "abc"}
     data = json.loads(zp.encode(zp.data_handshake(REF, "abc", zp.VideoParams())))
     assert data["msg_type"] == 3 and data["media_type"] == 2 and data["payload_encryption"] is False
@@ -93,6 +93,8 @@ def test_parsing_answers_events_video_and_stops() -> None:
     assert zp.parse('{"msg_type": 29, "user_id": 7, "status_code": 44}') == zp.Subscribed("7", 44, "")
     assert zp.Subscribed("7", 44).ok and not zp.Subscribed("7", 4).ok
     assert zp.parse('{"msg_type": 22, "status_code": 0}') == zp.CloseAcknowledged(0)
+    assert zp.parse('{"msg_type": 29, "status_code": 0}') == zp.Subscribed("", 0, "")  # tolerated
+    assert zp.parse('{"msg_type": 12, "timestamp": "1727384349123"}') == zp.KeepAlive("1727384349123")  # echoed
     for bad in ("nope", "[]", '{"msg_type": "2"}', '{"msg_type": 15, "content": {"user_id": 1, "data": "%%"}}',
                 '{"msg_type": 2, "status_code": 0}', '{"msg_type": 6, "event": {"event_type": 3}}'):
         with pytest.raises(zp.ProtocolError):

@@ -1,7 +1,7 @@
 """Zoom RTMS connector: the meeting's participants and one rotating individual video.
 
-`join()` runs the RTMS handshakes — signaling 1→2, media 3→4 (video only, `data_opt 4`),
-CLIENT_READY_ACK 7 and the event subscription 5 on the signaling socket — and returns.
+`join()` runs the RTMS handshakes — signaling 1→2 and the event subscription 5, media 3→4
+(video only, `data_opt 4`), then CLIENT_READY_ACK 7 on the signaling socket — and returns.
 From then on four tasks run:
 
 - the signaling reader: EVENT_UPDATEs (6, event in `event`) teach `zoom_participants`
@@ -154,9 +154,10 @@ class ZoomConnector(Connector):
     async def _connect_all(self) -> None:
         """Signaling handshake, media handshake, ready ack, event subscription."""
         await self._open_signaling()
-        await self._open_media()
+        # At once, as Zoom's boilerplate does: every event is a chance to learn who is there.
         await self._send_signal(zp.event_subscription())
         self._note("events subscribed (2 active speaker, 3 join, 4 leave, 8 camera on, 9 camera off)")
+        await self._open_media()
         self._signal_up = True
 
     async def _open_signaling(self) -> None:

@@ -294,7 +294,7 @@ def now_ms() -> int:
 
 
 def signaling_handshake(ref: StreamRef, signature: str) -> dict[str, Any]:
-    return {"msg_type": Msg.SIGNALING_HAND_SHAKE_REQ, "protocol_version": 1,
+    return {"msg_type": Msg.SIGNALING_HAND_SHAKE_REQ, "protocol_version": 1, "sequence": 1,  # "must start at 1"
             "meeting_uuid": ref.meeting_uuid, "rtms_stream_id": ref.rtms_stream_id, "signature": signature}
 
 
@@ -313,7 +313,7 @@ def client_ready(ref: StreamRef) -> dict[str, Any]:
     return {"msg_type": Msg.CLIENT_READY_ACK, "rtms_stream_id": ref.rtms_stream_id}
 
 
-def keep_alive_reply(timestamp: int) -> dict[str, Any]:
+def keep_alive_reply(timestamp: Any) -> dict[str, Any]:
     return {"msg_type": Msg.KEEP_ALIVE_RESP, "timestamp": timestamp}
 
 
@@ -383,7 +383,7 @@ class MediaInterrupted:
 
 @dataclass(frozen=True)
 class KeepAlive:
-    timestamp: int
+    timestamp: Any  # echoed back as received: "must match the request"
 
 
 @dataclass(frozen=True)
@@ -506,9 +506,10 @@ def parse(text: str | bytes) -> Message:
     if kind == Msg.DATA_HAND_SHAKE_RESP:
         return DataReady(_granted(msg))
     if kind == Msg.VIDEO_SUBSCRIPTION_RESP:
-        return Subscribed(user_key(msg.get("user_id")), status, reason_text)
+        uid = msg.get("user_id")
+        return Subscribed(user_key(uid) if uid is not None else "", status, reason_text)
     if kind == Msg.KEEP_ALIVE_REQ:
-        return KeepAlive(_int(msg.get("timestamp", 0), "timestamp"))
+        return KeepAlive(msg.get("timestamp", 0))
     if kind == Msg.EVENT_UPDATE:
         return _event_update(msg)
     if kind == Msg.MEDIA_DATA_VIDEO:
@@ -519,8 +520,9 @@ def parse(text: str | bytes) -> Message:
             data = base64.b64decode(content.get("data", ""), validate=True)
         except (binascii.Error, TypeError, ValueError):
             raise ProtocolError("video data is not base64") from None
+        ts = content.get("timestamp")
         return VideoData(user_key(content.get("user_id")), str(content.get("user_name") or ""),
-                         data, _int(content.get("timestamp", 0), "timestamp"))
+                         data, ts if isinstance(ts, int) and not isinstance(ts, bool) else 0)
     if kind == Msg.STREAM_STATE_UPDATE:
         state = msg.get("state")
         stop = _int(msg.get("reason", 0) or 0, "reason")
