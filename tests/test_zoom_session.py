@@ -539,3 +539,36 @@ def test_real_analyser_finds_the_students_faces_and_renders_the_report(tmp_path:
     html = next(p for p in live.reports if p.name.endswith(".html") and "class" in p.name).read_text()
     assert "Ada Lovelace" in html and "Alan Turing" in html and "rotation over students" in html
     store.close()
+
+
+def test_a_revoke_after_the_class_ended_deletes_the_stored_class(tmp_path: Path, frames: list[list[bytes]]) -> None:
+    config = make_config(tmp_path)
+    store = Store(config.store.url)
+    rendered = tmp_path / "class.html"
+
+    def render(store: Store, session_id: str, out_dir: Path, formats: object, paper: str = "a4") -> list[Path]:
+        rendered.write_text(session_id)
+        return [rendered]
+
+    async def main() -> tuple[ZoomSessions, str]:
+        zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
+        stream = await zoom.start()
+        sessions = ZoomSessions(config, store, analyze_factory=RecordingAnalyzer, render=render)
+        try:
+            sessions.started(ref_of(stream))
+            await until(zoom.events_ready)
+            await zoom.join(1, "Ada Lovelace", frames[0])
+            await until(lambda: zoom.log.video_sent.get(1, 0) >= 3)
+            await zoom.stop()
+            await asyncio.wait_for(sessions.wait_finished(stream.rtms_stream_id), 15)
+            assert rendered.exists()
+            sessions.stopped(stream.meeting_uuid, stream.rtms_stream_id, 8)  # revoked afterwards
+            return sessions, stream.rtms_stream_id
+        finally:
+            await zoom.close()
+
+    sessions, stream_id = asyncio.run(main())
+    result = sessions.results[stream_id]
+    assert result.data_deleted and not rendered.exists()
+    assert result.session_id not in {s.session_id for s in store.sessions()}
+    store.close()

@@ -77,6 +77,9 @@ class ZoomSessions:
                 log.warning("RTMS stream %s revoked: deleting session %s", rtms_stream_id, done.session_id)
                 with contextlib.suppress(KeyError):
                     self.store.delete_session(done.session_id)
+                for path in done.reports:
+                    path.unlink(missing_ok=True)
+                done.reports.clear()
                 done.data_deleted = True
             return
         log.info("RTMS stream %s stopped: %s", rtms_stream_id, failure_for_stop(stop_reason)[1])
