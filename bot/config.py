@@ -119,7 +119,11 @@ class ZoomSection(_Section):
     dwell_s: float = Field(default=3.0, gt=0, le=60)
     frame_timeout_s: float = Field(default=3.0, gt=0, le=60)
     handshake_timeout_s: float = Field(default=10.0, gt=0, le=120)
-    reconnect_timeout_s: float = Field(default=30.0, ge=0, le=600)
+    reconnect_timeout_s: float = Field(default=30.0, ge=0, le=600)  # media socket: Zoom waits 30–65 s
+    signal_reconnect_s: float = Field(default=55.0, ge=0, le=600)  # signaling: Zoom keeps it about 1 min
+    reconnect_backoff_s: float = Field(default=1.0, gt=0, le=30)  # first retry delay, doubled up to 10 s
+    keepalive_timeout_s: float = Field(default=65.0, gt=0, le=600)  # no keep-alive this long: redo handshake
+    probe_retry_s: float = Field(default=60.0, gt=0, le=3600)  # re-try a student whose camera state is unknown
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8090, ge=0, le=65535)
     webhook_path: str = Field(default="/zoom/webhook", pattern=r"^/")

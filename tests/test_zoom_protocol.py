@@ -45,9 +45,9 @@ def test_url_validation_reply() -> None:
                      "encryptedToken": hmac.new(b"tok", b"qgg8vlvZRS6UYooatFL8Aw", hashlib.sha256).hexdigest()}
 
 
-def test_handshake_messages_carry_the_documented_fields() -> None:
+def test_requests_carry_the_documented_fields() -> None:
     sig = json.loads(zp.encode(zp.signaling_handshake(REF, "abc")))
-    assert sig == {"msg_type": 1, "protocol_version": 1, "meeting_uuid": REF.meeting_uuid,
+    assert sig == {"msg_type": 1, "protocol_version": 1, "sequence": 1, "meeting_uuid": REF.meeting_uuid,
                    "rtms_stream_id": REF.rtms_stream_id, "signature": "abc"}
     data = json.loads(zp.encode(zp.data_handshake(REF, "abc", zp.VideoParams())))
     assert data["msg_type"] == 3 and data["media_type"] == 2 and data["payload_encryption"] is False
@@ -55,38 +55,85 @@ def test_handshake_messages_carry_the_documented_fields() -> None:
     sub = json.loads(zp.encode(zp.event_subscription()))
     assert sub["msg_type"] == 5 and [e["event_type"] for e in sub["events"]] == [2, 3, 4, 8, 9]
     assert json.loads(zp.encode(zp.keep_alive_reply(7))) == {"msg_type": 13, "timestamp": 7}
-    assert json.loads(zp.encode(zp.video_subscription(16778240)))["msg_type"] == 28
+    assert json.loads(zp.encode(zp.video_subscription("16778240", timestamp=5))) == {
+        "msg_type": 28, "user_id": 16778240, "subscribe": True, "timestamp": 5}  # an unsigned int32 again
+    assert json.loads(zp.encode(zp.stream_close(REF))) == {"msg_type": 21, "rtms_stream_id": REF.rtms_stream_id}
+
+
+def test_user_ids_are_accepted_as_numbers_or_text() -> None:
+    assert zp.user_key(16778240) == zp.user_key("16778240") == zp.user_key(" 16778240") == "16778240"
+    assert zp.user_key("abc-1") == "abc-1" and zp.wire_user_id("abc-1") == "abc-1"
+    bads: tuple[object, ...] = (None, True, "", 1.5, [])
+    for bad in bads:
+        with pytest.raises(zp.ProtocolError):
+            zp.user_key(bad)
 
 
 def test_parsing_answers_events_video_and_stops() -> None:
     ok = zp.parse(json.dumps({"msg_type": 2, "status_code": 0,
                               "media_server": {"server_urls": {"all": "wss://a", "video": "wss://v"}}}))
     assert ok == zp.SignalingReady("wss://v")
-    assert zp.parse('{"msg_type": 2, "status_code": 15}') == zp.Refused(2, 15, "")
-    assert zp.parse('{"msg_type": 4, "status_code": 0}') == zp.DataReady()
+    assert zp.parse('{"msg_type": 2, "status_code": 3, "reason": "bad"}') == zp.Refused(2, 3, "bad")
+    assert zp.parse('{"msg_type": 4, "status_code": 0}') == zp.DataReady(None)
     assert zp.parse('{"msg_type": 12, "timestamp": 99}') == zp.KeepAlive(99)
-    joined = zp.parse(json.dumps({"msg_type": 6, "content": {"event_type": 3, "participants": [
-        {"user_id": 1, "user_name": "Ada"}, {"user_id": 2, "user_name": "Alan"}]}}))
-    assert joined == zp.RosterUpdate(zp.Event.PARTICIPANT_JOIN, (zp.Person(1, "Ada"), zp.Person(2, "Alan")))
+    joined = zp.parse(json.dumps({"msg_type": 6, "event": {"event_type": 3, "participants": [
+        {"user_id": 1, "user_name": "Ada"}, {"user_id": "2", "user_name": "Alan"}]}}))
+    assert joined == zp.RosterUpdate(zp.Event.PARTICIPANT_JOIN, (zp.Person("1", "Ada"), zp.Person("2", "Alan")))
+    # the old reading: an event in `content` is not an event
+    with pytest.raises(zp.ProtocolError):
+        zp.parse(json.dumps({"msg_type": 6, "content": {"event_type": 3, "participants": []}}))
     video = zp.parse(json.dumps({"msg_type": 15, "content": {"user_id": 1, "user_name": "Ada", "timestamp": 5,
                                                              "data": base64.b64encode(b"\xff\xd8jpeg").decode()}}))
-    assert isinstance(video, zp.VideoData) and video.data == b"\xff\xd8jpeg" and video.user_id == 1
+    assert isinstance(video, zp.VideoData) and video.data == b"\xff\xd8jpeg" and video.user_id == "1"
     assert zp.parse('{"msg_type": 8, "state": 4, "reason": 6}') == zp.StreamStopped(6)
+    assert zp.parse('{"msg_type": 8, "state": 2, "reason": 14}') == zp.MediaInterrupted()
     assert zp.parse('{"msg_type": 9, "state": 5, "stop_reason": 1}') == zp.StreamStopped(1)
+    assert zp.parse('{"msg_type": 9, "state": 5, "reason": 8}') == zp.StreamStopped(8)  # the table's name
     assert zp.parse('{"msg_type": 8, "state": 1}') == zp.Ignored(8)
+    assert zp.parse('{"msg_type": 29, "user_id": 7, "status_code": 44}') == zp.Subscribed("7", 44, "")
+    assert zp.Subscribed("7", 44).ok and not zp.Subscribed("7", 4).ok
+    assert zp.parse('{"msg_type": 22, "status_code": 0}') == zp.CloseAcknowledged(0)
+    assert zp.parse('{"msg_type": 29, "status_code": 0}') == zp.Subscribed("", 0, "")  # tolerated
+    assert zp.parse('{"msg_type": 12, "timestamp": "1727384349123"}') == zp.KeepAlive("1727384349123")  # echoed
     for bad in ("nope", "[]", '{"msg_type": "2"}', '{"msg_type": 15, "content": {"user_id": 1, "data": "%%"}}',
-                '{"msg_type": 2, "status_code": 0}'):
+                '{"msg_type": 2, "status_code": 0}', '{"msg_type": 6, "event": {"event_type": 3}}'):
         with pytest.raises(zp.ProtocolError):
             zp.parse(bad)
 
 
-def test_codes_map_to_reasons_a_teacher_can_act_on() -> None:
-    assert zp.failure_for_status(zp.STATUS_INVALID_SIGNATURE)[0] is FailureReason.WRONG_SECRET
-    assert zp.failure_for_status(zp.STATUS_MEETING_UUID_NOT_EXIST)[0] is FailureReason.MEETING_NOT_FOUND
-    assert zp.failure_for_status(zp.STATUS_DUPLICATE_SIGNAL_REQUEST)[0] is FailureReason.NOT_ADMITTED
+def test_types_zoom_added_later_are_ignored_not_errors() -> None:
+    assert zp.parse('{"msg_type": 6, "event": {"event_type": 12, "timestamp": 1}}') == zp.Ignored(6, 12, known=False)
+    assert zp.parse('{"msg_type": 77, "anything": true}') == zp.Ignored(77, known=False)
+    assert zp.parse('{"msg_type": 6, "event": {"event_type": 5, "user_id": 1}}') == zp.Ignored(6, 5)
+
+
+def test_status_codes_in_both_numberings_map_to_reasons_a_teacher_can_act_on() -> None:
+    sig, media, sub = zp.Msg.SIGNALING_HAND_SHAKE_RESP, zp.Msg.DATA_HAND_SHAKE_RESP, zp.Msg.VIDEO_SUBSCRIPTION_RESP
+    # the current table (Data type definitions)
+    assert zp.failure_for_status(3, "", sig)[0] is FailureReason.WRONG_SECRET
+    assert zp.failure_for_status(8, "", sig)[0] is FailureReason.NOT_ADMITTED
+    assert zp.failure_for_status(16, "", media)[0] is FailureReason.NOT_ADMITTED
+    assert zp.failure_for_status(2, "", sig)[0] is FailureReason.MEETING_NOT_FOUND
+    assert zp.failure_for_status(40, "", sig)[0] is FailureReason.MEETING_NOT_FOUND
+    assert zp.failure_for_status(45, "", sig)[0] is FailureReason.INTERNAL
+    assert "DUPLICATE_VIDEO_SUBSCRIPTION" in zp.failure_for_status(44, "", sub)[1]
+    # the older numbering: media-only codes cannot be the answer to a signaling handshake
+    assert zp.failure_for_status(15, "", sig)[0] is FailureReason.WRONG_SECRET
+    assert zp.failure_for_status(17, "", sig)[0] is FailureReason.NOT_ADMITTED
+    assert zp.failure_for_status(31, "", media)[0] is FailureReason.NOT_ADMITTED
+    # Zoom's reason text wins when it says what happened
+    failure, detail = zp.failure_for_status(15, "Invalid signature", media)
+    assert failure is FailureReason.WRONG_SECRET and "'Invalid signature'" in detail
+    assert zp.failure_for_status(3, "duplicate signal request", sig)[0] is FailureReason.NOT_ADMITTED
+
+
+def test_stop_reasons() -> None:
     assert zp.failure_for_stop(6) == (None, "the meeting ended (stop reason 6)")
+    assert zp.failure_for_stop(20)[0] is None  # our own stream close
     assert zp.failure_for_stop(18)[0] is FailureReason.WRONG_SECRET
-    assert zp.failure_for_stop(14)[0] is FailureReason.NETWORK
+    assert zp.failure_for_stop(24)[0] is FailureReason.NETWORK and "keep-alive" in zp.failure_for_stop(24)[1]
+    assert zp.failure_for_stop(8)[0] is None and zp.is_revoked(8) and not zp.is_revoked(6)
+    assert all(r in zp.STOP_REASONS for r in range(27))
 
 
 def test_zoom_urls_name_the_stream() -> None:
@@ -116,3 +163,12 @@ def test_join_accepts_zoom_urls() -> None:
                 pass
 
     asyncio.run(main())
+
+
+def test_video_params_follow_the_codec_rules() -> None:
+    from bot.config import ZoomSection
+    from bot.connectors.zoom import video_params
+
+    assert video_params(ZoomSection(codec="jpg", fps=12)).fps == 5  # pictures: at most 5 fps
+    assert video_params(ZoomSection(codec="h264", fps=5)).fps == 6  # H.264: only above 5 fps
+    assert video_params(ZoomSection(codec="h264", fps=25)).fps == 25

@@ -18,7 +18,7 @@ def step(rot: Rotation, now: float) -> int | None:
 
 
 def test_round_robin_in_camera_on_order_with_dwell_from_first_frame() -> None:
-    rot2 = Rotation(dwell_s=3.0, frame_timeout_s=10.0)
+    rot2: Rotation[int] = Rotation(dwell_s=3.0, frame_timeout_s=10.0)
     for u in (1, 2, 3):
         rot2.video_on(u)
     assert rot2.due(0.0) == 1
@@ -33,7 +33,7 @@ def test_round_robin_in_camera_on_order_with_dwell_from_first_frame() -> None:
 
 
 def test_a_student_who_sends_nothing_is_skipped_after_the_frame_timeout() -> None:
-    rot = Rotation(dwell_s=3.0, frame_timeout_s=2.0)
+    rot: Rotation[int] = Rotation(dwell_s=3.0, frame_timeout_s=2.0)
     rot.video_on(1)
     rot.video_on(2)
     assert rot.due(0.0) == 1
@@ -42,7 +42,7 @@ def test_a_student_who_sends_nothing_is_skipped_after_the_frame_timeout() -> Non
 
 
 def test_camera_off_and_leaving_replan_at_once_and_late_joiners_come_next() -> None:
-    rot = Rotation(dwell_s=3.0)
+    rot: Rotation[int] = Rotation(dwell_s=3.0)
     for u in (1, 2, 3):
         rot.video_on(u)
     assert step(rot, 0.0) == 1
@@ -59,7 +59,7 @@ def test_camera_off_and_leaving_replan_at_once_and_late_joiners_come_next() -> N
 
 
 def test_one_student_is_watched_continuously_and_nobody_means_no_subscription() -> None:
-    rot = Rotation(dwell_s=1.0)
+    rot: Rotation[int] = Rotation(dwell_s=1.0)
     assert rot.due(0.0) is None
     rot.video_on(5)
     assert step(rot, 0.0) == 5
@@ -67,7 +67,7 @@ def test_one_student_is_watched_continuously_and_nobody_means_no_subscription() 
 
 
 def test_restrict_limits_the_rotation() -> None:
-    rot = Rotation(dwell_s=1.0)
+    rot: Rotation[int] = Rotation(dwell_s=1.0)
     for u in (1, 2, 3):
         rot.video_on(u)
     rot.restrict({2, 3})
@@ -78,7 +78,7 @@ def test_restrict_limits_the_rotation() -> None:
 def simulate(n: int, *, dwell_s: float, interval_s: float, switch_s: float, duration_s: float) -> dict[int, int]:
     """Samples per student: the sampler ticks every interval and samples only the watched student,
     whose frames start `switch_s` after the subscription."""
-    rot = Rotation(dwell_s=dwell_s, frame_timeout_s=10 * dwell_s)
+    rot: Rotation[int] = Rotation(dwell_s=dwell_s, frame_timeout_s=10 * dwell_s)
     for u in range(n):
         rot.video_on(u)
     samples = dict.fromkeys(range(n), 0)
@@ -110,3 +110,14 @@ def test_achieved_sampling_rate_matches_the_documented_formula(n: int) -> None:
     assert max(samples.values()) - min(samples.values()) <= 2 * math.ceil(dwell / interval)  # fair
     expected = {10: (35.0, 5.14), 30: (105.0, 1.71)}[n]
     assert cov.cycle_s == expected[0] and round(cov.samples_per_min, 2) == expected[1]
+
+
+def test_a_student_abandoned_without_a_frame_is_reported_as_unanswered() -> None:
+    rot: Rotation[str] = Rotation(dwell_s=1.0, frame_timeout_s=1.0)
+    rot.video_on("a")
+    rot.video_on("b")
+    assert rot.due(0.0) == "a"
+    assert rot.due(1.1) == "b"  # "a" never sent a frame
+    assert rot.unanswered == ["a"]
+    rot.frame("b", 1.2)
+    assert rot.due(2.3) == "a" and rot.unanswered == ["a"]  # "b" answered: not reported

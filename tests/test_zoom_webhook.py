@@ -65,3 +65,15 @@ def test_started_and_stopped_are_handed_on() -> None:
     assert [a[0] for a in answers] == [200, 200, 200]
     assert started == [StreamRef("m==", "s1", "wss://rtms.example/sig")]
     assert stopped == [("m==", "s1", 6)]
+
+
+def test_rtms_fields_inside_payload_object_are_read_too() -> None:
+    """Zoom's other meeting webhooks nest their fields in `payload.object`; accept that layout."""
+    obj = {"meeting_uuid": "m==", "rtms_stream_id": "s1", "server_urls": "wss://rtms.example/sig"}
+    answers, started, stopped = serve_and([
+        ("meeting.rtms_started", {"account_id": "a", "object": obj}, {}),
+        ("meeting.rtms_stopped", {"object": {**obj, "stop_reason": "8"}}, {}),
+    ])
+    assert [a[0] for a in answers] == [200, 200]
+    assert started == [StreamRef("m==", "s1", "wss://rtms.example/sig")]
+    assert stopped == [("m==", "s1", 8)]

@@ -153,6 +153,15 @@ def cmd_zoom_webhook(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_zoom_check(args: argparse.Namespace, config: Config) -> int:
+    from bot.connectors.zoom_check import run
+
+    if not config.zoom.client_id or not config.zoom.client_secret.get_secret_value():
+        raise CliError("zoom.client_id / zoom.client_secret are not set (CLASSPULSE_ZOOM__CLIENT_ID, "
+                       "CLASSPULSE_ZOOM__CLIENT_SECRET)")
+    return run(config, args)
+
+
 def cmd_train(args: argparse.Namespace, config: Config) -> int:
     from training.train import TrainConfig, export, train
 
@@ -355,6 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     zw.add_argument("--host", help="listen address (default: zoom.host)")
     zw.add_argument("--port", type=int, help="listen port (default: zoom.port)")
     zw.set_defaults(func=cmd_zoom_webhook)
+
+    zc = sub.add_parser("zoom-check", help="follow one real Zoom RTMS stream and print every protocol step",
+                        description="For the first real Zoom class: connect to one RTMS stream (from the "
+                                    "webhook's fields, or the first meeting.rtms_started received with "
+                                    "--listen), print each handshake step, the events, the subscriptions and "
+                                    "the frames per student. Stores nothing; leaves the stream running.")
+    from bot.connectors.zoom_check import add_arguments as zoom_check_arguments
+
+    zoom_check_arguments(zc)
+    zc.set_defaults(func=cmd_zoom_check)
 
     b = sub.add_parser("bench", help="load benchmark: N simulated students streaming into the bot (root)",
                        description="Stream N simulated students (a pre-encoded VP8 clip made from face videos) "

@@ -112,6 +112,10 @@ class Closed:
 
     reason: FailureReason | None  # None: the meeting ended normally
     detail: str
+    #: The platform withdrew consent for this meeting's data (Zoom RTMS stop reason 8,
+    #: "stream revoked: assets must be deleted immediately"): the session must delete
+    #: everything it stored or buffered for this class now, and render nothing.
+    delete_data: bool = False
 
 
 ConnectorEvent = Joined | VideoOn | VideoOff | Left | Reconnecting | Reconnected | Closed

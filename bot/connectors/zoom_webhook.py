@@ -30,6 +30,15 @@ OnStarted = Callable[[StreamRef], None]
 OnStopped = Callable[[str, str, int], None]
 
 
+def _fields(payload: dict[str, Any]) -> dict[str, Any]:
+    """The RTMS fields: at the top of ``payload`` (Zoom's RTMS pages and rtms-samples) or
+    inside ``payload.object`` (the layout of Zoom's other meeting webhooks)."""
+    obj = payload.get("object")
+    if isinstance(obj, dict):
+        return {**obj, **payload}
+    return payload
+
+
 def webhook_handler(secret: str, on_started: OnStarted, on_stopped: OnStopped,
                     *, max_age_s: float = 300.0) -> Callable[[web.Request], Any]:
     """An aiohttp handler for Zoom's event notifications (POST, JSON)."""
@@ -43,8 +52,8 @@ def webhook_handler(secret: str, on_started: OnStarted, on_stopped: OnStopped,
         try:
             data = json.loads(body)
             event = data["event"]
-            payload = data.get("payload") or {}
-        except (ValueError, KeyError, TypeError):
+            payload = _fields(data.get("payload") or {})
+        except (ValueError, KeyError, TypeError, AttributeError):
             return web.Response(status=400, text="not a Zoom event")
         if event == "endpoint.url_validation":
             return web.json_response(url_validation_reply(secret, str(payload.get("plainToken", ""))))
@@ -58,8 +67,11 @@ def webhook_handler(secret: str, on_started: OnStarted, on_stopped: OnStopped,
                 return web.Response(status=400, text="rtms_started without meeting_uuid/rtms_stream_id")
             on_started(ref)  # must only schedule work: the answer goes out now
         elif event == "meeting.rtms_stopped":
-            on_stopped(str(payload.get("meeting_uuid", "")), str(payload.get("rtms_stream_id", "")),
-                       int(payload.get("stop_reason", 0) or 0))
+            try:
+                stop_reason = int(payload.get("stop_reason", 0) or 0)
+            except (TypeError, ValueError):
+                stop_reason = 0
+            on_stopped(str(payload.get("meeting_uuid", "")), str(payload.get("rtms_stream_id", "")), stop_reason)
         return web.Response(status=200)
 
     return handle

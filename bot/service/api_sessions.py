@@ -94,7 +94,7 @@ async def get_session(request: web.Request) -> web.Response:
 async def leave_session(request: web.Request) -> web.Response:
     """Asks the bot to leave; 202 while it stores and renders, 200 if it had already ended."""
     record = await own_session(request, request.match_info["session_id"])
-    asked = request.app[manager_key].leave(record.session_id)
+    asked = request.app[manager_key].leave(record.session_id, end_stream=True)
     return web.json_response(session_out(request, record), status=202 if asked else 200)
 
 

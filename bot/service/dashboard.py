@@ -186,7 +186,7 @@ async def leave(request: web.Request) -> web.Response:
         record = await own_session(request, request.match_info["session_id"])
     except ApiError:
         raise web.HTTPNotFound(text="no such session") from None
-    request.app[manager_key].leave(record.session_id)
+    request.app[manager_key].leave(record.session_id, end_stream=True)
     raise web.HTTPSeeOther(f"/dashboard/sessions/{record.session_id}")
 
 

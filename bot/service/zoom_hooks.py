@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.config import Config
-from bot.connectors.zoom_protocol import StreamRef, failure_for_stop
+from bot.connectors.zoom_protocol import StreamRef, failure_for_stop, is_revoked
 from bot.connectors.zoom_webhook import webhook_handler
-from bot.service.state import manager_key
+from bot.service.state import db_key, manager_key
 from bot.sessions.lifecycle import LeaveReason
 from bot.sessions.runner import SessionConflict, SessionSpec
 
@@ -60,8 +60,25 @@ def add_zoom_webhook(app: web.Application, config: Config) -> None:
 
     def stopped(meeting_uuid: str, rtms_stream_id: str, stop_reason: int) -> None:
         sid = session_id_for(rtms_stream_id)
-        if app[manager_key].leave(sid, LeaveReason.MEETING_ENDED):
+        runner = app[manager_key]
+        if is_revoked(stop_reason):  # "assets must be deleted immediately"
+            if runner.discard(sid, f"Zoom revoked RTMS stream {rtms_stream_id} (stop reason {stop_reason})"):
+                return
+            task = asyncio.ensure_future(_erase_ended(sid))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            return
+        if runner.leave(sid, LeaveReason.MEETING_ENDED):
             log.info("RTMS stream %s stopped: %s", rtms_stream_id, failure_for_stop(stop_reason)[1])
+
+    async def _erase_ended(sid: str) -> None:
+        """A revoke for a class that already ended: its stored data and reports go too."""
+        loop = asyncio.get_running_loop()
+        record = await loop.run_in_executor(None, app[db_key].session, sid)
+        if record is None:
+            return
+        log.warning("RTMS stream of session %s revoked after the class: deleting its data", sid)
+        await loop.run_in_executor(None, app[manager_key].erase, sid)
 
     handler = webhook_handler(config.zoom.webhook_secret.get_secret_value(), started, stopped)
     app.router.add_post(config.zoom.webhook_path, handler)

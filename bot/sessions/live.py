@@ -81,6 +81,7 @@ class SessionResult:
     dropped: int = 0
     superseded: bool = False  # another process took the session over: nothing more was written
     in_class: bool = False  # got into the meeting (so the session has stored data)
+    data_deleted: bool = False  # the platform revoked the data (Zoom stop reason 8): nothing kept
 
 
 class LiveSession:
@@ -125,6 +126,8 @@ class LiveSession:
         self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard)
         self.reports: list[Path] = []
         self.report_error = ""
+        self._delete_data = False  # see `discard_data`
+        self.data_deleted = False
 
     @property
     def state(self) -> State:
@@ -135,6 +138,17 @@ class LiveSession:
         if self._leave_reason is None:
             self._leave_reason = reason
         self._leave.set()
+
+    def discard_data(self, why: str) -> None:
+        """Leave and delete everything collected for this class instead of storing it.
+
+        For a platform that withdraws consent (Zoom RTMS stop reason 8, "stream revoked:
+        assets must be deleted immediately"): buffered observations, the participants and the
+        session row are deleted as soon as the bot is out, and no report is rendered.
+        """
+        log.warning("session %s: deleting its data: %s", self.session_id, why)
+        self._delete_data = True
+        self.request_leave(LeaveReason.MEETING_ENDED)
 
     def progress(self) -> dict[str, Any]:
         st = self.sampler.stats if self.sampler else None
@@ -274,6 +288,9 @@ class LiveSession:
         if self.superseded:  # another process runs the class now: write nothing more
             self.lifecycle.fail(FailureReason.CANCELLED, "superseded by a newer attempt")
             return
+        if self._delete_data:
+            await self._delete_collected()
+            return
         try:
             await loop.run_in_executor(self._io, self._buffer.close)
             ended = datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -300,6 +317,27 @@ class LiveSession:
             except Exception as exc:  # the data is safe in the store: `classpulse report` can retry
                 log.exception("report rendering failed for %s", self.session_id)
                 self.report_error = f"{type(exc).__name__}: {exc}"
+        self.lifecycle.to(State.DONE)
+
+    async def _delete_collected(self) -> None:
+        """`discard_data`: nothing of this class stays in the store or on disk."""
+        loop = asyncio.get_running_loop()
+
+        def purge() -> None:
+            import shutil
+
+            self._buffer.close()  # flush first so that no late write survives the delete
+            self.store.delete_session(self.session_id)
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+        try:
+            await loop.run_in_executor(self._io, purge)
+        except Exception as exc:
+            log.exception("could not delete the revoked data of session %s", self.session_id)
+            self.lifecycle.fail(FailureReason.INTERNAL, f"revoked data could not be deleted: {exc}")
+            return
+        self.data_deleted = True
+        self.lifecycle.to(State.PROCESSING)
         self.lifecycle.to(State.DONE)
 
     def _failure_detail(self, reason: LeaveReason) -> str:
@@ -330,6 +368,8 @@ class LiveSession:
             log.warning("meeting connection lost, reconnecting: %s", event.detail)
         elif isinstance(event, Reconnected):
             log.info("meeting connection restored")
+        elif isinstance(event, Closed) and event.delete_data:
+            self.discard_data(event.detail)
         elif isinstance(event, Closed):
             ended = event.reason is None
             self.request_leave(LeaveReason.MEETING_ENDED if ended else LeaveReason.CONNECTION_LOST)
@@ -401,4 +441,4 @@ class LiveSession:
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
             samples=st.samples if st else 0, dropped=st.dropped if st else 0, superseded=self.superseded,
-            in_class=self.sampler is not None)
+            in_class=self.sampler is not None, data_deleted=self.data_deleted)

@@ -32,7 +32,11 @@ Pure: the caller passes the clock in; no asyncio.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)  # a participant id (Zoom: the user id as text)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class _Candidate:
     last_served: float | None = None
 
 
-class Rotation:
+class Rotation(Generic[K]):
     """Round-robin over students with camera on; `due(now)` says whom to watch next."""
 
     def __init__(self, dwell_s: float, frame_timeout_s: float = 3.0) -> None:
@@ -79,22 +83,25 @@ class Rotation:
             raise ValueError("dwell and frame timeout must be positive")
         self.dwell_s = dwell_s
         self.frame_timeout_s = frame_timeout_s
-        self._candidates: dict[int, _Candidate] = {}
+        self._candidates: dict[K, _Candidate] = {}
         self._counter = 0
-        self.current: int | None = None
+        self.current: K | None = None
         self._switched_at = 0.0
         self._first_frame_at: float | None = None
-        self.visits: dict[int, int] = {}
-        self._returning: dict[int, float] = {}  # camera off for now: when they were last served
-        self._only: set[int] | None = None
+        self.visits: dict[K, int] = {}
+        self._returning: dict[K, float] = {}  # camera off for now: when they were last served
+        self._only: set[K] | None = None
+        #: Users abandoned after `frame_timeout_s` without a single frame (drained by the caller:
+        #: a camera that was only assumed to be on, or a subscription Zoom never served).
+        self.unanswered: list[K] = []
 
     # -- roster ---------------------------------------------------------------------------
-    def video_on(self, user: int) -> None:
+    def video_on(self, user: K) -> None:
         if user not in self._candidates:
             self._counter += 1
             self._candidates[user] = _Candidate(self._counter, self._returning.pop(user, None))
 
-    def video_off(self, user: int) -> None:
+    def video_off(self, user: K) -> None:
         """Camera off or left: out of the plan; if watched, the next `due` moves on at once."""
         cand = self._candidates.pop(user, None)
         if cand is not None and cand.last_served is not None:
@@ -103,26 +110,26 @@ class Rotation:
         if self.current == user:
             self.current = None
 
-    def left(self, user: int) -> None:
+    def left(self, user: K) -> None:
         self.video_off(user)
         self._returning.pop(user, None)
 
-    def restrict(self, users: set[int] | None) -> None:
+    def restrict(self, users: set[K] | None) -> None:
         """Rotate over these users only (None: everybody with camera on)."""
         self._only = users
         if users is not None and self.current not in users:
             self.current = None
 
-    def candidates(self) -> list[int]:
+    def candidates(self) -> list[K]:
         return list(self._candidates)
 
     # -- the clock ------------------------------------------------------------------------
-    def frame(self, user: int, now: float) -> None:
+    def frame(self, user: K, now: float) -> None:
         """A frame of `user` arrived: the dwell starts with the first one."""
         if user == self.current and self._first_frame_at is None:
             self._first_frame_at = now
 
-    def due(self, now: float) -> int | None:
+    def due(self, now: float) -> K | None:
         """The student to switch to now, or None to keep the current subscription."""
         if self.current is not None:
             if self._first_frame_at is None:
@@ -133,21 +140,24 @@ class Rotation:
         nxt = self._pick(exclude=self.current)
         if nxt is None:
             return None  # nobody else: keep watching the current student (or nobody)
+        if self.current is not None and self._first_frame_at is None:
+            self.unanswered.append(self.current)
         self._switch(nxt, now)
         return nxt
 
-    def _pick(self, exclude: int | None) -> int | None:
-        best: tuple[float, int, int] | None = None
+    def _pick(self, exclude: K | None) -> K | None:
+        best: tuple[float, int] | None = None
+        chosen: K | None = None
         for user, cand in self._candidates.items():
             if user == exclude or (self._only is not None and user not in self._only):
                 continue
             served = float("-inf") if cand.last_served is None else cand.last_served
-            key = (served, cand.order, user)
+            key = (served, cand.order)  # orders are unique: no tie left to break
             if best is None or key < best:
-                best = key
-        return None if best is None else best[2]
+                best, chosen = key, user
+        return chosen
 
-    def _switch(self, user: int, now: float) -> None:
+    def _switch(self, user: K, now: float) -> None:
         if self.current is not None and self.current in self._candidates:
             self._candidates[self.current].last_served = now
         self._candidates[user].last_served = now  # provisional: marks it served from now on

@@ -299,7 +299,9 @@ class SessionRunner:
         had_data = bool(record.started_at) or result.in_class
         if gap is not None and not result.in_class:  # never got back in: the gap runs to the end
             await self._db(lambda: self.store.add_interruption(replace(gap, to_at=iso(self.now()))))
-        if result.state is State.DONE:
+        if result.data_deleted:  # the platform withdrew consent: nothing is kept, nothing rendered
+            state, failure, detail = "failed", "revoked", "the platform revoked the stream: all its data was deleted"
+        elif result.state is State.DONE:
             state, failure, detail = "done", "", result.detail
         elif had_data:
             state = "interrupted"
@@ -391,14 +393,53 @@ class SessionRunner:
         r = self.running.get(session_id)
         return r.live.progress() if r is not None and r.live is not None else None
 
-    def leave(self, session_id: str, reason: LeaveReason = LeaveReason.REQUESTED) -> bool:
+    def leave(self, session_id: str, reason: LeaveReason = LeaveReason.REQUESTED, *,
+              end_stream: bool = False) -> bool:
+        """Ask the bot to leave. `end_stream` (the teacher stops the analysis) also ends a platform
+        stream that would otherwise wait for the bot to come back (Zoom RTMS); shutdown never does."""
         r = self.running.get(session_id)
         if r is None:
             return False
         r.leave_reason = r.leave_reason or reason
-        if r.live is not None:
+        if r.live is None:
+            return True
+        ender = getattr(r.live.connector, "end_stream", None) if end_stream else None
+        if ender is None:
             r.live.request_leave(reason)
+            return True
+        live = r.live
+
+        async def end_then_leave() -> None:
+            try:
+                await asyncio.wait_for(ender(), 10)
+            except Exception:
+                log.exception("ending the platform stream of %s failed", session_id)
+            live.request_leave(reason)
+
+        task = asyncio.ensure_future(end_then_leave())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return True
+
+    def discard(self, session_id: str, why: str) -> bool:
+        """A running session leaves and deletes everything it collected (a platform's revoke)."""
+        r = self.running.get(session_id)
+        if r is None or r.live is None:
+            return False
+        r.live.discard_data(why)
+        return True
+
+    def erase(self, session_id: str) -> None:
+        """Delete an ended session's measured data and reports (synchronous: run it off the loop)."""
+        import shutil
+
+        try:
+            self.store.delete_session(session_id)
+        except StoreError:
+            self.store.delete_interruptions(session_id)
+        shutil.rmtree(Path(self.config.reports.out_dir) / session_id, ignore_errors=True)
+        self.db.update_session(session_id, state="failed", failure="revoked",
+                               detail="the platform revoked the stream: all its data was deleted")
 
     async def wait(self, session_id: str) -> Outcome | None:
         r = self.running.get(session_id)
