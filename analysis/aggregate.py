@@ -343,6 +343,8 @@ class StudentSummary:
     camera_off_periods: tuple[tuple[float, float], ...]
     absence_periods: tuple[tuple[float, float], ...]
     gap_s: float  # time without any sample between first and last sample (missing data)
+    left_at: tuple[float, ...] = ()  # when the student left the meeting (a rejoin shows as later samples)
+    no_signal_periods: tuple[tuple[float, float], ...] = ()  # our side or the network: not the student
 
     @property
     def camera_off_s(self) -> float:
@@ -385,5 +387,7 @@ def summarize_of(scored: Scored, *, baseline_s: float = BASELINE_S) -> dict[str,
             interval_s=interval,
             camera_off_periods=tuple(periods(scores, State.CAMERA_OFF, interval)),
             absence_periods=tuple(periods(scores, State.ABSENT, interval)),
-            gap_s=gaps)
+            gap_s=gaps,
+            left_at=tuple(s.t for s in scores if s.state is State.LEFT),
+            no_signal_periods=tuple(periods(scores, State.NO_SIGNAL, interval)))
     return out

@@ -362,6 +362,13 @@ def _student(data: _Data, header: Header, pid: str) -> StudentReport:
              if sig.relative_engagement is not None else "needs enough data early and later in class"),
         Fact("Camera off", fmt.duration(summary.camera_off_s) if summary.camera_off_s else "never"),
     ]
+    if summary.left_at:
+        back = [t for t in summary.left_at if (summary.last_t or 0.0) > t]
+        overview.append(Fact("Left the class", ", ".join(f"at {fmt.clock(t)}" for t in summary.left_at),
+                             "rejoined later" if back else "did not come back"))
+    if summary.no_signal_periods:
+        overview.append(Fact("No signal", fmt.duration(sum(b - a for a, b in summary.no_signal_periods)),
+                             "our side or the network, not the student: left out of presence"))
     if data.info.emotions_enabled:
         overview.append(Fact("Negative expressions", fmt.pct(sig.negative_affect),
                              "average share of angry, disgusted, fearful or sad readings"))

@@ -227,3 +227,32 @@ def test_a_camera_being_connected_is_not_sampled_as_camera_off() -> None:
     assert connecting and all(s.frame is not None for s in connecting)
     never = analyze.frames_of("never")
     assert never and all(s.frame is None for s in never) and min(s.t for s in never) >= 0.3
+
+
+def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() -> None:
+    from analysis.records import State
+
+    analyze = RecordingAnalyzer()
+
+    async def main() -> list[Observation]:
+        sampler, delivered = _sampler(analyze, interval=0.05, stale_after_s=0.1)
+        frozen = PushVideoTrack()
+        sampler.join("frozen")
+        sampler.video_on("frozen", frozen)
+        frozen.push(counter_frames(1))
+        sampler.join("live")
+        sampler.video_on("live", FakeCamera(solid(90), fps=30))
+        await asyncio.sleep(0.2)
+        sampler.signal_lost = True  # the connector reported Reconnecting
+        sampler.tick()
+        await asyncio.sleep(0.1)
+        sampler.signal_lost = False
+        sampler.tick()
+        await asyncio.sleep(0.1)
+        await sampler.stop()
+        return delivered
+
+    delivered = asyncio.run(main())
+    frozen = [o.state for o in delivered if o.participant_id == "frozen"]
+    assert frozen == [State.NO_SIGNAL, State.CAMERA_OFF]  # our fault while reconnecting; camera off after
+    assert all(o.state is not State.NO_SIGNAL for o in delivered if o.participant_id == "live")

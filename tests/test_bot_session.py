@@ -207,3 +207,24 @@ def test_report_failure_keeps_the_session_done_with_the_error(tmp_path: Path) ->
     result, _, store = run_session(tmp_path, script, render=FakeRender(fail=True))
     assert result.state is State.DONE and "disk full" in result.report_error
     assert store.count_observations(result.session_id) > 0
+
+
+def test_a_student_who_leaves_gets_a_left_mark_and_the_report_says_so(tmp_path: Path) -> None:
+    from analysis.aggregate import summarize
+    from analysis.records import State as ObsState
+
+    async def script(m: FakeMeeting, live: LiveSession) -> None:
+        m.arrive("f1", "Ada", video=solid(100))
+        m.arrive("f2", "Ben", video=solid(120))
+        await until(lambda: live.sampler is not None and live.sampler.stats.samples >= 4)
+        m.depart("f2")
+        await asyncio.sleep(0.3)
+        live.request_leave()
+
+    result, _, store = run_session(tmp_path, script)
+    names = {p.display_name: p.participant_id for p in store.participants(result.session_id)}
+    obs = store.observations(result.session_id, names["Ben"])
+    assert [o.state for o in obs].count(ObsState.LEFT) == 1 and obs[-1].state is ObsState.LEFT
+    summary = summarize(store.observations(result.session_id))[names["Ben"]]
+    assert summary.left_at == (obs[-1].t,) and summary.signals.presence_share is not None
+    assert not summarize(store.observations(result.session_id))[names["Ada"]].left_at

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from analysis.records import Observation, Participant, SessionInfo
+from analysis.records import State as ObsState
 from analysis.store import Guard, ObservationBuffer, Store, Superseded
 from bot.config import Config
 from bot.connectors.base import (
@@ -110,6 +111,7 @@ class LiveSession:
         self._t_offset = t_offset
         self._resumed = bool(t_offset or returning)
         self.superseded = False
+        self._side: set[asyncio.Task[None]] = set()
         self.sampler: Sampler | None = None
         self.presence: Presence | None = None
         self.reconnects = 0
@@ -365,8 +367,12 @@ class LiveSession:
             self._on_gone(event)
         elif isinstance(event, Reconnecting):
             self.reconnects += 1
+            if self.sampler is not None:
+                self.sampler.signal_lost = True
             log.warning("meeting connection lost, reconnecting: %s", event.detail)
         elif isinstance(event, Reconnected):
+            if self.sampler is not None:
+                self.sampler.signal_lost = False
             log.info("meeting connection restored")
         elif isinstance(event, Closed) and event.delete_data:
             self.discard_data(event.detail)
@@ -408,6 +414,10 @@ class LiveSession:
             self.sampler.video_off(pid)
         if left and not student.present:
             self.sampler.leave(pid)
+            mark = Observation(self.session_id, pid, round(self.sampler.now(), 3), ObsState.LEFT)
+            task = asyncio.ensure_future(self._deliver([mark]))  # "left at …" in the report
+            self._side.add(task)
+            task.add_done_callback(self._side.discard)
             log.info("%s left", student.display_name)
 
     async def _deliver(self, observations: list[Observation]) -> None:

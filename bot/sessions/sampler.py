@@ -31,6 +31,7 @@ from aiortc.mediastreams import MediaStreamError
 
 from analysis.pipeline import Sample
 from analysis.records import Observation
+from analysis.records import State as ObsState
 from bot.connectors.base import VideoTrack
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,10 @@ class Sampler:
         self._slots: dict[str, _Slot] = {}
         self._inflight: asyncio.Task[None] | None = None
         self._stopped = False
+        #: The connection to the meeting is being re-established: a missing or frozen frame is
+        #: our side's fault (`no_signal`), never the student's camera being off.
+        self.signal_lost = False
+        self._side_tasks: set[asyncio.Task[None]] = set()
 
     # -- roster ----------------------------------------------------------------------------
     def join(self, pid: str, video_expected: bool = False) -> None:
@@ -189,6 +194,13 @@ class Sampler:
         self.stats.ticks += 1
         t = round(self.now(), 3)
         picks = self._collect()
+        if self.signal_lost:
+            lost = [Observation(self.session_id, pid, t, ObsState.NO_SIGNAL) for pid, f, _ in picks if f is None]
+            picks = [p for p in picks if p[1] is not None]
+            if lost:
+                task = asyncio.ensure_future(self._deliver(lost))
+                self._side_tasks.add(task)
+                task.add_done_callback(self._side_tasks.discard)
         if not picks:
             return
         if self._inflight is not None and not self._inflight.done():
