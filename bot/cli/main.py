@@ -332,7 +332,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Without --videos it uses ../shared/datasets/videos when present, else "
                                    "built-in students made from a public-domain photograph.")
     d.add_argument("--videos", nargs="*", metavar="VIDEO", help="one video per student")
-    d.add_argument("--seconds", type=float, default=180.0, help="class length to simulate (default 180)")
+    d.add_argument("--seconds", type=float, default=60.0,
+                   help="class length; the class runs in real time (default 60)")
     d.add_argument("--builtin-faces", action="store_true",
                    help="use the built-in students (a public-domain photo) even when videos are available")
     d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
@@ -469,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = load_config(args.config, overrides=args.overrides)
-        if args.command in {"analyze", "demo", "train", "evaluate", "ensemble"} and not args.verbose:
+        if args.command in {"analyze", "train", "evaluate", "ensemble"} and not args.verbose:
             preload_tensorflow()
         rc: int = args.func(args, config)
         return rc

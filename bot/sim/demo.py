@@ -1,111 +1,56 @@
-"""`classpulse demo`: an offline class from local face videos, end to end to PDF reports.
+"""`classpulse demo`: a simulated class through the live path, end to end to PDF reports.
 
-Each video is one student (looped to the class length); scripted events give one student a
-camera-off period, one an empty seat and one a late arrival, so the reports show every
-state. Sampling, batching, the store and the reports are the production ones: only the
-frames come from files instead of a meeting.
+Five students in a `sim:` meeting (`bot.sim.meeting`): the development face videos when
+they are there (or videos you pass), else the built-in public-domain photo. Scripted events
+give one student a late arrival, one a camera-off period, one an empty seat and one an
+early departure, so the reports show every state. The class runs in real time through the
+one session runner: sampling, batching, the store and the reports are the production ones,
+only the transport is simulated.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analysis.records import Participant, SessionInfo
 from bot.config import Config
-from bot.sim.students import FrameSource, PhotoStudent, Script, VideoStudent, astronaut
-from model.datasets import videos_dir
 
-NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lea")
-SHARED_VIDEOS = videos_dir()
+NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil")
 
 
-@dataclass(frozen=True)
-class DemoStudent:
-    participant_id: str
-    name: str
-    source: FrameSource
-    joins_at: float = 0.0
+def demo_url(seconds: float, videos: Sequence[str] | None = None, builtin: bool = False) -> str:
+    """The demo class as a `sim:` meeting: 5 students; one joins late, one turns the camera off,
+    one steps away, one leaves before the end (times scale with the class length)."""
+    from urllib.parse import quote
+
+    s = seconds
+    query = {"students": "5", "faces": "builtin" if builtin else "videos", "fps": "5",
+             "join": f"3@{0.2 * s:.0f}", "off": f"2@{0.3 * s:.0f}-{0.45 * s:.0f}",
+             "away": f"4@{0.6 * s:.0f}-{0.72 * s:.0f}", "leave": f"5@{0.85 * s:.0f}",
+             "names": ",".join(NAMES[:5])}
+    if videos:
+        query["clips"] = ",".join(str(Path(v).expanduser().resolve()) for v in videos)
+    return "sim:?" + "&".join(f"{k}={quote(v, safe=',@-.')}" for k, v in query.items())
 
 
-def _script(i: int, seconds: float) -> Script:
-    if i == 1:
-        return Script(camera_off=((0.30 * seconds, 0.45 * seconds),))
-    if i == 3:
-        return Script(away=((0.60 * seconds, 0.72 * seconds),))
-    return Script()
-
-
-def make_students(videos: Sequence[str | Path] | None, seconds: float,
-                  interval_s: float, builtin: bool = False) -> list[DemoStudent]:
-    """Students from the given videos, else the shared test videos, else the built-in photo."""
-    paths = [Path(v) for v in videos] if videos else sorted(SHARED_VIDEOS.glob("*.mp4"))
-    if builtin:
-        paths = []
-    students: list[DemoStudent] = []
-    if paths:
-        for i, p in enumerate(paths):
-            src = VideoStudent(p, interval_s, _script(i, seconds))
-            students.append(DemoStudent(f"p{i + 1}", NAMES[i % len(NAMES)], src,
-                                        joins_at=0.2 * seconds if i == 2 else 0.0))
-        return students
-    photo = astronaut()
-    for i in range(5):
-        students.append(DemoStudent(f"p{i + 1}", NAMES[i], PhotoStudent(photo, i, _script(i, seconds)),
-                                    joins_at=0.2 * seconds if i == 2 else 0.0))
-    return students
-
-
-def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float = 180.0,
+def run_demo(config: Config, videos: Sequence[str] | None = None, seconds: float = 60.0,
              out_dir: str | None = None, builtin: bool = False) -> list[Path]:
-    """Simulate the class, store observations, render reports; returns the report paths."""
-    from analysis.pipeline import Analyzer, Sample
-    from analysis.store import ObservationBuffer, Store
-    from bot.sessions.analyzer import settings_from
-    from reports.render import render_session
+    """A simulated class through the one session runner, in real time; returns the report paths.
 
-    interval = config.analysis.sample_interval_s
-    students = make_students(videos, seconds, interval, builtin=builtin)
-    start = datetime.now(UTC).replace(microsecond=0)
-    session_id = "demo-" + start.strftime("%Y%m%d-%H%M%S")
-    store = Store(config.store.url)
-    buffer = ObservationBuffer(store, flush_s=config.store.flush_s)
-    try:
-        store.create_session(SessionInfo(
-            session_id=session_id, class_name="Demo class", teacher="Demo teacher",
-            started_at=start.isoformat(), emotions_enabled=config.analysis.emotions,
-            sampling=f"1 frame per student every {interval:g} s", source="classpulse demo (simulated students: "
-            + ("built-in photo" if isinstance(students[0].source, PhotoStudent) else "local videos") + ")",
-        ))
-        for s in students:
-            store.upsert_participant(Participant(session_id, s.participant_id, s.name))
-        from bot.quiet import quiet_native_stderr
+    Only the transport is simulated (`sim:` meeting): sampling, the analyser, the store and
+    the reports are the ones a live class uses, so the demo shows what a teacher would get.
+    """
+    import asyncio
 
-        with quiet_native_stderr():
-            analyzer = Analyzer(settings_from(config))
-        ticks = int(seconds / interval)
-        t0 = time.monotonic()
-        for k in range(ticks):
-            t = round(k * interval, 3)
-            batch = [Sample(session_id, s.participant_id, t, s.source.frame_at(t))
-                     for s in students if t >= s.joins_at]
-            buffer.add(analyzer.analyze(batch))
-            if sys.stderr.isatty() or k % 30 == 0:
-                print(f"\rdemo: class time {t:6.0f}/{seconds:.0f} s, {len(batch)} students, "
-                      f"{analyzer.timings.faces} faces read", end="" if sys.stderr.isatty() else "\n",
-                      file=sys.stderr, flush=True)
-        buffer.close()
-        end = start + timedelta(seconds=seconds)
-        store.update_session(session_id, ended_at=end.isoformat())
-        print(f"\ndemo: analysed {analyzer.timings.samples} samples in {time.monotonic() - t0:.1f} s; "
-              "rendering reports", file=sys.stderr)
-        out = Path(out_dir or config.reports.out_dir) / session_id
-        return render_session(store, session_id, out, formats=config.reports.formats,
-                              paper=config.reports.paper.lower())
-    finally:
-        buffer.close()
-        store.close()
+    from bot.cli.join import run_join
+
+    if out_dir:
+        config = config.model_copy(update={"reports": config.reports.model_copy(
+            update={"out_dir": str(Path(out_dir).expanduser().resolve())})})
+    outcome = asyncio.run(run_join(demo_url(seconds, videos, builtin), config, duration_s=seconds,
+                                   class_name="Demo class", teacher="Demo teacher", progress_every_s=10.0))
+    if outcome.state == "failed":
+        raise RuntimeError(f"the demo class failed: {outcome.failure}: {outcome.detail}")
+    if outcome.report_error:
+        raise RuntimeError(f"the demo's reports failed: {outcome.report_error}")
+    return list(outcome.reports)

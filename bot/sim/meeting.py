@@ -11,7 +11,9 @@ sampler and analyser, and joins, leaves and camera switches follow a script in t
 - ``join=S@T``: student S (1-based) joins T s after the bot (default: at once);
   ``leave=S@T`` leaves; ``off=S@A-B`` camera off from A to B s (``B`` empty: for good);
   ``away=S@A-B`` camera on, nobody in the seat; several entries separated by commas;
-- ``names``: display names, comma-separated (defaults: a fixed list).
+- ``names``: display names, comma-separated (defaults: a fixed list);
+- ``clips``: face videos to loop instead of the development clips (paths, comma-separated,
+  URL-encoded), one per student round robin.
 
 Used by the demo, tests and the cluster bench: every code path after the connector is
 the one a real class takes.
@@ -24,6 +26,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -32,7 +35,7 @@ from bot.connectors.base import Connector, Joined, Left, VideoOff, VideoOn
 from bot.sim.students import FrameSource, PhotoStudent, Script, VideoStudent, astronaut
 
 NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emil", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemal", "Lea")
-_KEYS = {"students", "faces", "fps", "join", "leave", "off", "away", "names"}
+_KEYS = {"students", "faces", "fps", "join", "leave", "off", "away", "names", "clips"}
 
 
 class SimUrlError(ValueError):
@@ -53,6 +56,7 @@ class SimPlan:
     students: tuple[SimStudent, ...]
     faces: str = "videos"  # videos | builtin
     fps: float = 5.0
+    clips: tuple[str, ...] = ()  # face videos to use instead of the shared development clips
 
 
 def _number(text: str, what: str, url: str) -> float:
@@ -116,14 +120,18 @@ def parse_sim_url(url: str) -> SimPlan:
         SimStudent(names[i] if i < len(names) else NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i + 1}"),
                    joins[i], leaves[i], tuple(offs[i]), tuple(aways[i]))
         for i in range(n))
-    return SimPlan(students, faces, fps)
+    clips = tuple(c for c in (x.strip() for x in query.get("clips", "").split(",")) if c)
+    missing = [c for c in clips if not Path(c).is_file()]
+    if missing:
+        raise SimUrlError(f"{url[:200]!r}: clips not found: {', '.join(missing)}")
+    return SimPlan(students, faces, fps, clips)
 
 
 def frame_sources(plan: SimPlan, interval_s: float = 0.2) -> list[FrameSource]:
     """One face per student: the development clips (round robin), else the built-in photo."""
     from model.datasets import videos_dir
 
-    clips = sorted(videos_dir().glob("*.mp4")) if plan.faces == "videos" else []
+    clips = ([Path(c) for c in plan.clips] or sorted(videos_dir().glob("*.mp4"))) if plan.faces == "videos" else []
     photo = None if clips else astronaut()
     out: list[FrameSource] = []
     for i, s in enumerate(plan.students):
