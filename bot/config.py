@@ -128,6 +128,16 @@ class DeliverySection(_Section):
     backoff_s: float = Field(default=5.0, gt=0, le=3600)
     backoff_max_s: float = Field(default=600.0, gt=0, le=24 * 3600)
     timeout_s: float = Field(default=20.0, gt=0, le=300)
+    # Networks (CIDR) a webhook may reach although they are not public, e.g. a school's own receiver.
+    allow_networks: tuple[str, ...] = ()
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.service.urlguard import parse_networks
+
+        parse_networks(value)
+        return value
 
 
 class PrivacySection(_Section):
