@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from analysis.store import Store
+from bot.service.names import check_typed
 
 TOKEN_RE = re.compile(r"^cp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -60,6 +61,7 @@ def create_token(store: Store, name: str, role: Role) -> tuple[str, str]:
     name = name.strip()
     if not name or len(name) > 200:
         raise ValueError("a token needs a name of 1-200 characters")
+    check_typed(name)
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     store.add_row("api_tokens", token_id=token_id, name=name, role=role.value, secret_sha256=_digest(secret),

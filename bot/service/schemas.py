@@ -12,12 +12,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.service.names import check_typed
+
 MEETING_PREFIXES = ("janus+http://", "janus+https://", "classroom:")
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, v: Any) -> Any:
+        """Every typed text: a CR/LF in a class name would break the report e-mail's headers."""
+        if isinstance(v, str):
+            return check_typed(v)
+        return v
 
 
 def check_meeting_url(url: str, extra_prefixes: tuple[str, ...] = ()) -> str:

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.config import Config
 from bot.rtc import PeerFactory, receive_video
+from bot.web import bad_requests
 from bot.web.classroom import Classroom
 from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
 
@@ -97,6 +98,7 @@ async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
 def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerFactory = receive_video
              ) -> web.Application:
     """The application; `classroom` is shared with the sessions that run in this process."""
+    bad_requests.install()
     app = web.Application(client_max_size=config.classroom.max_body_bytes)
     app[config_key] = config
     app[classroom_key] = classroom or Classroom(config.classroom.max_students, peers)
