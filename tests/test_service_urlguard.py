@@ -92,12 +92,12 @@ def test_allow_list_admits_internal_receivers_but_never_the_service_itself() -> 
     with pytest.raises(RefusedAddress, match="private"):
         check("http://10.21.0.1/hook", guard)
     for url in ("http://127.0.0.1:8080/api/v1/classes", "http://[::ffff:127.0.0.1]:8080/"):
-        with pytest.raises(RefusedAddress, match="this service|IPv4-mapped"):
+        with pytest.raises(RefusedAddress, match=r"this service|IPv4-mapped"):
             check(url, guard)
     with pytest.raises(RefusedAddress, match="this service"):
         check("https://pulse.school.example/x", Guard(public_url="https://pulse.school.example"))
 
 
 def test_bad_allow_list_entries_name_themselves() -> None:
-    with pytest.raises(ValueError, match="'10.0.0.0/33'"):
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.0/33'"):
         parse_networks(["10.0.0.0/8", "10.0.0.0/33"])

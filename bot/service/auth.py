@@ -83,6 +83,14 @@ def list_tokens(store: Store) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k != "secret_sha256"} for r in rows]
 
 
+def principal_for(store: Store, token_id: str) -> Principal | None:
+    """The principal of a token id (a dashboard log-in), or None when unknown or revoked."""
+    row = store.row("api_tokens", token_id)
+    if row is None or row["revoked_at"]:
+        return None
+    return Principal(row["token_id"], row["name"], Role(row["role"]))
+
+
 def authenticate(store: Store, token: str) -> Principal | None:
     """The principal for a presented token, or None (malformed, unknown, revoked or wrong secret)."""
     m = TOKEN_RE.match(token)

@@ -7,6 +7,7 @@ from aiohttp import web
 from analysis.store import Store
 from bot.service.auth import Principal
 from bot.service.delivery import Deliveries
+from bot.service.login_sessions import LoginSessions
 from bot.service.schedules import ScheduleRunner
 from bot.service.sessions import SessionManager
 
@@ -15,3 +16,4 @@ manager_key = web.AppKey("sessions", SessionManager)
 schedules_key = web.AppKey("schedules", ScheduleRunner)
 deliveries_key = web.AppKey("deliveries", Deliveries)
 principal_key = web.RequestKey("principal", Principal)
+login_sessions_key = web.AppKey("login_sessions", LoginSessions)
