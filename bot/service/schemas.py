@@ -95,10 +95,9 @@ class ScheduleIn(_Request):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from bot.service.schedules import make_trigger
+        from bot.service.schedules import check_cron
 
-        make_trigger(v, "UTC")
-        return v
+        return check_cron(v)
 
     @field_validator("timezone")
     @classmethod
