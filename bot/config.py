@@ -79,6 +79,10 @@ class ClassroomSection(_Section):
     public_url: str = ""
     max_body_bytes: int = Field(default=65536, ge=1024, le=1 << 20)
     max_students: int = Field(default=60, ge=1, le=1000)
+    # a camera that sends no frame this long after its offer is dropped (a ghost): no seat, no student
+    first_media_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # offers still waiting for their first frame, per client address (0: no cap, e.g. benchmarks)
+    max_pending_per_client: int = Field(default=10, ge=0, le=1000)
 
 
 class JanusSection(_Section):
