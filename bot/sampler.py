@@ -12,6 +12,15 @@ only analyse ever older frames, and the next tick takes the newest ones anyway.
 
 Latency is measured from the moment a frame left `recv()` to the moment its
 observation came back from the worker (network and jitter-buffer time not included).
+
+A track that never delivers a single frame is sampled without a frame (camera off) once
+`pending_s` has passed since it arrived, like a camera that never connected: the student
+is in class and gets a presence line, instead of vanishing from the report as "no video
+received". DESIGN.md's `camera_off` covers "the platform or track says video is off"; a
+track that stays silent while the rest of the class streams is that student's camera (a
+blocked or virtual camera), and a network fault that silences everyone ends the session
+through `session.media_timeout_s` instead. Once the store has a `no_signal` state, a
+silent track after a transport fault belongs there (issue 18, item 11).
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ class _Slot:
     samples: int = 0
     dropped: int = 0
     video_expected_until: float = 0.0  # clock time; until then a missing track is not "camera off"
+    track_since: float = 0.0  # clock time the current track arrived
 
 
 @dataclass
@@ -119,6 +129,7 @@ class Sampler:
         self._cancel_drain(slot)
         slot.track = track
         slot.frame = None
+        slot.track_since = self._clock()
         slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
 
     def video_off(self, pid: str) -> None:
@@ -175,8 +186,10 @@ class Sampler:
                 continue  # camera being connected
             if slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
-            elif slot.frame is None:
+            elif slot.frame is None and now - slot.track_since < self.pending_s:
                 continue  # subscribed, first frame not there yet
+            elif slot.frame is None:
+                picks.append((pid, None, now))  # the track never delivered a frame: camera off
             elif now - slot.received_at > self.stale_after_s:
                 picks.append((pid, None, now))  # frozen stream
             else:

@@ -227,3 +227,40 @@ def test_a_camera_being_connected_is_not_sampled_as_camera_off() -> None:
     assert connecting and all(s.frame is not None for s in connecting)
     never = analyze.frames_of("never")
     assert never and all(s.frame is None for s in never) and min(s.t for s in never) >= 0.3
+
+
+class _SilentTrack:
+    """A subscribed track that never delivers a frame."""
+
+    kind = "video"
+
+    async def recv(self) -> None:
+        await asyncio.Event().wait()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_track_that_never_delivers_a_frame_is_camera_off_after_pending_s() -> None:
+    """Injected clock: nothing is sampled while the first frame may still come, then camera off every tick."""
+    analyze = RecordingAnalyzer()
+    now = [100.0]
+
+    async def main() -> None:
+        async def deliver(obs: list[Observation]) -> None:
+            return None
+
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, pending_s=10.0,
+                          clock=lambda: now[0])
+        sampler.join("silent", video_expected=True)
+        sampler.video_on("silent", _SilentTrack())
+        for _ in range(12):  # 12 ticks, one per second of the injected clock
+            sampler.tick()
+            if sampler._inflight is not None:
+                await sampler._inflight
+            now[0] += 1.0
+        await sampler.stop()
+
+    asyncio.run(main())
+    silent = analyze.frames_of("silent")
+    assert [round(s.t) for s in silent] == [10, 11] and all(s.frame is None for s in silent)
