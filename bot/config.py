@@ -69,6 +69,9 @@ class SessionSection(_Section):
     max_duration_s: float = Field(default=4 * 3600.0, gt=0, le=24 * 3600)
     media_timeout_s: float = Field(default=30.0, gt=0, le=600)
     stale_frame_s: float = Field(default=3.0, gt=0, le=60)
+    # bots running at once in `classpulse serve` (all teachers), and per teacher; more get 429
+    max_concurrent: int = Field(default=8, ge=1, le=1000)
+    max_concurrent_per_teacher: int = Field(default=3, ge=1, le=1000)
 
 
 class ClassroomSection(_Section):

@@ -48,6 +48,10 @@ Analyze = Callable[[Sequence[Sample]], list[Observation]]
 Deliver = Callable[[list[Observation]], Awaitable[None]]
 
 
+def _stopped_analyze(samples: Sequence[Sample]) -> list[Observation]:
+    raise RuntimeError("the sampler has stopped")
+
+
 def to_bgr(frame: Any) -> np.ndarray:
     """A BGR array from an aiortc/PyAV frame or an array (push connectors may send either)."""
     if isinstance(frame, np.ndarray):
@@ -251,10 +255,27 @@ class Sampler:
                 next_at += self.interval_s * (int(behind / self.interval_s) + 1)
 
     async def stop(self) -> None:
-        """Stop ticking and draining; waits for the inference in flight so nothing is lost."""
+        """Stop ticking and draining; waits for the inference in flight so nothing is lost.
+
+        Then lets go of the analyser (closing it when it can be closed): the session and the
+        sampler refer to each other, so anything the sampler holds would otherwise outlive
+        the session until a full garbage collection — for the real analyser a TFLite thread
+        pool, the face-mesh model's file descriptor and tens of MB per session.
+        """
         self._stopped = True
         for slot in self._slots.values():
             self._cancel_drain(slot)
         if self._inflight is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._inflight
+        self._release_analyzer()
+
+    def _release_analyzer(self) -> None:
+        owner = getattr(self._analyze, "__self__", self._analyze)
+        close = getattr(owner, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("closing the analyser failed")
+        self._analyze = _stopped_analyze

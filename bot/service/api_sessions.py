@@ -12,6 +12,7 @@ from bot.config import Config
 from bot.service import files
 from bot.service.api_common import PREFIX, SessionsQuery, own_row, page_response, principal_of, run_db
 from bot.service.auth import Principal
+from bot.service.capacity import CapacityExceeded
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     DeletedOut,
@@ -22,7 +23,7 @@ from bot.service.schemas import (
     SessionOut,
 )
 from bot.service.sessions import SessionConflict
-from bot.service.state import manager_key, principal_key, store_key
+from bot.service.state import capacity_key, manager_key, principal_key, store_key
 from bot.session import Render
 from bot.web.app import config_key
 
@@ -68,8 +69,11 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
         class_name = body.class_name or cls["name"]
     manager = request.app[manager_key]
     try:
-        session_id = await manager.start(meeting_url=url, owner=owner, class_name=class_name, class_id=class_id,
-                                         duration_s=body.duration_s)
+        with request.app[capacity_key].reserve(running_owners(manager), owner):
+            session_id = await manager.start(meeting_url=url, owner=owner, class_name=class_name,
+                                             class_id=class_id, duration_s=body.duration_s)
+    except CapacityExceeded as exc:
+        raise ApiError(429, str(exc), headers={"Retry-After": str(exc.refusal.retry_after_s)}) from None
     except SessionConflict as exc:
         raise ApiError(409, str(exc)) from None
     except ValueError as exc:
@@ -77,6 +81,11 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
     row = await run_db(request, lambda: request.app[store_key].row("service_sessions", session_id))
     assert row is not None
     return row
+
+
+def running_owners(manager: Any) -> list[str]:
+    """One owner per session still running (the capacity check counts them)."""
+    return [r.live.teacher for r in manager.running.values() if not r.done.is_set()]
 
 
 async def get_session(request: web.Request) -> web.Response:

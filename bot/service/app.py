@@ -21,13 +21,14 @@ from bot.connectors.base import Connector
 from bot.rtc import PeerFactory, receive_video
 from bot.sampler import Analyze
 from bot.service.api import add_routes
+from bot.service.capacity import CapacityGate, Limits
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
 from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.schedules import ScheduleRunner
 from bot.service.sessions import ConnectorFactory, SessionManager
-from bot.service.state import deliveries_key, manager_key, schedules_key, store_key
+from bot.service.state import capacity_key, deliveries_key, manager_key, schedules_key, store_key
 from bot.session import Render, render_reports
 from bot.web.app import classroom_key, init_app
 
@@ -62,6 +63,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
     app.middlewares.append(error_middleware)
+    app[capacity_key] = CapacityGate(Limits(config.session.max_concurrent, config.session.max_concurrent_per_teacher))
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -89,7 +91,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
         """Started last, stopped first: no schedule fires while sessions are being wound down."""
-        runner = ScheduleRunner(app[store_key], app[manager_key])
+        runner = ScheduleRunner(app[store_key], app[manager_key], capacity=app[capacity_key])
         runner.start()
         app[schedules_key] = runner
         yield

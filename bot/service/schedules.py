@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from analysis.store import Store
 from bot.service.auth import now_iso
+from bot.service.capacity import CapacityExceeded, CapacityGate, Limits
 from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecord, ScheduleRecords, missed_after_downtime
 from bot.service.sessions import SessionConflict, SessionManager
 from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
@@ -107,9 +108,12 @@ async def retention_job() -> None:
 
 
 class ScheduleRunner:
-    def __init__(self, store: Store, manager: SessionManager, records: ScheduleRecords | None = None) -> None:
+    def __init__(self, store: Store, manager: SessionManager, records: ScheduleRecords | None = None,
+                 capacity: CapacityGate | None = None) -> None:
         self.store = store
         self.manager = manager
+        s = manager.config.session
+        self.capacity = capacity or CapacityGate(Limits(s.max_concurrent, s.max_concurrent_per_teacher))
         self.records: ScheduleRecords = records or MemoryScheduleRecords()
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=store.engine, tablename=JOBS_TABLE)},
@@ -214,9 +218,15 @@ class ScheduleRunner:
         if not cls["meeting_url"]:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls["class_id"])
             return None
+        running = [r.live.teacher for r in self.manager.running.values() if not r.done.is_set()]
         try:
-            sid = await self.manager.start(meeting_url=cls["meeting_url"], owner=cls["owner"], class_name=cls["name"],
-                                           class_id=cls["class_id"], duration_s=row["duration_s"])
+            with self.capacity.reserve(running, cls["owner"]):
+                sid = await self.manager.start(meeting_url=cls["meeting_url"], owner=cls["owner"],
+                                               class_name=cls["name"], class_id=cls["class_id"],
+                                               duration_s=row["duration_s"])
+        except CapacityExceeded as exc:
+            self.records.add(ScheduleRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
+            return None
         except SessionConflict:
             log.info("schedule skipped schedule_id=%s reason=class_already_in_session", schedule_id)
             return None

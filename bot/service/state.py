@@ -6,6 +6,7 @@ from aiohttp import web
 
 from analysis.store import Store
 from bot.service.auth import Principal
+from bot.service.capacity import CapacityGate
 from bot.service.delivery import Deliveries
 from bot.service.login_sessions import LoginSessions
 from bot.service.schedules import ScheduleRunner
@@ -17,3 +18,4 @@ schedules_key = web.AppKey("schedules", ScheduleRunner)
 deliveries_key = web.AppKey("deliveries", Deliveries)
 principal_key = web.RequestKey("principal", Principal)
 login_sessions_key = web.AppKey("login_sessions", LoginSessions)
+capacity_key = web.AppKey("capacity", CapacityGate)
