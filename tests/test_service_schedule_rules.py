@@ -120,3 +120,24 @@ def test_missed_after_downtime_is_a_pure_rule() -> None:
     holiday = missed_after_downtime("sch-1", due, now, grace_s=300, skipped=lambda t: t.day == 22)
     assert [r.due_at.day for r in holiday] == [21, 23]
     assert missed_after_downtime("sch-1", [now + timedelta(hours=1)], now, grace_s=60) == []
+
+
+def test_a_scheduled_run_without_capacity_is_recorded_not_lost(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with service(tmp_path, max_concurrent_per_teacher=1) as s:
+            ids = []
+            for room in ("r1", "r2"):
+                res = await s.client.post(f"{API}/classes", json={"name": room, "meeting_url": f"fake:{room}"},
+                                          headers=s.auth("alice"))
+                ids.append((await res.json())["class_id"])
+            res = await s.client.post(f"{API}/sessions", json={"class_id": ids[0]}, headers=s.auth("alice"))
+            assert res.status == 201
+            res = await s.client.post(f"{API}/schedules", json={"class_id": ids[1], "cron": "0 9 * * mon-fri",
+                                                                "duration_min": 50}, headers=s.auth("alice"))
+            sch = (await res.json())["schedule_id"]
+            runner = s.client.server.app[schedules_key]
+            when = datetime(2026, 12, 22, 9, tzinfo=UTC)
+            assert await runner.fire(sch, when) is None
+            assert [(r.kind, r.reason, r.due_at) for r in runner.records.of(sch)] == [("missed", "no_capacity", when)]
+
+    run(main)

@@ -139,7 +139,9 @@ class ScheduleRunner:
                 continue
             row = self.store.row("schedules", job.id)
             due = list(occurrences(job.trigger, job.next_run_time - timedelta(microseconds=1), now, limit=10_000))
-            check = (lambda t, r=row: skipped(r, t)) if row else (lambda _t: False)
+            def check(t: datetime, r: dict[str, Any] | None = row) -> bool:
+                return r is not None and skipped(r, t)
+
             for rec in missed_after_downtime(job.id, due, now, job.misfire_grace_time or 0, check):
                 if self.records.add(rec):
                     made.append(rec)

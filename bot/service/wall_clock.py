@@ -58,7 +58,7 @@ def resolve(wall: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
     return hi.replace(microsecond=0).astimezone(tz), True
 
 
-class WallClockTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no type hints
+class WallClockTrigger(BaseTrigger):
     """Local wall-clock cron for one time zone; picklable for APScheduler's job store."""
 
     def __init__(self, inner: CronTrigger, zone: str) -> None:

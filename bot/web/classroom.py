@@ -17,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from bot.connectors.base import EventChannel, Joined, Left, VideoOn, VideoTrack
 from bot.rtc import OfferError, Peer, PeerFactory, receive_video
@@ -95,8 +97,8 @@ class Room:
             raise WhipError(503, "too many cameras are connecting; try again in a moment",
                             retry_after_s=max(1, round(self.admission.first_media_timeout_s / 2)))
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, object]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
