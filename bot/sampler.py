@@ -20,7 +20,9 @@ received". DESIGN.md's `camera_off` covers "the platform or track says video is 
 track that stays silent while the rest of the class streams is that student's camera (a
 blocked or virtual camera), and a network fault that silences everyone ends the session
 through `session.media_timeout_s` instead. Once the store has a `no_signal` state, a
-silent track after a transport fault belongs there (issue 18, item 11).
+silent track after a transport fault belongs there (issue 18, item 11). A track marked
+``rotated`` (Zoom's one-stream rotation: frames only while watched) stays skipped while
+silent: not being watched is `not_sampled`, never camera off.
 """
 
 from __future__ import annotations
@@ -190,8 +192,9 @@ class Sampler:
                 continue  # camera being connected
             if slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
-            elif slot.frame is None and now - slot.track_since < self.pending_s:
-                continue  # subscribed, first frame not there yet
+            elif slot.frame is None and (getattr(slot.track, "rotated", False)
+                                         or now - slot.track_since < self.pending_s):
+                continue  # first frame not there yet, or not being watched (a rotation's idle track)
             elif slot.frame is None:
                 picks.append((pid, None, now))  # the track never delivered a frame: camera off
             elif now - slot.received_at > self.stale_after_s:

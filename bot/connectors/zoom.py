@@ -200,7 +200,7 @@ class ZoomConnector(Connector):
     def _fresh_track(self, uid: int) -> None:
         """A new empty track: the sampler skips the student until frames arrive on it."""
         self._drop_track(uid)
-        track = PushVideoTrack()
+        track = PushVideoTrack(rotated=True)
         self._tracks[uid] = track
         self.channel.put(VideoOn(str(uid), track))
 
