@@ -122,21 +122,29 @@ class ZoomSection(_Section):
 
 
 class DeliverySection(_Section):
-    """How `classpulse serve` hands finished reports to teachers: e-mail (SMTP) and webhooks."""
+    """How `classpulse serve` hands finished reports to teachers: e-mail (SMTP) and webhooks.
+
+    The SMTP password and the webhook signing key are `SecretStr`: never printed or logged."""
 
     smtp_host: str = ""  # empty: no e-mail
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     mail_from: str = Field(default="ClassPulse <classpulse@localhost>", min_length=3)
-    webhook_secret: str = ""  # HMAC-SHA256 key of the X-ClassPulse-Signature header; needed for webhooks
+    webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key of X-ClassPulse-Signature; needed for webhooks
     attempts: int = Field(default=6, ge=1, le=50)
     backoff_s: float = Field(default=5.0, gt=0, le=3600)
     backoff_max_s: float = Field(default=600.0, gt=0, le=24 * 3600)
     timeout_s: float = Field(default=20.0, gt=0, le=300)
     # Networks (CIDR) a webhook may reach although they are not public, e.g. a school's own receiver.
     allow_networks: tuple[str, ...] = ()
+
+    @field_validator("smtp_password", "webhook_secret", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        """Env values are parsed like YAML: a secret that looks like a number stays text."""
+        return value if isinstance(value, str | SecretStr) or value is None else str(value)
 
     @field_validator("allow_networks")
     @classmethod

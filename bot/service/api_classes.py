@@ -52,7 +52,7 @@ async def create_class(request: web.Request) -> web.Response:
 async def _check_webhook(request: web.Request, url: str) -> None:
     config: Config = request.app[config_key]
     deliveries = request.app[deliveries_key]
-    if not config.delivery.webhook_secret:
+    if not config.delivery.webhook_secret.get_secret_value():
         raise ApiError(422, "webhooks need delivery.webhook_secret in the service configuration",
                        [{"field": "webhook_url", "message": "no signing secret configured"}])
     sock = request.transport.get_extra_info("sockname") if request.transport else None

@@ -205,14 +205,15 @@ class Deliveries:
         msg.add_attachment(data, maintype="application", subtype="pdf", filename="class.pdf")
         d = self.config.delivery
         await aiosmtplib.send(msg, hostname=d.smtp_host, port=d.smtp_port, username=d.smtp_username or None,
-                              password=d.smtp_password or None, start_tls=d.smtp_starttls, timeout=d.timeout_s)
+                              password=d.smtp_password.get_secret_value() or None, start_tls=d.smtp_starttls,
+                              timeout=d.timeout_s)
 
     def _link(self, session_id: str, path: str) -> str:
         base = self.config.classroom.public_url.rstrip("/")
         return f"{base}/api/v1/reports/{session_id}/files/{path}" if base else ""
 
     async def _webhook(self, row: dict[str, Any]) -> None:
-        secret = self.config.delivery.webhook_secret
+        secret = self.config.delivery.webhook_secret.get_secret_value()
         if not secret:
             raise Permanent("delivery.webhook_secret is not set")
         url = row["target"]
