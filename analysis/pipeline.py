@@ -11,6 +11,7 @@ not even loaded); presence, attention and quality still work.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,26 @@ from typing import Any
 import numpy as np
 
 from analysis.records import FaceReading, Observation, Quality, State
+
+_classifiers: dict[str | None, Any] = {}
+_classifiers_lock = threading.Lock()
+
+
+def shared_classifier(model_dir: str | None) -> Any:
+    """One loaded emotion model per folder for the whole process.
+
+    The classifier is stateless (one compiled TensorFlow function, safe to call from several
+    threads), so concurrent and successive sessions share it: loading it per session cost
+    seconds and tens of MB each, and a Keras model's reference cycles kept every copy alive
+    until a full garbage collection (issue 18, item 4).
+    """
+    with _classifiers_lock:
+        found = _classifiers.get(model_dir)
+        if found is None:
+            from model.classifier import EmotionClassifier
+
+            found = _classifiers[model_dir] = EmotionClassifier.load(model_dir)
+        return found
 
 
 @dataclass(frozen=True)
@@ -80,10 +101,17 @@ class Analyzer:
     @property
     def classifier(self) -> Any:
         if self._classifier is None:
-            from model.classifier import EmotionClassifier
-
-            self._classifier = EmotionClassifier.load(self.settings.model_dir)
+            self._classifier = shared_classifier(self.settings.model_dir)
         return self._classifier
+
+    def close(self) -> None:
+        """Release the models now (TFLite interpreters hold a file descriptor, a thread pool and
+        their arena): a finished session's object graph has reference cycles, so without this
+        they would live until the next full garbage collection. The analyser is unusable after."""
+        self._mesh = None
+        self._classifier = None
+        self.detector = None
+        self._trackers.clear()
 
     def forget(self, session_id: str, participant_id: str) -> None:
         """Drop a participant's tracker (they left for good)."""

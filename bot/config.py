@@ -86,6 +86,9 @@ class SessionSection(_Section):
     attempt_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     #: Attempts per session: rejoins after a lost connection or a crash while its window is open.
     max_attempts: int = Field(default=5, ge=1, le=100)
+    # bots running at once in `classpulse serve` (all teachers), and per teacher; more get 429
+    max_concurrent: int = Field(default=8, ge=1, le=1000)
+    max_concurrent_per_teacher: int = Field(default=3, ge=1, le=1000)
 
 
 class ClassroomSection(_Section):
@@ -96,6 +99,10 @@ class ClassroomSection(_Section):
     public_url: str = ""
     max_body_bytes: int = Field(default=65536, ge=1024, le=1 << 20)
     max_students: int = Field(default=60, ge=1, le=1000)
+    # a camera that sends no frame this long after its offer is dropped (a ghost): no seat, no student
+    first_media_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # offers still waiting for their first frame, per client address (0: no cap, e.g. benchmarks)
+    max_pending_per_client: int = Field(default=10, ge=0, le=1000)
 
 
 class JanusSection(_Section):
@@ -138,19 +145,37 @@ class ZoomSection(_Section):
 
 
 class DeliverySection(_Section):
-    """How `classpulse serve` hands finished reports to teachers: e-mail (SMTP) and webhooks."""
+    """How `classpulse serve` hands finished reports to teachers: e-mail (SMTP) and webhooks.
+
+    The SMTP password and the webhook signing key are `SecretStr`: never printed or logged."""
 
     smtp_host: str = ""  # empty: no e-mail
     smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_username: str = ""
-    smtp_password: str = ""
+    smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     mail_from: str = Field(default="ClassPulse <classpulse@localhost>", min_length=3)
-    webhook_secret: str = ""  # HMAC-SHA256 key of the X-ClassPulse-Signature header; needed for webhooks
+    webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key of X-ClassPulse-Signature; needed for webhooks
     attempts: int = Field(default=6, ge=1, le=50)
     backoff_s: float = Field(default=5.0, gt=0, le=3600)
     backoff_max_s: float = Field(default=600.0, gt=0, le=24 * 3600)
     timeout_s: float = Field(default=20.0, gt=0, le=300)
+    # Networks (CIDR) a webhook may reach although they are not public, e.g. a school's own receiver.
+    allow_networks: tuple[str, ...] = ()
+
+    @field_validator("smtp_password", "webhook_secret", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        """Env values are parsed like YAML: a secret that looks like a number stays text."""
+        return value if isinstance(value, str | SecretStr) or value is None else str(value)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.service.urlguard import parse_networks
+
+        parse_networks(value)
+        return value
 
 
 class PrivacySection(_Section):

@@ -256,3 +256,64 @@ def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() 
     frozen = [o.state for o in delivered if o.participant_id == "frozen"]
     assert frozen == [State.NO_SIGNAL, State.CAMERA_OFF]  # our fault while reconnecting; camera off after
     assert all(o.state is not State.NO_SIGNAL for o in delivered if o.participant_id == "live")
+class _SilentTrack:
+    """A subscribed track that never delivers a frame."""
+
+    kind = "video"
+
+    async def recv(self) -> None:
+        await asyncio.Event().wait()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_track_that_never_delivers_a_frame_is_camera_off_after_pending_s() -> None:
+    """Injected clock: nothing is sampled while the first frame may still come, then camera off every tick."""
+    analyze = RecordingAnalyzer()
+    now = [100.0]
+
+    async def main() -> None:
+        async def deliver(obs: list[Observation]) -> None:
+            return None
+
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, pending_s=10.0,
+                          clock=lambda: now[0])
+        sampler.join("silent", video_expected=True)
+        sampler.video_on("silent", _SilentTrack())
+        for _ in range(12):  # 12 ticks, one per second of the injected clock
+            sampler.tick()
+            if sampler._inflight is not None:
+                await sampler._inflight
+            now[0] += 1.0
+        await sampler.stop()
+
+    asyncio.run(main())
+    silent = analyze.frames_of("silent")
+    assert [round(s.t) for s in silent] == [10, 11] and all(s.frame is None for s in silent)
+
+
+def test_a_silent_rotated_track_is_skipped_not_camera_off() -> None:
+    """Zoom watches one student at a time: an idle rotated track is not a camera that is off."""
+    analyze = RecordingAnalyzer()
+    now = [100.0]
+
+    async def main() -> None:
+        async def deliver(obs: list[Observation]) -> None:
+            return None
+
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, pending_s=10.0,
+                          clock=lambda: now[0])
+        sampler.join("waiting", video_expected=True)
+        track = PushVideoTrack(rotated=True)
+        sampler.video_on("waiting", track)
+        for _ in range(30):
+            sampler.tick()
+            if sampler._inflight is not None:
+                await sampler._inflight
+            now[0] += 1.0
+        await sampler.stop()
+        track.stop()
+
+    asyncio.run(main())
+    assert analyze.frames_of("waiting") == []

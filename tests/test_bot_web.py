@@ -77,6 +77,17 @@ def drain(connector: ClassroomConnector) -> list[Any]:
     return events
 
 
+async def events(connector: ClassroomConnector, n: int, within_s: float = 3.0) -> list[Any]:
+    """The next `n` events: a student is announced at their first frame, a moment after the 201."""
+    got: list[Any] = []
+    for _ in range(int(within_s / 0.01)):
+        got += drain(connector)
+        if len(got) >= n:
+            return got
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"expected {n} events, got {got}")
+
+
 def test_join_page_shows_class_and_notice_escaped() -> None:
     async def body(client: TestClient[Any, Any], connector: ClassroomConnector) -> None:
         res = await client.get("/join/maths-7b")
@@ -98,9 +109,9 @@ def test_publish_and_delete_follow_whip() -> None:
         assert res.content_type == "application/sdp" and (await res.text()).startswith("v=0")
         location = res.headers["Location"]
         assert location.startswith("/whip/maths-7b/")
-        events = drain(connector)
-        assert [type(e) for e in events] == [Joined, VideoOn]
-        assert events[0].display_name == "Ada <b>" and events[0].feed_id == location.rsplit("/", 1)[1]
+        got = await events(connector, 2)
+        assert [type(e) for e in got] == [Joined, VideoOn]
+        assert got[0].display_name == "Ada <b>" and got[0].feed_id == location.rsplit("/", 1)[1]
         assert (await client.delete(location)).status == 200
         assert [type(e) for e in drain(connector)] == [Left] and peers.peers[0].closed
         assert (await client.delete(location)).status == 404
@@ -158,6 +169,7 @@ def test_full_class_is_503_and_a_dropped_peer_leaves() -> None:
             return res.status
 
         assert [await publish("A"), await publish("B")] == [201, 201]
+        await events(connector, 4)  # both seated at their first frame
         res = await client.post("/whip/maths-7b", params={"name": "C"}, data=OFFER, headers=SDP)
         assert res.status == 503 and "full" in await res.text()
         drain(connector)
@@ -176,6 +188,11 @@ def test_students_before_the_bot_are_replayed_and_leaving_closes_the_class() -> 
             app[classroom_key].open("early-class", "Early")
             res = await client.post("/whip/early-class", params={"name": "Ada"}, data=OFFER, headers=SDP)
             assert res.status == 201
+            room = app[classroom_key].room("early-class")
+            for _ in range(300):
+                if room.seated:
+                    break
+                await asyncio.sleep(0.01)
             connector = ClassroomConnector(app[classroom_key], "early-class")
             await connector.join()
             assert [type(e) for e in drain(connector)] == [Joined, VideoOn]

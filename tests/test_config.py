@@ -47,3 +47,12 @@ def test_bad_file(tmp_path: Path) -> None:
         load_config(bad, env={})
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml", env={})
+
+
+def test_delivery_secrets_are_never_printed() -> None:
+    config = load_config(None, env={"CLASSPULSE_DELIVERY__SMTP_PASSWORD": "hunter2-smtp",
+                                    "CLASSPULSE_DELIVERY__WEBHOOK_SECRET": "12345"})
+    shown = repr(config) + str(config.delivery) + config.model_dump_json()
+    assert "hunter2-smtp" not in shown and "12345" not in shown
+    assert config.delivery.smtp_password.get_secret_value() == "hunter2-smtp"
+    assert config.delivery.webhook_secret.get_secret_value() == "12345"  # a number-looking secret stays text

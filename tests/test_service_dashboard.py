@@ -24,8 +24,16 @@ def csrf(html: str) -> str:
     return m.group(1)
 
 
+def login_csrf(html: str) -> str:
+    m = re.search(r'name="login_csrf" value="([A-Za-z0-9_-]+)"', html)
+    assert m, html
+    return m.group(1)
+
+
 async def log_in(s: Service, who: str) -> str:
-    res = await s.client.post("/dashboard/login", data={"token": s.tokens[who]}, allow_redirects=False)
+    form = await (await s.client.get("/dashboard/login")).text()
+    res = await s.client.post("/dashboard/login", data={"token": s.tokens[who], "login_csrf": login_csrf(form)},
+                              allow_redirects=False)
     assert res.status == 303 and res.headers["Location"] == "/dashboard"
     assert "HttpOnly" in res.headers["Set-Cookie"] and "SameSite=Strict" in res.headers["Set-Cookie"]
     page = await s.client.get("/dashboard")
@@ -48,7 +56,9 @@ def test_login_is_required_and_bad_tokens_are_refused(tmp_path: Path) -> None:
         async with service(tmp_path) as s:
             res = await s.client.get("/dashboard", allow_redirects=False)
             assert res.status == 303 and res.headers["Location"] == "/dashboard/login"
-            bad = await s.client.post("/dashboard/login", data={"token": "cp_nope"}, allow_redirects=False)
+            form = await (await s.client.get("/dashboard/login")).text()
+            bad = await s.client.post("/dashboard/login", data={"token": "cp_nope", "login_csrf": login_csrf(form)},
+                                      allow_redirects=False)
             assert bad.status == 401 and "not valid" in await bad.text()
             assert (await s.client.get("/dashboard/sessions/x/events")).status == 401
             html = await log_in(s, "alice")

@@ -108,15 +108,15 @@ def test_the_teacher_receives_the_pdf_by_email(tmp_path: Path) -> None:
 
 
 @asynccontextmanager
-async def receiver(fail_first: int) -> AsyncIterator[tuple[TestServer, list[dict[str, Any]]]]:
-    """A webhook endpoint answering 500 to the first `fail_first` calls (negative: always)."""
+async def receiver(fail_first: int, status: int = 500) -> AsyncIterator[tuple[TestServer, list[dict[str, Any]]]]:
+    """A webhook endpoint answering `status` to the first `fail_first` calls (negative: always)."""
     calls: list[dict[str, Any]] = []
 
     async def hook(request: web.Request) -> web.Response:
         body = await request.read()
         calls.append({"headers": dict(request.headers), "body": body})
         failing = fail_first < 0 or len(calls) <= fail_first
-        return web.Response(status=500 if failing else 204)
+        return web.Response(status=status if failing else 204)
 
     app = web.Application()
     app.router.add_post("/hook", hook)
@@ -129,7 +129,9 @@ async def receiver(fail_first: int) -> AsyncIterator[tuple[TestServer, list[dict
 
 
 def hook_sections(**delivery: Any) -> dict[str, dict[str, Any]]:
-    return {"delivery": {"webhook_secret": SECRET, "backoff_s": 0.05, "backoff_max_s": 0.2, **delivery}}
+    """Webhooks on: the test receivers listen on loopback, which a school would allow-list like this."""
+    return {"delivery": {"webhook_secret": SECRET, "backoff_s": 0.05, "backoff_max_s": 0.2,
+                         "allow_networks": ["127.0.0.0/8", "::1/128"], **delivery}}
 
 
 def test_webhook_is_signed_retried_with_one_event_id(tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     config = load_config(args.config, overrides=[
         *args.set, f"store.url=sqlite:///{tmp}/bench.db", f"classroom.host={args.host}",
         f"classroom.port={args.port}", f"classroom.max_students={max(args.students, 1)}",
+        "classroom.max_pending_per_client=0",  # every simulated student publishes from this machine
         f"reports.out_dir={tmp}/reports"])
     app = init_app(config)
     runner = web.AppRunner(app)

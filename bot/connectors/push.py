@@ -17,8 +17,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 class PushVideoTrack(MediaStreamTrack):
     kind = "video"
 
-    def __init__(self) -> None:
+    def __init__(self, rotated: bool = False) -> None:
         super().__init__()
+        #: frames come only while the platform streams this participant (Zoom's rotation): the
+        #: sampler skips a silent rotated track instead of taking its silence as camera off
+        self.rotated = rotated
         self._frame: Any = None
         self._ready = asyncio.Event()
         self.pushed = 0

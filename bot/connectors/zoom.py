@@ -346,7 +346,7 @@ class ZoomConnector(Connector):
     def _fresh_track(self, user: str) -> None:
         """A new empty track: the sampler skips the student until frames arrive on it."""
         self._drop_track(user)
-        track = PushVideoTrack()
+        track = PushVideoTrack(rotated=True)
         self._tracks[user] = track
         self.channel.put(VideoOn(user, track))
 

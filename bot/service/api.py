@@ -16,7 +16,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from bot.service.api_classes import create_class, delete_class, get_class, list_classes, opt_out_student
-from bot.service.api_common import COOKIE, PREFIX, page_response, run_db
+from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
 from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
 from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
 from bot.service.api_sessions import (
@@ -28,7 +28,7 @@ from bot.service.api_sessions import (
     list_sessions,
     opt_out,
 )
-from bot.service.auth import Role, authenticate, list_tokens
+from bot.service.auth import Principal, Role, authenticate, list_tokens
 from bot.service.errors import error_response, query
 from bot.service.schemas import (
     ClassIn,
@@ -125,9 +125,19 @@ def bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return header.removeprefix("Bearer ").strip()
-    if request.method == "GET":  # the dashboard's cookie, never for state-changing requests (CSRF)
-        return request.cookies.get(COOKIE, "")
     return ""
+
+
+async def caller(request: web.Request) -> Principal | None:
+    """The bearer token's principal; for GET also the dashboard's log-in cookie (never for changes: CSRF)."""
+    token = bearer(request)
+    if token:
+        db = request.app[db_key]
+        return await run_db(request, lambda: authenticate(db, token))
+    if request.method == "GET":
+        found = await cookie_principal(request)
+        return found[0] if found else None
+    return None
 
 
 def guarded(route: Route) -> Handler:
@@ -137,9 +147,7 @@ def guarded(route: Route) -> Handler:
 
     @functools.wraps(route.handler)
     async def handler(request: web.Request) -> web.StreamResponse:
-        token = bearer(request)
-        db = request.app[db_key]
-        who = await run_db(request, lambda: authenticate(db, token)) if token else None
+        who = await caller(request)
         if who is None:
             return error_response(401, "a valid API token is required (Authorization: Bearer cp_…)",
                                   headers={"WWW-Authenticate": 'Bearer realm="classpulse"'})

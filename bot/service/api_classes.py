@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import asdict
 
@@ -12,7 +13,6 @@ from bot.db.records import ClassRecord
 from bot.service.api_common import own_class, page_response, principal_of, run_db
 from bot.service.api_sessions import erase_session, rerender_reports
 from bot.service.auth import now_iso
-from bot.service.delivery import points_at_self
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     ClassIn,
@@ -23,7 +23,10 @@ from bot.service.schemas import (
     StudentOptOutOut,
 )
 from bot.service.state import db_key, deliveries_key, manager_key, store_key
+from bot.service.urlguard import RefusedAddress
 from bot.web.app import config_key
+
+log = logging.getLogger(__name__)
 
 
 async def list_classes(request: web.Request) -> web.Response:
@@ -56,15 +59,19 @@ async def create_class(request: web.Request) -> web.Response:
 async def _check_webhook(request: web.Request, url: str) -> None:
     config: Config = request.app[config_key]
     deliveries = request.app[deliveries_key]
-    if not config.delivery.webhook_secret:
+    if not config.delivery.webhook_secret.get_secret_value():
         raise ApiError(422, "webhooks need delivery.webhook_secret in the service configuration",
                        [{"field": "webhook_url", "message": "no signing secret configured"}])
     sock = request.transport.get_extra_info("sockname") if request.transport else None
     if sock:
         deliveries.own.add((str(sock[0]), int(sock[1])))
-    if await points_at_self(url, deliveries.own, config.classroom.public_url):
-        raise ApiError(422, "webhook_url points back at this service",
-                       [{"field": "webhook_url", "message": "must not point at this service"}])
+    try:
+        target = await deliveries.guard.check_url(url)
+    except RefusedAddress as exc:
+        raise ApiError(422, f"webhook_url: {exc} (only public addresses, or delivery.allow_networks)",
+                       [{"field": "webhook_url", "message": str(exc)}]) from None
+    if not target.addresses:
+        log.warning("webhook_url host %s does not resolve now: kept, checked again before each call", target.host)
 
 
 async def get_class(request: web.Request) -> web.Response:

@@ -9,14 +9,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from bot.db.records import ClassRecord, DeliveryRecord, ScheduleRecord, SessionRecord
-from bot.service.auth import Principal
+from bot.service.auth import Principal, principal_for
 from bot.service.errors import not_found
 from bot.service.schemas import Page
-from bot.service.state import db_key, principal_key
+from bot.service.state import db_key, login_sessions_key, principal_key
 
 PREFIX = "/api/v1"
 T = TypeVar("T")
-COOKIE = "classpulse_token"
+COOKIE = "classpulse_session"  # a dashboard log-in id (bot.service.login_sessions), never the API token
 
 
 class SessionsQuery(Page):
@@ -26,6 +26,16 @@ class SessionsQuery(Page):
 async def run_db(request: web.Request, fn: Callable[[], T]) -> T:
     """Runs a synchronous store/file call on a worker thread: SQLite must never block the loop."""
     return await asyncio.get_running_loop().run_in_executor(None, fn)
+
+
+async def cookie_principal(request: web.Request) -> tuple[Principal, str] | None:
+    """The logged-in principal and log-in id from the dashboard cookie, or None."""
+    session_id = request.cookies.get(COOKIE, "")
+    token_id = request.app[login_sessions_key].token_of(session_id) if session_id else None
+    if token_id is None:
+        return None
+    who = await run_db(request, lambda: principal_for(request.app[db_key], token_id))
+    return (who, session_id) if who else None
 
 
 def principal_of(request: web.Request) -> Principal:

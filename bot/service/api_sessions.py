@@ -14,6 +14,7 @@ from bot.db.records import SessionRecord
 from bot.service import files
 from bot.service.api_common import PREFIX, SessionsQuery, own_class, own_session, page_response, principal_of, run_db
 from bot.service.auth import Principal
+from bot.service.capacity import CapacityExceeded
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     AttemptOut,
@@ -24,7 +25,7 @@ from bot.service.schemas import (
     SessionIn,
     SessionOut,
 )
-from bot.service.state import db_key, manager_key, principal_key, store_key
+from bot.service.state import capacity_key, db_key, manager_key, principal_key, store_key
 from bot.sessions.live import Render
 from bot.sessions.runner import SessionConflict, SessionSpec
 from bot.web.app import config_key
@@ -76,7 +77,11 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
         spec = SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner, class_name=body.class_name or cls.name,
                            class_id=cls.class_id, duration_s=body.duration_s, origin="api")
     try:
-        session_id = await request.app[manager_key].start(spec)
+        manager = request.app[manager_key]
+        with request.app[capacity_key].reserve(running_owners(manager), spec.owner):
+            session_id = await manager.start(spec)
+    except CapacityExceeded as exc:
+        raise ApiError(429, str(exc), headers={"Retry-After": str(exc.refusal.retry_after_s)}) from None
     except SessionConflict as exc:
         raise ApiError(409, str(exc)) from None
     except ValueError as exc:
@@ -84,6 +89,11 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
     record = await run_db(request, lambda: request.app[db_key].session(session_id))
     assert record is not None
     return record
+
+
+def running_owners(manager: Any) -> list[str]:
+    """One owner per session still running (the capacity check counts them)."""
+    return [r.owner for r in manager.running.values() if not r.done.is_set()]
 
 
 async def get_session(request: web.Request) -> web.Response:

@@ -21,12 +21,13 @@ from bot.connectors.base import Connector
 from bot.connectors.registry import ClassroomHost, Registry
 from bot.db.store import ServiceStore
 from bot.service.api import add_routes
+from bot.service.capacity import CapacityGate, Limits
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
 from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.schedules import ScheduleRunner
-from bot.service.state import db_key, deliveries_key, manager_key, schedules_key, store_key
+from bot.service.state import capacity_key, db_key, deliveries_key, manager_key, schedules_key, store_key
 from bot.sessions.live import Render, render_reports
 from bot.sessions.runner import SessionRunner
 from bot.sessions.sampler import Analyze
@@ -45,6 +46,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
     app.middlewares.append(error_middleware)
+    app[capacity_key] = CapacityGate(Limits(config.session.max_concurrent, config.session.max_concurrent_per_teacher))
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -80,7 +82,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
         """Started last, stopped first: no schedule fires while sessions are being wound down."""
-        runner = ScheduleRunner(app[db_key], app[manager_key])
+        runner = ScheduleRunner(app[db_key], app[manager_key], capacity=app[capacity_key])
         runner.start()
         app[schedules_key] = runner
         yield

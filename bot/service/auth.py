@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.db.records import TokenRecord
 from bot.db.store import ServiceStore
+from bot.service.names import check_typed
 
 TOKEN_RE = re.compile(r"^cp_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 
@@ -61,6 +62,7 @@ def create_token(db: ServiceStore, name: str, role: Role) -> tuple[str, str]:
     name = name.strip()
     if not name or len(name) > 200:
         raise ValueError("a token needs a name of 1-200 characters")
+    check_typed(name)
     token_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     db.add_token(TokenRecord(token_id=token_id, name=name, role=role.value, secret_sha256=_digest(secret),
@@ -74,6 +76,14 @@ def revoke_token(db: ServiceStore, token_id: str) -> bool:
 
 def list_tokens(db: ServiceStore) -> list[dict[str, Any]]:
     return [{k: v for k, v in asdict(r).items() if k != "secret_sha256"} for r in db.tokens()]
+
+
+def principal_for(db: ServiceStore, token_id: str) -> Principal | None:
+    """The principal of a token id (a dashboard log-in), or None when unknown or revoked."""
+    row = db.token(token_id)
+    if row is None or row.revoked_at:
+        return None
+    return Principal(row.token_id, row.name, Role(row.role))
 
 
 def authenticate(db: ServiceStore, token: str) -> Principal | None:

@@ -1,18 +1,21 @@
 """The teacher dashboard: server-rendered pages, a token login, and a live view fed by SSE.
 
-Login exchanges an API token for an HttpOnly, SameSite=Strict cookie holding that token;
+Login exchanges an API token for an HttpOnly, SameSite=Strict cookie holding a random
+log-in id (`bot.service.login_sessions`; never the token itself, ended by logging out);
 the pages then use the same access rules as the API (a teacher sees only their own
 classes, sessions and reports; the report links are the API's download URLs, which accept
-the cookie for GET). Every form post carries a CSRF value derived from the token.
+the cookie for GET). Every form post carries a CSRF value derived from the log-in id; the
+login form itself is protected against login CSRF by an Origin/Referer check
+(`bot.service.origin`) and a double-submit token in a short-lived cookie.
 The live view's only JavaScript fills numbers from `text/event-stream` events.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,15 +27,17 @@ from pydantic import ValidationError
 
 from bot.config import Config
 from bot.db.records import SessionRecord
-from bot.service.api_common import COOKIE, own_class, own_session
+from bot.service.api_common import COOKIE, cookie_principal, own_class, own_session
 from bot.service.api_reports import report_of
 from bot.service.api_schedules import add_schedule
 from bot.service.api_sessions import start_session
 from bot.service.auth import Principal, authenticate
 from bot.service.errors import ApiError
 from bot.service.live_view import class_pulse
+from bot.service.login_sessions import MemoryLoginSessions, csrf_for
+from bot.service.origin import cross_site, origin_of
 from bot.service.schemas import ScheduleIn, SessionIn
-from bot.service.state import db_key, manager_key, principal_key, schedules_key, store_key
+from bot.service.state import db_key, login_sessions_key, manager_key, principal_key, schedules_key, store_key
 from bot.sessions.runner import SessionConflict
 from bot.web.app import config_key
 
@@ -40,19 +45,13 @@ TEMPLATES = Path(__file__).with_name("templates")
 pages_key = web.AppKey("dashboard_templates", jinja2.Environment)
 pulse_key = web.AppKey("pulse_interval_s", float)
 WINDOW_S = 30.0
-
-
-def csrf_for(token: str) -> str:
-    return hmac.new(token.encode(), b"classpulse-csrf", hashlib.sha256).hexdigest()[:32]
+LOGIN_COOKIE = "classpulse_login"  # double-submit token of the login form
+LOGIN_PATH = "/dashboard/login"
 
 
 async def _who(request: web.Request) -> tuple[Principal, str] | None:
-    token = request.cookies.get(COOKIE, "")
-    if not token:
-        return None
-    db = request.app[db_key]
-    who = await asyncio.get_running_loop().run_in_executor(None, authenticate, db, token)
-    return (who, token) if who else None
+    """The logged-in principal and the log-in id."""
+    return await cookie_principal(request)
 
 
 async def _logged_in(request: web.Request) -> tuple[Principal, str]:
@@ -64,9 +63,9 @@ async def _logged_in(request: web.Request) -> tuple[Principal, str]:
 
 
 async def _checked_form(request: web.Request) -> tuple[Principal, Any]:
-    who, token = await _logged_in(request)
+    who, login_id = await _logged_in(request)
     form = await request.post()
-    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(token)):
+    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_for(login_id)):
         raise web.HTTPForbidden(text="invalid form token; reload the page")
     return who, form
 
@@ -77,32 +76,59 @@ def _page(request: web.Request, name: str, status: int = 200, **ctx: Any) -> web
                         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
+def _login_form(request: web.Request, status: int = 200, error: str = "") -> web.Response:
+    """The login page with a fresh double-submit token (cookie and hidden field)."""
+    value = secrets.token_urlsafe(24)
+    res = _page(request, "login.html", status=status, who=None, error=error, login_csrf=value)
+    res.set_cookie(LOGIN_COOKIE, value, httponly=True, samesite="Strict", path=LOGIN_PATH,
+                   secure=request.secure, max_age=3600)
+    return res
+
+
+def own_origins(request: web.Request) -> set[str]:
+    """This service's origins: the one the request came to, and `classroom.public_url`."""
+    config: Config = request.app[config_key]
+    found = {origin_of(f"{request.scheme}://{request.host}"), origin_of(config.classroom.public_url)}
+    return {o for o in found if o}
+
+
 async def login_page(request: web.Request) -> web.Response:
-    return _page(request, "login.html", who=None)
+    return _login_form(request)
 
 
 async def login(request: web.Request) -> web.Response:
+    foreign = cross_site(request.headers.get("Origin"), request.headers.get("Referer"), own_origins(request))
+    if foreign is not None:
+        return _page(request, "login.html", status=403, who=None,
+                     error=f"Log-in refused: the form was sent from {foreign}, not from this site.")
     form = await request.post()
+    sent, expected = str(form.get("login_csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent, expected):
+        return _login_form(request, 403, "The log-in form expired; please log in again from this page.")
     token = str(form.get("token", "")).strip()
     db = request.app[db_key]
     who = await asyncio.get_running_loop().run_in_executor(None, authenticate, db, token) if token else None
     if who is None:
-        return _page(request, "login.html", status=401, who=None, error="That token is not valid.")
+        return _login_form(request, 401, "That token is not valid.")
     res = web.HTTPSeeOther("/dashboard")
-    res.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/",
+    session_id = request.app[login_sessions_key].create(who.token_id)
+    res.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
                    secure=request.secure, max_age=12 * 3600)
+    res.del_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
     raise res
 
 
 async def logout(request: web.Request) -> web.Response:
+    _, session_id = await _logged_in(request)
     await _checked_form(request)
+    request.app[login_sessions_key].end(session_id)
     res = web.HTTPSeeOther("/dashboard/login")
     res.del_cookie(COOKIE, path="/")
     raise res
 
 
 async def home(request: web.Request, error: str = "", status: int = 200) -> web.Response:
-    who, token = await _logged_in(request)
+    who, login_id = await _logged_in(request)
     db = request.app[db_key]
     owner = who.owner_filter()
 
@@ -124,7 +150,7 @@ async def home(request: web.Request, error: str = "", status: int = 200) -> web.
     reports = await asyncio.get_running_loop().run_in_executor(None, lambda: [
         r for r in (report_of(request, SessionRecord(**{k: v for k, v in s.items() if k != "running"}))
                     for s in sessions if s["state"] in ("done", "interrupted")) if r["files"]])
-    return _page(request, "home.html", status=status, who=who, csrf=csrf_for(token), classes=classes,
+    return _page(request, "home.html", status=status, who=who, csrf=csrf_for(login_id), classes=classes,
                  sessions=sessions, schedules=schedules, reports=reports, error=error)
 
 
@@ -168,14 +194,15 @@ async def schedule(request: web.Request) -> web.Response:
 
 
 async def session_page(request: web.Request) -> web.Response:
-    who, token = await _logged_in(request)
+    who, login_id = await _logged_in(request)
     try:
         record = await own_session(request, request.match_info["session_id"])
     except ApiError:
         raise web.HTTPNotFound(text="no such session") from None
     config: Config = request.app[config_key]
     running = record.session_id in request.app[manager_key].running
-    return _page(request, "session.html", who=who, csrf=csrf_for(token), session=asdict(record), running=running,
+    return _page(request, "session.html", who=who, csrf=csrf_for(login_id), session=asdict(record),
+                 running=running,
                  emotions=config.analysis.emotions, window_s=WINDOW_S,
                  events_url=f"/dashboard/sessions/{record.session_id}/events")
 
@@ -235,6 +262,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0) -> None:
     app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app[pulse_key] = pulse_interval_s
+    app[login_sessions_key] = MemoryLoginSessions()
     app.router.add_get("/dashboard/login", login_page)
     app.router.add_post("/dashboard/login", login)
     app.router.add_post("/dashboard/logout", logout)

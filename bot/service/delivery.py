@@ -11,9 +11,10 @@ duplicates. The body is signed: ``X-ClassPulse-Signature: sha256=HEX`` where HEX
 HMAC-SHA256(delivery.webhook_secret, f"{timestamp}.{body}") and the timestamp is sent as
 ``X-ClassPulse-Timestamp`` (receivers reject old timestamps against replay).
 
-Webhook URLs must not point back at this service (a loop, and a way to make the service
-call its own API); `points_at_self` is checked when a class is saved and again before
-each call, because DNS can change in between.
+Webhook URLs go through `bot.service.urlguard` when a class is saved and again at every
+call, where aiohttp connects only to addresses the guard passed (`GuardedResolver`), so a
+DNS answer that changes in between cannot reach the intranet, the cloud metadata service or
+this service itself. Permanent failures (`bot.service.delivery_errors`) are not retried.
 """
 
 from __future__ import annotations
@@ -23,26 +24,26 @@ import contextlib
 import functools
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 import aiosmtplib
-from tenacity import AsyncRetrying, RetryError, stop_after_attempt, wait_exponential
+from aiohttp.abc import AbstractResolver
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.config import Config
 from bot.db.records import DeliveryRecord, SessionRecord
 from bot.db.store import ServiceStore
 from bot.service import files
 from bot.service.auth import now_iso
+from bot.service.delivery_errors import HttpStatus, Permanent, describe, permanent
+from bot.service.urlguard import Guard, GuardedResolver, Resolve, parse_networks, system_resolve
 from bot.sessions.runner import Outcome
 
 log = logging.getLogger(__name__)
@@ -55,41 +56,6 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def _port(parts: Any) -> int:
-    return int(parts.port or (443 if parts.scheme == "https" else 80))
-
-
-async def points_at_self(url: str, own: set[tuple[str, int]], public_url: str = "") -> bool:
-    """True when `url` would reach this service: its public origin, or one of its listening addresses.
-
-    `own` holds (ip, port) pairs the service listens on; an unspecified or loopback address on one
-    of those ports matches every loopback/local name for that port.
-    """
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = _port(parts)
-    if public_url:
-        pub = urlsplit(public_url)
-        if (pub.hostname or "").lower() == host and _port(pub) == port:
-            return True
-    ports = {p for _, p in own}
-    if port not in ports:
-        return False
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return False  # does not resolve: not us (and the delivery will fail visibly)
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        for own_ip, own_port in own:
-            if own_port != port:
-                continue
-            mine = ipaddress.ip_address(own_ip)
-            if ip == mine or ip.is_loopback or ip.is_unspecified or mine.is_unspecified:
-                return True
-    return False
-
-
 def check_webhook_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -99,16 +65,20 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
-class DeliveryFailed(Exception):
-    pass
-
-
 @dataclass
 class Deliveries:
     config: Config
     db: ServiceStore
     own: set[tuple[str, int]] = field(default_factory=set)  # (ip, port) the service listens on
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    resolve: Resolve = system_resolve  # the guard's resolver (tests inject DNS answers)
+    connect_resolver: AbstractResolver | None = None  # aiohttp's resolver under the guard (tests: rebinding)
+
+    @property
+    def guard(self) -> Guard:
+        """The SSRF rule: public unicast or `delivery.allow_networks`, never this service (shares `own`)."""
+        return Guard(parse_networks(self.config.delivery.allow_networks), self.own,
+                     self.config.classroom.public_url, self.resolve)
 
     # -- creating ----------------------------------------------------------------------------
     async def report_ready(self, session_id: str, outcome: Outcome) -> None:
@@ -174,6 +144,7 @@ class Deliveries:
         loop = asyncio.get_running_loop()
         d = self.config.delivery
         retrying = AsyncRetrying(stop=stop_after_attempt(d.attempts),
+                                 retry=retry_if_exception(lambda e: not permanent(e)),
                                  wait=wait_exponential(multiplier=d.backoff_s, max=d.backoff_max_s))
         try:
             async for attempt in retrying:
@@ -184,9 +155,9 @@ class Deliveries:
                     try:
                         await asyncio.wait_for(self._send(row), d.timeout_s)
                     except Exception as exc:
-                        error = f"{type(exc).__name__}: {exc}"[:1000]
-                        log.warning("delivery failed delivery_id=%s attempt=%d error=%s", delivery_id,
-                                    row.attempts + 1, error)
+                        error = describe(exc)
+                        log.warning("delivery failed delivery_id=%s attempt=%d permanent=%s error=%s", delivery_id,
+                                    row.attempts + 1, permanent(exc), f"{type(exc).__name__}: {exc}"[:500])
                         await self._update(delivery_id, attempts=row.attempts + 1, last_error=error)
                         raise
                     await self._update(delivery_id, attempts=row.attempts + 1, state="delivered", last_error="")
@@ -194,6 +165,11 @@ class Deliveries:
         except RetryError:
             await self._update(delivery_id, state="failed")
             log.error("delivery gave up delivery_id=%s after %d attempts", delivery_id, d.attempts)
+        except Exception as exc:
+            if not permanent(exc):
+                raise
+            await self._update(delivery_id, state="failed")
+            log.error("delivery failed permanently delivery_id=%s: %s", delivery_id, describe(exc))
 
     async def _update(self, delivery_id: str, *, state: str | None = None, attempts: int | None = None,
                       last_error: str | None = None) -> None:
@@ -210,7 +186,7 @@ class Deliveries:
     def _session(self, session_id: str) -> SessionRecord:
         found = self.db.session(session_id)
         if found is None:
-            raise DeliveryFailed(f"session {session_id} was deleted")
+            raise Permanent(f"session {session_id} was deleted")
         return found
 
     async def _email(self, row: DeliveryRecord) -> None:
@@ -219,7 +195,7 @@ class Deliveries:
         folder = files.session_dir(self.config.reports.out_dir, row.session_id)
         pdf = folder / "class.pdf" if folder else None
         if pdf is None or not pdf.is_file():
-            raise DeliveryFailed("class.pdf is missing")
+            raise Permanent("class.pdf is missing")
         msg = EmailMessage()
         msg["From"] = self.config.delivery.mail_from
         msg["To"] = row.target
@@ -232,19 +208,20 @@ class Deliveries:
         msg.add_attachment(data, maintype="application", subtype="pdf", filename="class.pdf")
         d = self.config.delivery
         await aiosmtplib.send(msg, hostname=d.smtp_host, port=d.smtp_port, username=d.smtp_username or None,
-                              password=d.smtp_password or None, start_tls=d.smtp_starttls, timeout=d.timeout_s)
+                              password=d.smtp_password.get_secret_value() or None, start_tls=d.smtp_starttls,
+                              timeout=d.timeout_s)
 
     def _link(self, session_id: str, path: str) -> str:
         base = self.config.classroom.public_url.rstrip("/")
         return f"{base}/api/v1/reports/{session_id}/files/{path}" if base else ""
 
     async def _webhook(self, row: DeliveryRecord) -> None:
-        secret = self.config.delivery.webhook_secret
+        secret = self.config.delivery.webhook_secret.get_secret_value()
         if not secret:
-            raise DeliveryFailed("delivery.webhook_secret is not set")
+            raise Permanent("delivery.webhook_secret is not set")
         url = row.target
-        if await points_at_self(url, self.own, self.config.classroom.public_url):
-            raise DeliveryFailed("the webhook URL points back at this service")
+        guard = self.guard
+        await guard.check_url(url)  # IP literals never reach the resolver: checked here
         loop = asyncio.get_running_loop()
         session = await loop.run_in_executor(None, self._session, row.session_id)
         folder = files.session_dir(self.config.reports.out_dir, row.session_id)
@@ -260,7 +237,9 @@ class Deliveries:
                    "X-ClassPulse-Timestamp": timestamp, SIGNATURE_HEADER: sign(secret, timestamp, body),
                    "User-Agent": "ClassPulse-webhook/1"}
         timeout = aiohttp.ClientTimeout(total=self.config.delivery.timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as http, \
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(guard, self.connect_resolver), use_dns_cache=False,
+                                         force_close=True)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector, trust_env=False) as http, \
                 http.post(url, data=body, headers=headers, allow_redirects=False) as res:
             if not 200 <= res.status < 300:
-                raise DeliveryFailed(f"webhook answered HTTP {res.status}")
+                raise HttpStatus(res.status)

@@ -7,13 +7,14 @@ so a client never has to parse text/plain or an HTML error page under /api/.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+
+from bot.service.safe_json import JsonTooDeep, loads
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +64,9 @@ async def read_json(request: web.Request, model: type[M]) -> M:
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "the body is too large") from None
     try:
-        data: Any = json.loads(raw or b"null")
+        data: Any = loads(raw)
+    except JsonTooDeep as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):

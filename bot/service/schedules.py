@@ -13,7 +13,11 @@ A second bot for the same class is never started: the job has `max_instances=1`,
 
 Cron: five crontab fields (``0 9 * * mon,wed``) or six with seconds first. Days of the
 week must be names: APScheduler 3 counts 0 as Monday while crontab counts 0 as Sunday, and
-refusing digits avoids a silent one-day shift.
+refusing digits avoids a silent one-day shift. Times are local wall-clock times, each
+fired once across DST changes (`bot.service.wall_clock`); expressions that never fire or
+fire more often than every 10 minutes are refused. Runs that did not happen (service down,
+later than the grace time) and runs moved by the spring DST gap are recorded
+(`bot.service.missed_runs`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import asyncio
 import logging
 import re
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -32,6 +37,10 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.db.records import ClassRecord, ScheduleRecord
 from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
+from bot.service.capacity import CapacityExceeded, CapacityGate, Limits
+from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecords, missed_after_downtime
+from bot.service.missed_runs import ScheduleRecord as RunRecord
+from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
 from bot.sessions.runner import SessionConflict, SessionRunner, SessionSpec
 
 log = logging.getLogger(__name__)
@@ -48,9 +57,9 @@ def parse_timezone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
-def make_trigger(cron: str, timezone: str, start_date: str = "", end_date: str = "") -> CronTrigger:
+def make_trigger(cron: str, timezone: str, start_date: str = "", end_date: str = "") -> WallClockTrigger:
     """The trigger for a cron expression; ValueError with a readable message when it is invalid."""
-    tz = parse_timezone(timezone)
+    parse_timezone(timezone)
     fields = cron.split()
     if len(fields) not in (5, 6):
         raise ValueError("cron needs 5 fields (minute hour day month weekday) or 6 with seconds first")
@@ -58,13 +67,25 @@ def make_trigger(cron: str, timezone: str, start_date: str = "", end_date: str =
     minute, hour, day, month, dow = fields
     if _DIGIT_DOW.search(dow):
         raise ValueError("write weekdays as names (mon,wed or mon-fri), not numbers")
-    start = datetime.combine(date.fromisoformat(start_date), datetime.min.time(), tz) if start_date else None
-    end = (datetime.combine(date.fromisoformat(end_date), datetime.max.time(), tz) if end_date else None)
+    # the inner trigger counts local wall-clock time, written as UTC (see bot.service.wall_clock)
+    start = datetime.combine(date.fromisoformat(start_date), datetime.min.time(), UTC) if start_date else None
+    end = (datetime.combine(date.fromisoformat(end_date), datetime.max.time(), UTC) if end_date else None)
     try:
-        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow,
-                           timezone=tz, start_date=start, end_date=end)
+        inner = CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=dow,
+                            timezone=UTC, start_date=start, end_date=end)
     except ValueError as exc:
         raise ValueError(f"invalid cron {cron!r}: {exc}") from None
+    return WallClockTrigger(inner, timezone)
+
+
+def check_cron(cron: str, timezone: str = "UTC", now: datetime | None = None) -> str:
+    """A cron expression that parses, fires at all and at most every 10 minutes; ValueError otherwise."""
+    trigger = make_trigger(cron, timezone)
+    try:
+        check_cadence(trigger, now or datetime.now(UTC))
+    except ValueError as exc:
+        raise ValueError(f"cron {cron!r}: {exc}") from None
+    return cron
 
 
 def skipped(row: ScheduleRecord, when: datetime) -> bool:
@@ -88,9 +109,13 @@ async def retention_job() -> None:
 
 
 class ScheduleRunner:
-    def __init__(self, db: ServiceStore, manager: SessionRunner) -> None:
+    def __init__(self, db: ServiceStore, manager: SessionRunner, records: ScheduleRecords | None = None,
+                 capacity: CapacityGate | None = None) -> None:
         self.db = db
         self.manager = manager
+        s = manager.config.session
+        self.capacity = capacity or CapacityGate(Limits(s.max_concurrent, s.max_concurrent_per_teacher))
+        self.records: ScheduleRecords = records or MemoryScheduleRecords()
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1})
@@ -99,10 +124,46 @@ class ScheduleRunner:
     def start(self) -> None:
         global _runner
         _runner = self
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.start()
+        self.record_downtime(datetime.now(UTC))  # before the loop runs: stored next-run times are untouched
         self.scheduler.add_job(f"{__name__}:retention_job", CronTrigger(hour=3, minute=30, timezone="UTC"),
                                id="retention", replace_existing=True, misfire_grace_time=23 * 3600,
                                name="delete data past store.retention_days")
+
+    def record_downtime(self, now: datetime) -> list[RunRecord]:
+        """Record every run that fell due while the service was down and will not fire now."""
+        made = []
+        for job in self.scheduler.get_jobs():
+            if job.id == "retention" or job.next_run_time is None or job.next_run_time > now:
+                continue
+            row = self.db.schedule(job.id)
+            due = list(occurrences(job.trigger, job.next_run_time - timedelta(microseconds=1), now, limit=10_000))
+            def check(t: datetime, r: ScheduleRecord | None = row) -> bool:
+                return r is not None and skipped(r, t)
+
+            for rec in missed_after_downtime(job.id, due, now, job.misfire_grace_time or 0, check):
+                if self.records.add(rec):
+                    made.append(rec)
+        return made
+
+    def _on_missed(self, event: JobEvent) -> None:
+        """APScheduler gave up a run later than its grace time (also while running: a stalled loop)."""
+        if event.job_id == "retention":
+            return
+        self.records.add(RunRecord(event.job_id, event.scheduled_run_time.astimezone(UTC), "missed",
+                                   "beyond_grace", "started later than misfire_grace_s allows"))
+
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        job = self.scheduler.get_job(event.job_id)
+        if job is None or not isinstance(job.trigger, WallClockTrigger):
+            return
+        for t in event.scheduled_run_times:
+            if job.trigger.moved_by_dst(t):
+                self.records.add(RunRecord(event.job_id, t.astimezone(UTC), "moved", "dst_gap",
+                                                "the local start time does not exist on this day (clocks "
+                                                "go forward): started when the clocks jumped"))
 
     async def retention(self) -> list[str]:
         from bot.service.retention import purge
@@ -160,10 +221,15 @@ class ScheduleRunner:
         if not cls.meeting_url:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
+        running = [r.owner for r in self.manager.running.values() if not r.done.is_set()]
         try:
-            sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
-                                                       class_name=cls.name, class_id=cls.class_id,
-                                                       duration_s=row.duration_s, origin="schedule"))
+            with self.capacity.reserve(running, cls.owner):
+                sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
+                                                           class_name=cls.name, class_id=cls.class_id,
+                                                           duration_s=row.duration_s, origin="schedule"))
+        except CapacityExceeded as exc:
+            self.records.add(RunRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
+            return None
         except SessionConflict:
             log.info("schedule skipped schedule_id=%s reason=class_already_in_session", schedule_id)
             return None
@@ -178,14 +244,4 @@ class ScheduleRunner:
 def next_runs(cron: str, timezone: str, n: int = 3, after: datetime | None = None) -> list[datetime]:
     """The next `n` start times of a cron expression (previews and tests)."""
     trigger = make_trigger(cron, timezone)
-    tz = parse_timezone(timezone)
-    t = after or datetime.now(tz)
-    out: list[datetime] = []
-    prev: datetime | None = None
-    while len(out) < n:
-        nxt = trigger.get_next_fire_time(prev, t)
-        if nxt is None:
-            break
-        out.append(nxt)
-        prev, t = nxt, nxt + timedelta(microseconds=1)
-    return out
+    return list(occurrences(trigger, after or datetime.now(parse_timezone(timezone)), limit=n))

@@ -11,9 +11,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.service.names import check_typed
+
 
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, v: Any) -> Any:
+        """Every typed text: a CR/LF in a class name would break the report e-mail's headers."""
+        if isinstance(v, str):
+            return check_typed(v)
+        return v
 
 
 def check_meeting_url(url: str, extra_schemes: tuple[str, ...] = ()) -> str:
@@ -81,10 +91,9 @@ class ScheduleIn(_Request):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from bot.service.schedules import make_trigger
+        from bot.service.schedules import check_cron
 
-        make_trigger(v, "UTC")
-        return v
+        return check_cron(v)
 
     @field_validator("timezone")
     @classmethod

@@ -7,7 +7,9 @@ from aiohttp import web
 from analysis.store import Store
 from bot.db.store import ServiceStore
 from bot.service.auth import Principal
+from bot.service.capacity import CapacityGate
 from bot.service.delivery import Deliveries
+from bot.service.login_sessions import LoginSessions
 from bot.service.schedules import ScheduleRunner
 from bot.sessions.runner import SessionRunner
 
@@ -17,3 +19,5 @@ manager_key = web.AppKey("sessions", SessionRunner)
 schedules_key = web.AppKey("schedules", ScheduleRunner)
 deliveries_key = web.AppKey("deliveries", Deliveries)
 principal_key = web.RequestKey("principal", Principal)
+login_sessions_key = web.AppKey("login_sessions", LoginSessions)
+capacity_key = web.AppKey("capacity", CapacityGate)

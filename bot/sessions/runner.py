@@ -93,6 +93,7 @@ class Running:
     live: LiveSession | None
     task: asyncio.Task[Outcome | None]
     class_id: str
+    owner: str = ""
     join_link: str = ""
     leave_reason: LeaveReason | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -203,7 +204,7 @@ class SessionRunner:
 
     def _launch(self, record: SessionRecord, attempt: AttemptRecord, gap: Interruption | None = None) -> None:
         task = asyncio.ensure_future(self._run(record, attempt, gap))
-        self.running[record.session_id] = Running(None, task, record.class_id)
+        self.running[record.session_id] = Running(None, task, record.class_id, record.owner)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -12,6 +12,17 @@ only analyse ever older frames, and the next tick takes the newest ones anyway.
 
 Latency is measured from the moment a frame left `recv()` to the moment its
 observation came back from the worker (network and jitter-buffer time not included).
+
+A track that never delivers a single frame is sampled without a frame (camera off) once
+`pending_s` has passed since it arrived, like a camera that never connected: the student
+is in class and gets a presence line, instead of vanishing from the report as "no video
+received". DESIGN.md's `camera_off` covers "the platform or track says video is off"; a
+track that stays silent while the rest of the class streams is that student's camera (a
+blocked or virtual camera), and a network fault that silences everyone ends the session
+through `session.media_timeout_s` instead. Once the store has a `no_signal` state, a
+silent track after a transport fault belongs there (issue 18, item 11). A track marked
+``rotated`` (Zoom's one-stream rotation: frames only while watched) stays skipped while
+silent: not being watched is `not_sampled`, never camera off.
 """
 
 from __future__ import annotations
@@ -40,6 +51,10 @@ Analyze = Callable[[Sequence[Sample]], list[Observation]]
 Deliver = Callable[[list[Observation]], Awaitable[None]]
 
 
+def _stopped_analyze(samples: Sequence[Sample]) -> list[Observation]:
+    raise RuntimeError("the sampler has stopped")
+
+
 def to_bgr(frame: Any) -> np.ndarray:
     """A BGR array from an aiortc/PyAV frame or an array (push connectors may send either)."""
     if isinstance(frame, np.ndarray):
@@ -60,6 +75,7 @@ class _Slot:
     samples: int = 0
     dropped: int = 0
     video_expected_until: float = 0.0  # clock time; until then a missing track is not "camera off"
+    track_since: float = 0.0  # clock time the current track arrived
 
 
 @dataclass
@@ -125,6 +141,7 @@ class Sampler:
         self._cancel_drain(slot)
         slot.track = track
         slot.frame = None
+        slot.track_since = self._clock()
         slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
 
     def video_off(self, pid: str) -> None:
@@ -181,8 +198,11 @@ class Sampler:
                 continue  # camera being connected
             if slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
+            elif slot.frame is None and (getattr(slot.track, "rotated", False)
+                                         or now - slot.track_since < self.pending_s):
+                continue  # first frame not there yet, or not being watched (a rotation's idle track)
             elif slot.frame is None:
-                continue  # subscribed, first frame not there yet
+                picks.append((pid, None, now))  # the track never delivered a frame: camera off
             elif now - slot.received_at > self.stale_after_s:
                 picks.append((pid, None, now))  # frozen stream
             else:
@@ -251,10 +271,27 @@ class Sampler:
                 next_at += self.interval_s * (int(behind / self.interval_s) + 1)
 
     async def stop(self) -> None:
-        """Stop ticking and draining; waits for the inference in flight so nothing is lost."""
+        """Stop ticking and draining; waits for the inference in flight so nothing is lost.
+
+        Then lets go of the analyser (closing it when it can be closed): the session and the
+        sampler refer to each other, so anything the sampler holds would otherwise outlive
+        the session until a full garbage collection — for the real analyser a TFLite thread
+        pool, the face-mesh model's file descriptor and tens of MB per session.
+        """
         self._stopped = True
         for slot in self._slots.values():
             self._cancel_drain(slot)
         if self._inflight is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._inflight
+        self._release_analyzer()
+
+    def _release_analyzer(self) -> None:
+        owner = getattr(self._analyze, "__self__", self._analyze)
+        close = getattr(owner, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("closing the analyser failed")
+        self._analyze = _stopped_analyze

@@ -21,7 +21,8 @@ import jinja2
 from aiohttp import web
 
 from bot.config import Config
-from bot.web.classroom import Classroom
+from bot.web import bad_requests
+from bot.web.classroom import Admission, Classroom
 from bot.web.rtc import PeerFactory, receive_video
 from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
 
@@ -35,7 +36,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 
 def _error(exc: WhipError) -> web.Response:
-    return web.Response(status=exc.status, text=exc.message + "\n")
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    return web.Response(status=exc.status, text=exc.message + "\n", headers=headers)
 
 
 async def join_page(request: web.Request) -> web.Response:
@@ -63,7 +65,7 @@ async def whip_publish(request: web.Request) -> web.Response:
             limit = config.classroom.max_body_bytes
             raise WhipError(413, f"the offer is larger than {limit} bytes") from None
         offer = check_offer(body)
-        resource_id, answer = await room.publish(name, offer)
+        resource_id, answer = await room.publish(name, offer, client=request.remote or "")
     except WhipError as exc:
         return _error(exc)
     location = f"/whip/{room.code}/{resource_id}"
@@ -97,9 +99,12 @@ async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
 def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerFactory = receive_video
              ) -> web.Application:
     """The application; `classroom` is shared with the sessions that run in this process."""
+    bad_requests.install()
     app = web.Application(client_max_size=config.classroom.max_body_bytes)
     app[config_key] = config
-    app[classroom_key] = classroom or Classroom(config.classroom.max_students, peers)
+    c = config.classroom
+    app[classroom_key] = classroom or Classroom(c.max_students, peers, Admission(
+        c.max_students, c.first_media_timeout_s, c.max_pending_per_client))
     app[templates_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app.cleanup_ctx.append(_close_classroom)
     app.router.add_get("/join/{code}", join_page)
