@@ -81,11 +81,13 @@ def test_plain_unicode_names_are_fine(tmp_path: Path) -> None:
 
 def test_token_names_refuse_control_characters(tmp_path: Path) -> None:
     from analysis.store import Store
+    from bot.db.store import ServiceStore
 
     store = Store(f"sqlite:///{tmp_path}/t.db")
     try:
+        db = ServiceStore(store)
         with pytest.raises(ValueError, match="U\\+000A at position 3"):
-            create_token(store, "Ms\nRivera", Role.TEACHER)
-        assert create_token(store, "Ms Rivera", Role.TEACHER)[1].startswith("cp_")
+            create_token(db, "Ms\nRivera", Role.TEACHER)
+        assert create_token(db, "Ms Rivera", Role.TEACHER)[1].startswith("cp_")
     finally:
         store.close()

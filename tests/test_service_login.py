@@ -101,7 +101,7 @@ def test_revoking_the_token_ends_its_log_ins(tmp_path: Path) -> None:
             await post_login(s)
             assert (await s.client.get(f"{API}/classes")).status == 200
             token_id = s.tokens["alice"].split("_")[1]
-            revoke_token(s.store, token_id)
+            revoke_token(s.db, token_id)
             assert (await s.client.get(f"{API}/classes")).status == 401
 
     run(main)

@@ -129,7 +129,7 @@ def test_misfire_when_the_service_was_down_at_start_time(tmp_path: Path, grace_s
             _, total = s.db.sessions(class_id=class_id)
             assert total == (1 if fires else 0)
             runner = s.client.server.app[schedules_key]
-            sch = s.store.rows("schedules")[0][0]["schedule_id"]
+            sch = s.db.schedules()[0][0].schedule_id
             assert [(r.kind, r.due_at) for r in runner.records.of(sch)] == ([] if fires else [("missed", when)])
 
     class_id, when = run(create)
