@@ -1,0 +1,442 @@
+"""Reading an iCalendar (RFC 5545) timetable into `Lesson`s and `Skipped` events.
+
+Parsing is icalendar's; recurrence expansion is recurring-ical-events' (see
+`bot.timetable.occurrences`). This module does what neither does for a school timetable:
+
+* names every zone in IANA terms (`bot.timetable.zones`: Windows IDs and display names from
+  Outlook/Exchange, VTIMEZONE-only zones), keeping wall-clock times: a lesson written as
+  09:15 "W. Europe Standard Time" runs at 09:15 Europe/Berlin on both sides of a DST change;
+  values written in UTC (Google's EXDATEs, Outlook's UNTIL) keep their instant;
+* applies Google's ``X-WR-TIMEZONE`` to floating and UTC times (the x-wr-timezone package,
+  as recurring-ical-events does), with the zone name resolved the same way;
+* groups a UID's components (the series and its RECURRENCE-ID overrides) into one lesson;
+* refuses what cannot become a scheduled run, with the reason: all-day events, cancelled
+  events, events without a joinable meeting link, without a start, ending before they start,
+  with an unknown zone or a recurrence rule that cannot be expanded.
+
+Bad input never raises past `parse_calendar` except as `CalendarError` for a file that is
+not an iCalendar at all; a bad event is one `Skipped` and the others still import.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import x_wr_timezone
+from icalendar.cal import Component
+from icalendar.error import BrokenCalendarProperty
+
+from bot.timetable.links import meeting_link
+from bot.timetable.model import Lesson, Override, Recurrence, Skipped, Timetable
+from bot.timetable.zones import UnknownZone, iana_of, resolve
+
+#: A timed event without DTEND or DURATION lasts this long (RFC 5545 would make it zero).
+DEFAULT_DURATION = timedelta(minutes=45)
+#: Longer timed events are not lessons (a school trip, a holiday written with times).
+MAX_DURATION = timedelta(hours=12)
+_CONFERENCE_PROPS = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL", "X-MICROSOFT-ONLINEMEETINGCONFLINK")
+_MAX_BYTES = 10 * 1024 * 1024
+_FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+_FOLD = re.compile(rb"\r?\n[ \t]")
+#: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
+#: needs the quotes (the name holds a colon); some generators leave them out.
+_UNQUOTED_DISPLAY_TZID = re.compile(rb'(;TZID=)(\((?:UTC|GMT)[^)\r\n"]*\)[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
+_VTZ = Mapping[str, tuple[str | None, tzinfo | None]]
+
+
+class CalendarError(ValueError):
+    """The file as a whole cannot be read as an iCalendar."""
+
+
+class EventError(ValueError):
+    """One event cannot be imported; the message is the skip reason."""
+
+
+def _text(component: Component, name: str) -> str:
+    value = component.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    try:
+        return " ".join(str(value).split()) if name == "SUMMARY" else str(value)
+    except Exception:  # a broken property: treat as absent (icalendar keeps parsing the rest)
+        return ""
+
+
+def _summary(component: Component) -> str:
+    return _text(component, "SUMMARY")[:200]
+
+
+def _uid(component: Component) -> str:
+    return _text(component, "UID").strip()
+
+
+# -- zones -------------------------------------------------------------------------------------
+
+def _vtimezones(cal: Component) -> dict[str, tuple[str | None, tzinfo | None]]:
+    out: dict[str, tuple[str | None, tzinfo | None]] = {}
+    for tz in cal.walk("VTIMEZONE"):
+        tzid = _text(tz, "TZID")
+        if not tzid:
+            continue
+        try:
+            built: tzinfo | None = tz.to_tz(lookup_tzid=False)
+        except Exception:  # a VTIMEZONE icalendar cannot build: only its X-LIC-LOCATION can help
+            built = None
+        out[tzid] = (_text(tz, "X-LIC-LOCATION") or None, built)
+    return out
+
+
+def _value_tzid(prop: Any) -> str | None:
+    params = getattr(prop, "params", None) or {}
+    tzid = params.get("TZID")
+    return str(tzid) if tzid else None
+
+
+def _in_zone(value: datetime, tzid: str | None, vtz: _VTZ, around: datetime) -> datetime:
+    """`value` with an IANA zone: wall-clock kept for a named zone, instant kept for UTC."""
+    if value.tzinfo is not None and iana_of(value.tzinfo):
+        if isinstance(value.tzinfo, ZoneInfo):
+            return value
+        return value.astimezone(ZoneInfo("UTC"))
+    if tzid is None:
+        return value  # floating: X-WR-TIMEZONE or the default zone decides later
+    zone = ZoneInfo(resolve(tzid, vtimezones=vtz, around=around))
+    return value.replace(tzinfo=zone)
+
+
+def _around(component: Component) -> datetime:
+    start = component.get("DTSTART")
+    value = getattr(start, "dt", None)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, date):
+        return datetime.combine(value, datetime.min.time())
+    return datetime(2000, 1, 1)
+
+
+def _normalize_values(component: Component, vtz: _VTZ, wr_zone: ZoneInfo | None) -> dict[str, list[Any]]:
+    """DTSTART, DTEND, RECURRENCE-ID, EXDATE and RDATE values with IANA zones (or floating).
+
+    TZIDs are resolved first; then X-WR-TIMEZONE moves floating and UTC values into its zone
+    (x-wr-timezone's rule, applied per value: run on whole components it would also take a
+    VTIMEZONE-built zone without a TZNAME for a floating time)."""
+    around = _around(component)
+    walker = x_wr_timezone.UTCChangingWalker(wr_zone) if wr_zone is not None else None
+
+    def fix(value: datetime, tzid: str | None) -> datetime:
+        value = _in_zone(value, tzid, vtz, around)
+        if walker is not None and (value.tzinfo is None or iana_of(value.tzinfo) == "UTC"):
+            value = walker.walk_value_datetime(value)
+        return value
+
+    out: dict[str, list[Any]] = {}
+    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
+        prop = component.get(name)
+        if prop is None:
+            continue
+        value = prop.dt
+        if isinstance(value, datetime):
+            value = fix(value, _value_tzid(prop))
+        out[name] = [value]
+    for name in ("EXDATE", "RDATE"):
+        lines = component.get(name)
+        if lines is None:
+            continue
+        values: list[Any] = []
+        for line in lines if isinstance(lines, list) else [lines]:
+            line_tzid = _value_tzid(line)
+            for item in line.dts:
+                value = item.dt
+                tzid = _value_tzid(item) or line_tzid
+                if isinstance(value, tuple):  # PERIOD: (start, end) or (start, duration)
+                    start = fix(value[0], tzid)
+                    end = value[1] if isinstance(value[1], timedelta) else fix(value[1], tzid)
+                    values.append((start, end))
+                elif isinstance(value, datetime):
+                    values.append(fix(value, tzid))
+                else:
+                    values.append(value)
+        out[name] = values
+    return out
+
+
+def _localize(values: dict[str, list[Any]], zone: ZoneInfo) -> dict[str, list[Any]]:
+    """Floating values (no zone anywhere) read in `zone`; aware values converted into it."""
+    def one(v: Any) -> Any:
+        if isinstance(v, tuple):
+            return (one(v[0]), v[1] if isinstance(v[1], timedelta) else one(v[1]))
+        if isinstance(v, datetime):
+            return v.replace(tzinfo=zone) if v.tzinfo is None else v.astimezone(zone)
+        return v
+    return {k: [one(v) for v in vs] for k, vs in values.items()}
+
+
+# -- one event -----------------------------------------------------------------------------------
+
+def _add_dt(event: icalendar.Event, name: str, value: Any, zone: str, extra: Mapping[str, str] | None = None) -> None:
+    params: dict[str, str] = dict(extra or {})
+    if isinstance(value, tuple):
+        params["VALUE"] = "PERIOD"
+        if zone != "UTC":
+            params["TZID"] = zone
+        event.add(name, [value], parameters=params)
+    elif name in ("EXDATE", "RDATE"):
+        event.add(name, [value], parameters=params or None)
+    else:
+        event.add(name, value, parameters=params or None)
+
+
+def _copy(component: Component, values: Mapping[str, list[Any]], zone: str, *, start: datetime,
+          end: datetime) -> icalendar.Event:
+    """The component with only what expansion needs, every datetime in `zone`."""
+    event = icalendar.Event()
+    event.add("UID", _uid(component))
+    if _summary(component):
+        event.add("SUMMARY", _summary(component))
+    _add_dt(event, "DTSTART", start, zone)
+    _add_dt(event, "DTEND", end, zone)
+    if "RECURRENCE-ID" in values:
+        rid_prop = component.get("RECURRENCE-ID")
+        rng = str((getattr(rid_prop, "params", None) or {}).get("RANGE", "")).upper()
+        _add_dt(event, "RECURRENCE-ID", values["RECURRENCE-ID"][0], zone,
+                {"RANGE": "THISANDFUTURE"} if rng == "THISANDFUTURE" else None)
+    rules = component.get("RRULE")
+    for rule in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
+        event.add("RRULE", rule)
+    for name in ("EXDATE", "RDATE"):
+        for value in values.get(name, []):
+            _add_dt(event, name, value, zone)
+    status = _text(component, "STATUS").upper()
+    if status:
+        event.add("STATUS", status)
+    seq = _text(component, "SEQUENCE")
+    if seq.isdigit():
+        event.add("SEQUENCE", int(seq))
+    return event
+
+
+def _is_all_day(component: Component, start: Any, end: Any) -> bool:
+    if not isinstance(start, datetime):
+        return True
+    if _text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").upper() == "TRUE":
+        return True
+    return False
+
+
+def _end_of(component: Component, values: Mapping[str, list[Any]], start: datetime, zone: ZoneInfo,
+            notes: list[str]) -> datetime:
+    if "DTEND" in values:
+        end = values["DTEND"][0]
+        if not isinstance(end, datetime):
+            raise EventError("DTEND is a date while DTSTART has a time")
+        return end
+    duration = component.get("DURATION")
+    if duration is not None:
+        value = duration.dt
+        if isinstance(value, timedelta):
+            return start + value
+    notes.append(f"no end time given: {int(DEFAULT_DURATION.total_seconds() // 60)} min assumed")
+    return start + DEFAULT_DURATION
+
+
+def _zone_of(start: datetime, default_tz: str | None) -> ZoneInfo:
+    name = iana_of(start.tzinfo) if start.tzinfo is not None else default_tz
+    if not name:
+        raise EventError("floating time (no TZID and no X-WR-TIMEZONE): the zone of the lesson is unknown")
+    return ZoneInfo(name)
+
+
+def _rule_text(rule: Any) -> str:
+    return rule.to_ical().decode() if hasattr(rule, "to_ical") else str(rule)
+
+
+def _lesson(uid: str, master: Component, overrides: list[Component], vtz: _VTZ, wr_zone: ZoneInfo | None,
+            default_tz: str | None, classroom_base: str, product: str) -> Lesson:
+    if master.get("DTSTART") is None:
+        raise EventError("no DTSTART")
+    values = _normalize_values(master, vtz, wr_zone)
+    start = values["DTSTART"][0]
+    if _is_all_day(master, start, values.get("DTEND", [None])[0]):
+        raise EventError("all-day event: ClassPulse needs a start time to join a lesson")
+    if _text(master, "STATUS").upper() == "CANCELLED":
+        raise EventError("cancelled (STATUS:CANCELLED)")
+    zone = _zone_of(start, default_tz)
+    values = _localize(values, zone)
+    start = values["DTSTART"][0]
+    notes: list[str] = []
+    end = _end_of(master, values, start, zone, notes)
+    if end < start:
+        raise EventError(f"ends before it starts ({end.isoformat()} < {start.isoformat()})")
+    if end - start > MAX_DURATION:
+        raise EventError(f"lasts {(end - start).total_seconds() / 3600:.1f} h: longer than a lesson "
+                         f"({MAX_DURATION.total_seconds() / 3600:g} h at most)")
+    extra = [_text(master, p) for p in _CONFERENCE_PROPS]
+    link = meeting_link(_text(master, "LOCATION"), _text(master, "URL"), _text(master, "DESCRIPTION"),
+                        classroom_base=classroom_base, extra=extra)
+    if not link.url:
+        raise EventError(link.reason)
+    summary = _summary(master)
+    if not summary:
+        notes.append("no SUMMARY: the class is named after its UID")
+
+    cal = icalendar.Calendar()
+    cal.add("VERSION", "2.0")
+    cal.add("PRODID", "-//ClassPulse//timetable import//EN")
+    cal.add("X-CLASSPULSE-SOURCE", product or "unknown")
+    cal.add_component(_copy(master, values, zone.key, start=start, end=end))
+    kept: list[Override] = []
+    for comp in overrides:
+        kept.append(_override(comp, vtz, wr_zone, zone, end - start, cal))
+    rules = master.get("RRULE")
+    rule_list = rules if isinstance(rules, list) else ([rules] if rules is not None else [])
+    for rule in rule_list:
+        freq = [str(f).upper() for f in (rule.get("FREQ") or [])] if hasattr(rule, "get") else []
+        if len(freq) != 1 or freq[0] not in _FREQS:
+            raise EventError(f"RRULE {_rule_text(rule)!r} has no valid FREQ (one of {', '.join(sorted(_FREQS))})")
+    recurrence = None
+    if rule_list or values.get("RDATE") or kept:
+        recurrence = Recurrence(
+            rules=tuple(_rule_text(r) for r in rule_list),
+            exdates=tuple(sorted(v if isinstance(v, datetime) else datetime.combine(v, start.timetz())
+                                 for v in values.get("EXDATE", []))),
+            rdates=tuple(sorted(v[0] if isinstance(v, tuple) else v for v in values.get("RDATE", [])
+                                if isinstance(v, (datetime, tuple)))),
+            overrides=tuple(sorted(kept, key=lambda o: o.original_start)))
+    lesson = Lesson(uid=uid, class_name=summary or f"Lesson {uid[:40]}", meeting_url=link.url,
+                    timezone=zone.key, start=start, duration=end - start, recurrence=recurrence,
+                    source=cal.to_ical().decode(), notes=tuple(notes))
+    _check_expands(lesson)
+    return lesson
+
+
+def _override(comp: Component, vtz: _VTZ, wr_zone: ZoneInfo | None, zone: ZoneInfo, duration: timedelta,
+              cal: icalendar.Calendar) -> Override:
+    values = _localize(_normalize_values(comp, vtz, wr_zone), zone)
+    rid = values["RECURRENCE-ID"][0]
+    if not isinstance(rid, datetime):
+        raise EventError("an override (RECURRENCE-ID) of this timed series is a date, not a time")
+    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
+    start = values.get("DTSTART", [rid])[0]
+    if not isinstance(start, datetime):
+        raise EventError(f"the occurrence of {rid.isoformat()} was moved to an all-day date")
+    end = values["DTEND"][0] if isinstance(values.get("DTEND", [None])[0], datetime) else start + duration
+    cal.add_component(_copy(comp, values, zone.key, start=start, end=end))
+    rng = str((getattr(comp.get("RECURRENCE-ID"), "params", None) or {}).get("RANGE", "")).upper()
+    return Override(original_start=rid, start=None if cancelled else start, end=None if cancelled else end,
+                    this_and_future=rng == "THISANDFUTURE")
+
+
+def _check_expands(lesson: Lesson) -> None:
+    """Expand the first occurrences now, so a rule the expander cannot handle is a skip reason
+    at import time rather than an error when the scheduler fires."""
+    from bot.timetable.occurrences import occurrences
+
+    try:
+        list(itertools.islice(occurrences(lesson, lesson.start - timedelta(days=1)), 3))
+    except Exception as exc:  # recurring-ical-events and dateutil raise many kinds of errors
+        raise EventError(f"its recurrence cannot be expanded: {exc}") from None
+
+
+# -- the calendar --------------------------------------------------------------------------------
+
+def _calendars(data: bytes | str) -> list[Component]:
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > _MAX_BYTES:
+        raise CalendarError(f"the file is {len(raw) / 1e6:.1f} MB; timetables over {_MAX_BYTES // 10**6} MB "
+                            "are refused")
+    raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
+    if not raw.upper().startswith(b"BEGIN:VCALENDAR"):
+        raise CalendarError("not an iCalendar file (it must start with BEGIN:VCALENDAR)")
+    if _UNQUOTED_DISPLAY_TZID.search(_FOLD.sub(b"", raw)):
+        raw = _UNQUOTED_DISPLAY_TZID.sub(rb'\1"\2"', _FOLD.sub(b"", raw))
+    try:
+        cals = icalendar.Calendar.from_ical(raw, multiple=True)
+    except Exception as exc:  # icalendar raises ValueError, KeyError or IndexError on broken files
+        raise CalendarError(f"not a readable iCalendar file: {exc}") from None
+    if not cals:
+        raise CalendarError("no VCALENDAR in the file")
+    return list(cals)
+
+
+def _events_by_uid(cal: Component) -> tuple[dict[str, list[Component]], list[Skipped]]:
+    groups: dict[str, list[Component]] = defaultdict(list)
+    skipped: list[Skipped] = []
+    for event in cal.walk("VEVENT"):
+        uid = _uid(event)
+        if not uid:
+            skipped.append(Skipped("", _summary(event), "no UID: it could not be imported again without "
+                                   "creating a second class"))
+            continue
+        groups[uid].append(event)
+    return groups, skipped
+
+
+def _broken_reason(exc: BrokenCalendarProperty) -> str:
+    """icalendar keeps an unparsable property as "broken" and raises when it is read."""
+    m = re.search(r"broken property '([^']+)'", str(exc))
+    cause = exc.__cause__ or exc
+    return f"broken event: its {m.group(1) if m else 'property'} cannot be read ({cause})"
+
+
+def _split(events: Iterable[Component]) -> tuple[list[Component], list[Component]]:
+    masters, overrides = [], []
+    for event in events:
+        (overrides if event.get("RECURRENCE-ID") is not None else masters).append(event)
+    return masters, overrides
+
+
+def _x_wr_zone(cal: Component) -> ZoneInfo | None:
+    name = _text(cal, "X-WR-TIMEZONE").strip()
+    if not name:
+        return None
+    try:
+        return ZoneInfo(resolve(name))
+    except UnknownZone:
+        return None
+
+
+def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroom_base: str = "") -> Timetable:
+    """Lessons and skipped events of an iCalendar file; `default_tz` reads floating times when
+    the calendar names no zone; `classroom_base` is the built-in classroom's public URL.
+
+    Raises `CalendarError` only when the file as a whole is unreadable.
+    """
+    lessons: list[Lesson] = []
+    skipped: list[Skipped] = []
+    name = product = ""
+    for cal in _calendars(data):
+        name = name or _text(cal, "X-WR-CALNAME")
+        product = product or _text(cal, "PRODID")
+        vtz = _vtimezones(cal)
+        wr_zone = _x_wr_zone(cal)
+        groups, no_uid = _events_by_uid(cal)
+        skipped.extend(no_uid)
+        for uid, events in groups.items():
+            masters, overrides = _split(events)
+            if len(masters) > 1:
+                masters = sorted(masters, key=lambda e: -int(_text(e, "SEQUENCE") or 0)
+                                 if _text(e, "SEQUENCE").isdigit() else 0)[:1]
+            jobs = [(uid, masters[0], overrides)] if masters else [
+                (f"{uid}#{_text(o, 'RECURRENCE-ID') or i}", o, []) for i, o in enumerate(overrides)]
+            for key, master, extra in jobs:
+                summary = _summary(master)
+                try:
+                    lessons.append(_lesson(key, master, extra, vtz, wr_zone, default_tz, classroom_base, product))
+                except (EventError, UnknownZone) as exc:
+                    skipped.append(Skipped(key, summary, str(exc)))
+                except BrokenCalendarProperty as exc:
+                    skipped.append(Skipped(key, summary, _broken_reason(exc)))
+                except Exception as exc:  # a property icalendar could not parse: skip this event only
+                    skipped.append(Skipped(key, summary, f"broken event: {type(exc).__name__}: {exc}"))
+    return Timetable(tuple(sorted(lessons, key=lambda x: (x.class_name.casefold(), x.uid))),
+                     tuple(skipped), name=name, product=product)
+

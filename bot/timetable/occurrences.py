@@ -1,0 +1,74 @@
+"""The meetings of a lesson: its occurrences, expanded by recurring-ical-events.
+
+recurring-ical-events implements RFC 5545's recurrence set (RRULE incl. UNTIL/COUNT, RDATE
+incl. PERIOD, EXDATE, RECURRENCE-ID overrides incl. RANGE=THISANDFUTURE) over zone-aware
+datetimes, so 09:15 Europe/Berlin stays 09:15 across DST. It works on the lesson's normalised
+`source`, so import previews and the scheduler's trigger compute the same runs.
+
+Each `Occurrence` carries its key, the original start (RECURRENCE-ID): the scheduler keys a
+run by it, so a moved lesson is one run however often it is moved or re-imported. Cancelled
+occurrences (STATUS:CANCELLED overrides) are not meetings and never returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterator
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import recurring_ical_events
+
+from bot.timetable.model import Lesson, Occurrence
+
+
+@functools.lru_cache(maxsize=512)
+def _query(source: str) -> recurring_ical_events.CalendarQuery:
+    return recurring_ical_events.of(icalendar.Calendar.from_ical(source))
+
+
+def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=zone) if value.tzinfo is None else value.astimezone(zone)
+    return datetime.combine(value, datetime.min.time(), zone)
+
+
+def _occurrence(lesson: Lesson, component: icalendar.Event, zone: ZoneInfo) -> Occurrence | None:
+    if str(component.get("STATUS", "")).upper() == "CANCELLED":
+        return None
+    start = _aware(component["DTSTART"].dt, zone)
+    end_prop = component.get("DTEND")
+    end = _aware(end_prop.dt, zone) if end_prop is not None else start + lesson.duration
+    rid = component.get("RECURRENCE-ID")
+    key = _aware(rid.dt, zone) if rid is not None else start
+    return Occurrence(lesson.uid, key, start, end)
+
+
+def occurrences(lesson: Lesson, after: datetime) -> Iterator[Occurrence]:
+    """The lesson's meetings starting at or after `after` (aware), in start order."""
+    if after.tzinfo is None:
+        raise ValueError("`after` must be timezone-aware")
+    zone = ZoneInfo(lesson.timezone)
+    after = after.astimezone(zone)
+    for component in _query(lesson.source).after(after):
+        occ = _occurrence(lesson, component, zone)
+        if occ is not None and occ.start >= after:
+            yield occ
+
+
+def next_runs(lesson: Lesson, after: datetime, n: int = 10) -> list[Occurrence]:
+    """The next `n` meetings starting at or after `after`."""
+    return list(itertools.islice(occurrences(lesson, after), n))
+
+
+def between(lesson: Lesson, start: datetime, end: datetime) -> list[Occurrence]:
+    """Meetings starting in [start, end)."""
+    return list(itertools.takewhile(lambda o: o.start < end, occurrences(lesson, start)))
+
+
+def local_midnight(day: date, timezone: str) -> datetime:
+    """The start of `day` in `timezone` (what ``--from DATE`` means for a lesson there)."""
+    return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone))
+
