@@ -10,6 +10,7 @@ Parsing is icalendar's; recurrence expansion is recurring-ical-events' (see
 * applies Google's ``X-WR-TIMEZONE`` to floating and UTC times (the x-wr-timezone package,
   as recurring-ical-events does), with the zone name resolved the same way;
 * groups a UID's components (the series and its RECURRENCE-ID overrides) into one lesson;
+* reads a date UNTIL on a timed series as "up to and including that day";
 * refuses what cannot become a scheduled run, with the reason: all-day events, cancelled
   events, events without a joinable meeting link, without a start, ending before they start,
   with an unknown zone or a recurrence rule that cannot be expanded.
@@ -88,7 +89,7 @@ def _vtimezones(cal: Component) -> dict[str, tuple[str | None, tzinfo | None]]:
         if not tzid:
             continue
         try:
-            built: tzinfo | None = tz.to_tz(lookup_tzid=False)
+            built: tzinfo | None = tz.to_tz(lookup_tzid=False)  # type: ignore[attr-defined]
         except Exception:  # a VTIMEZONE icalendar cannot build: only its X-LIC-LOCATION can help
             built = None
         out[tzid] = (_text(tz, "X-LIC-LOCATION") or None, built)
@@ -190,9 +191,9 @@ def _add_dt(event: icalendar.Event, name: str, value: Any, zone: str, extra: Map
             params["TZID"] = zone
         event.add(name, [value], parameters=params)
     elif name in ("EXDATE", "RDATE"):
-        event.add(name, [value], parameters=params or None)
+        event.add(name, [value], parameters=params)
     else:
-        event.add(name, value, parameters=params or None)
+        event.add(name, value, parameters=params)
 
 
 def _copy(component: Component, values: Mapping[str, list[Any]], zone: str, *, start: datetime,
@@ -211,7 +212,7 @@ def _copy(component: Component, values: Mapping[str, list[Any]], zone: str, *, s
                 {"RANGE": "THISANDFUTURE"} if rng == "THISANDFUTURE" else None)
     rules = component.get("RRULE")
     for rule in rules if isinstance(rules, list) else ([rules] if rules is not None else []):
-        event.add("RRULE", rule)
+        event.add("RRULE", _until_end_of_day(rule, start))
     for name in ("EXDATE", "RDATE"):
         for value in values.get(name, []):
             _add_dt(event, name, value, zone)
@@ -224,12 +225,22 @@ def _copy(component: Component, values: Mapping[str, list[Any]], zone: str, *, s
     return event
 
 
-def _is_all_day(component: Component, start: Any, end: Any) -> bool:
+def _until_end_of_day(rule: Any, start: datetime) -> Any:
+    """A date UNTIL on a timed series (invalid in RFC 5545, common in hand-made feeds) read as
+    "up to and including that day", as calendar apps show it, not as midnight at its start."""
+    until = (rule.get("UNTIL") or [None])[0]
+    if until is None or isinstance(until, datetime) or not isinstance(until, date):
+        return rule
+    fixed = icalendar.vRecur(dict(rule))
+    end = datetime.combine(until, datetime.max.time().replace(microsecond=0), start.tzinfo)
+    fixed["UNTIL"] = [end.astimezone(ZoneInfo("UTC"))]
+    return fixed
+
+
+def _is_all_day(component: Component, start: Any) -> bool:
     if not isinstance(start, datetime):
         return True
-    if _text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").upper() == "TRUE":
-        return True
-    return False
+    return _text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").upper() == "TRUE"
 
 
 def _end_of(component: Component, values: Mapping[str, list[Any]], start: datetime, zone: ZoneInfo,
@@ -265,7 +276,7 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: _VTZ, 
         raise EventError("no DTSTART")
     values = _normalize_values(master, vtz, wr_zone)
     start = values["DTSTART"][0]
-    if _is_all_day(master, start, values.get("DTEND", [None])[0]):
+    if _is_all_day(master, start):
         raise EventError("all-day event: ClassPulse needs a start time to join a lesson")
     if _text(master, "STATUS").upper() == "CANCELLED":
         raise EventError("cancelled (STATUS:CANCELLED)")
@@ -388,7 +399,8 @@ def _broken_reason(exc: BrokenCalendarProperty) -> str:
 
 
 def _split(events: Iterable[Component]) -> tuple[list[Component], list[Component]]:
-    masters, overrides = [], []
+    masters: list[Component] = []
+    overrides: list[Component] = []
     for event in events:
         (overrides if event.get("RECURRENCE-ID") is not None else masters).append(event)
     return masters, overrides

@@ -16,6 +16,7 @@ import functools
 import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
@@ -35,14 +36,18 @@ def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(value, datetime.min.time(), zone)
 
 
-def _occurrence(lesson: Lesson, component: icalendar.Event, zone: ZoneInfo) -> Occurrence | None:
+def _dt(component: icalendar.cal.Component, name: str) -> Any:
+    prop = component.get(name)
+    return None if prop is None else getattr(prop, "dt", None)
+
+
+def _occurrence(lesson: Lesson, component: icalendar.cal.Component, zone: ZoneInfo) -> Occurrence | None:
     if str(component.get("STATUS", "")).upper() == "CANCELLED":
         return None
-    start = _aware(component["DTSTART"].dt, zone)
-    end_prop = component.get("DTEND")
-    end = _aware(end_prop.dt, zone) if end_prop is not None else start + lesson.duration
-    rid = component.get("RECURRENCE-ID")
-    key = _aware(rid.dt, zone) if rid is not None else start
+    start = _aware(_dt(component, "DTSTART"), zone)
+    end_value, rid = _dt(component, "DTEND"), _dt(component, "RECURRENCE-ID")
+    end = _aware(end_value, zone) if end_value is not None else start + lesson.duration
+    key = _aware(rid, zone) if rid is not None else start
     return Occurrence(lesson.uid, key, start, end)
 
 

@@ -136,7 +136,7 @@ def _sample_instants(around: datetime) -> list[datetime]:
 
 @functools.cache
 def _candidates() -> tuple[str, ...]:
-    cldr = sorted({v for v in WINDOWS_TO_OLSON.values()})
+    cldr = sorted(set(WINDOWS_TO_OLSON.values()))
     rest = sorted(z for z in available_timezones() if z not in set(cldr) and "/" in z and not z.startswith(
         ("Etc/", "SystemV/", "US/", "posix/", "right/")))
     return (*cldr, *rest)
@@ -166,12 +166,9 @@ def resolve(tzid: str, *, vtimezones: Mapping[str, tuple[str | None, tzinfo | No
         zone = _zone(candidate)
         if zone is not None:
             return iana_of(zone) or candidate
-    windows = _windows_iana(name)
+    windows = _windows_iana(name) or windows_display_zone(name)
     if windows:
-        return windows
-    display = windows_display_zone(name)
-    if display:
-        return display
+        return iana_of(_zone(windows)) or windows
     block = (vtimezones or {}).get(tzid) or (vtimezones or {}).get(name)
     if block is not None:
         location, tz = block
