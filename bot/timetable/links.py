@@ -32,8 +32,8 @@ PLATFORMS: tuple[tuple[str, str], ...] = (
     ("teams.microsoft.com", "Microsoft Teams"),
     ("teams.live.com", "Microsoft Teams"),
     ("meet.google.com", "Google Meet"),
-    ("zoom.us", "Zoom (a meeting link; ClassPulse reads Zoom through RTMS streams, see docs/zoom.md)"),
-    ("zoomgov.com", "Zoom (a meeting link; ClassPulse reads Zoom through RTMS streams, see docs/zoom.md)"),
+    ("zoom.us", "Zoom"),
+    ("zoomgov.com", "Zoom"),
     ("webex.com", "Webex"),
     ("gotomeeting.com", "GoTo Meeting"),
     ("goto.com", "GoTo Meeting"),
@@ -90,6 +90,9 @@ def meeting_link(location: str, url: str, description: str, *, classroom_base: s
         if usable:
             return MeetingLink(usable)
     if found:
-        return MeetingLink("", f"meeting link {found[0]!r} is {platform_of(found[0])}, which ClassPulse cannot join "
-                               "(use janus+https://…, classroom:CODE or zoom:?…)")
+        platform = platform_of(found[0])
+        hint = ("Zoom classes need an RTMS stream, zoom:?…, see docs/zoom.md" if platform == "Zoom" else
+                "use janus+https://…, classroom:CODE or zoom:?…")
+        return MeetingLink("", f"meeting link {found[0]!r} is a {platform} link, which ClassPulse cannot join "
+                               f"({hint})")
     return MeetingLink("", "no meeting link in LOCATION, URL or the description")
