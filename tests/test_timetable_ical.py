@@ -231,3 +231,38 @@ def test_parsing_is_deterministic_and_crlf_insensitive() -> None:
     raw = (IC / "outlook365_windows_zone.ics").read_bytes()
     a, b = parse_calendar(raw), parse_calendar(raw.replace(b"\n", b"\r\n"))
     assert a == b
+
+
+def test_mangled_exports_never_raise_anything_but_calendar_error() -> None:
+    """Lines dropped, files cut short, bytes replaced: one clear error or some events skipped,
+    never another exception (the CLI must never print a traceback)."""
+    import random
+
+    from bot.timetable.plan import plan_import
+
+    rng = random.Random(16)
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for path in sorted(IC.glob("*.ics")):
+        lines = path.read_bytes().split(b"\n")
+        for _ in range(25):
+            mangled = list(lines)
+            for _ in range(rng.randint(1, 4)):
+                if not mangled:
+                    break
+                i = rng.randrange(len(mangled))
+                action = rng.choice(("drop", "cut", "garble", "dup"))
+                if action == "drop":
+                    del mangled[i]
+                elif action == "cut":
+                    mangled = mangled[: i + 1]
+                    mangled[-1] = mangled[-1][: rng.randrange(len(mangled[-1]) + 1)]
+                elif action == "garble" and mangled[i]:
+                    j = rng.randrange(len(mangled[i]))
+                    mangled[i] = mangled[i][:j] + bytes([rng.choice(b":;=,\"\\Z0T")]) + mangled[i][j + 1:]
+                else:
+                    mangled.insert(i, mangled[i])
+            try:
+                tt = parse_calendar(b"\n".join(mangled))
+            except CalendarError:
+                continue
+            plan_import(tt, now=now)

@@ -21,11 +21,12 @@ not an iCalendar at all; a bad event is one `Skipped` and the others still impor
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +37,7 @@ from icalendar.error import BrokenCalendarProperty
 
 from bot.timetable.links import meeting_link
 from bot.timetable.model import Lesson, Override, Recurrence, Skipped, Timetable
-from bot.timetable.zones import UnknownZone, iana_of, resolve
+from bot.timetable.zones import Offsets, UnknownZone, ZoneResolver, iana_of, resolve
 
 #: A timed event without DTEND or DURATION lasts this long (RFC 5545 would make it zero).
 DEFAULT_DURATION = timedelta(minutes=45)
@@ -49,7 +50,6 @@ _FOLD = re.compile(rb"\r?\n[ \t]")
 #: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
 #: needs the quotes (the name holds a colon); some generators leave them out.
 _UNQUOTED_DISPLAY_TZID = re.compile(rb'(;TZID=)(\((?:UTC|GMT)[^)\r\n"]*\)[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
-_VTZ = Mapping[str, tuple[str | None, tzinfo | None]]
 
 
 class CalendarError(ValueError):
@@ -82,18 +82,31 @@ def _uid(component: Component) -> str:
 
 # -- zones -------------------------------------------------------------------------------------
 
-def _vtimezones(cal: Component) -> dict[str, tuple[str | None, tzinfo | None]]:
-    out: dict[str, tuple[str | None, tzinfo | None]] = {}
+def _offsets(block: Component) -> Offsets | None:
+    """A VTIMEZONE's UTC offsets from its transitions (icalendar expands its rules once; asking
+    the tzinfo icalendar builds costs a rule expansion per instant)."""
+    try:
+        times, infos = block.get_transitions()  # type: ignore[attr-defined]
+    except Exception:  # a block icalendar cannot expand: only its X-LIC-LOCATION can help
+        return None
+    if not times:
+        return None
+    naive = [t.replace(tzinfo=None) for t in times]
+    offsets = [info[0] for info in infos]
+
+    def offset_at(instant: datetime) -> timedelta:
+        i = bisect.bisect_right(naive, instant.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)) - 1
+        return offsets[max(i, 0)]
+    return offset_at
+
+
+def _vtimezones(cal: Component) -> ZoneResolver:
+    blocks: dict[str, tuple[str | None, Offsets | None]] = {}
     for tz in cal.walk("VTIMEZONE"):
         tzid = _text(tz, "TZID")
-        if not tzid:
-            continue
-        try:
-            built: tzinfo | None = tz.to_tz(lookup_tzid=False)  # type: ignore[attr-defined]
-        except Exception:  # a VTIMEZONE icalendar cannot build: only its X-LIC-LOCATION can help
-            built = None
-        out[tzid] = (_text(tz, "X-LIC-LOCATION") or None, built)
-    return out
+        if tzid:
+            blocks[tzid] = (_text(tz, "X-LIC-LOCATION") or None, _offsets(tz))
+    return ZoneResolver(blocks)
 
 
 def _value_tzid(prop: Any) -> str | None:
@@ -102,7 +115,7 @@ def _value_tzid(prop: Any) -> str | None:
     return str(tzid) if tzid else None
 
 
-def _in_zone(value: datetime, tzid: str | None, vtz: _VTZ, around: datetime) -> datetime:
+def _in_zone(value: datetime, tzid: str | None, vtz: ZoneResolver, around: datetime) -> datetime:
     """`value` with an IANA zone: wall-clock kept for a named zone, instant kept for UTC."""
     if value.tzinfo is not None and iana_of(value.tzinfo):
         if isinstance(value.tzinfo, ZoneInfo):
@@ -110,7 +123,7 @@ def _in_zone(value: datetime, tzid: str | None, vtz: _VTZ, around: datetime) -> 
         return value.astimezone(ZoneInfo("UTC"))
     if tzid is None:
         return value  # floating: X-WR-TIMEZONE or the default zone decides later
-    zone = ZoneInfo(resolve(tzid, vtimezones=vtz, around=around))
+    zone = ZoneInfo(vtz(tzid, around))
     return value.replace(tzinfo=zone)
 
 
@@ -124,7 +137,7 @@ def _around(component: Component) -> datetime:
     return datetime(2000, 1, 1)
 
 
-def _normalize_values(component: Component, vtz: _VTZ, wr_zone: ZoneInfo | None) -> dict[str, list[Any]]:
+def _normalize_values(component: Component, vtz: ZoneResolver, wr_zone: ZoneInfo | None) -> dict[str, list[Any]]:
     """DTSTART, DTEND, RECURRENCE-ID, EXDATE and RDATE values with IANA zones (or floating).
 
     TZIDs are resolved first; then X-WR-TIMEZONE moves floating and UTC values into its zone
@@ -270,7 +283,7 @@ def _rule_text(rule: Any) -> str:
     return rule.to_ical().decode() if hasattr(rule, "to_ical") else str(rule)
 
 
-def _lesson(uid: str, master: Component, overrides: list[Component], vtz: _VTZ, wr_zone: ZoneInfo | None,
+def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneResolver, wr_zone: ZoneInfo | None,
             default_tz: str | None, classroom_base: str, product: str) -> Lesson:
     if master.get("DTSTART") is None:
         raise EventError("no DTSTART")
@@ -329,7 +342,7 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: _VTZ, 
     return lesson
 
 
-def _override(comp: Component, vtz: _VTZ, wr_zone: ZoneInfo | None, zone: ZoneInfo, duration: timedelta,
+def _override(comp: Component, vtz: ZoneResolver, wr_zone: ZoneInfo | None, zone: ZoneInfo, duration: timedelta,
               cal: icalendar.Calendar) -> Override:
     values = _localize(_normalize_values(comp, vtz, wr_zone), zone)
     rid = values["RECURRENCE-ID"][0]

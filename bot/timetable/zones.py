@@ -24,7 +24,7 @@ import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -36,6 +36,8 @@ from bot.timetable.windows_display import DISPLAY_NAMES
 #: Windows zones that Windows still lists but CLDR dropped ("- Old" in their display names).
 RETIRED_WINDOWS = {"Kamchatka Standard Time": "Asia/Kamchatka"}
 _OFFSET_PREFIX = re.compile(r"^\(\s*(?:UTC|GMT)\s*(?:([+-])\s*(\d{1,2})(?:[:.](\d{2}))?)?\s*\)\s*", re.IGNORECASE)
+#: A VTIMEZONE block's rules as a function: aware instant → UTC offset there.
+Offsets = Callable[[datetime], timedelta]
 _UTC_NAMES = frozenset({"utc", "z", "gmt", "etc/utc", "etc/gmt", "universal", "zulu", "etc/universal", "etc/zulu"})
 
 
@@ -142,11 +144,12 @@ def _candidates() -> tuple[str, ...]:
     return (*cldr, *rest)
 
 
-def equivalent_zone(tz: tzinfo, around: datetime) -> str | None:
+def equivalent_zone(tz: tzinfo | Offsets, around: datetime) -> str | None:
     """An IANA zone with the same UTC offset as `tz` at every 6 h instant of the two calendar
     years around `around` (so across both of their daylight-saving changes); None if none."""
     instants = _sample_instants(around)
-    wanted = [t.astimezone(tz).utcoffset() for t in instants]
+    offset_at: Offsets = (lambda t: t.astimezone(tz).utcoffset() or timedelta(0)) if isinstance(tz, tzinfo) else tz
+    wanted = [offset_at(t) for t in instants]
     for name in _candidates():
         zone = _zone(name)
         if zone is not None and all(t.astimezone(zone).utcoffset() == w
@@ -155,10 +158,10 @@ def equivalent_zone(tz: tzinfo, around: datetime) -> str | None:
     return None
 
 
-def resolve(tzid: str, *, vtimezones: Mapping[str, tuple[str | None, tzinfo | None]] | None = None,
+def resolve(tzid: str, *, vtimezones: Mapping[str, tuple[str | None, tzinfo | Offsets | None]] | None = None,
             around: datetime | None = None) -> str:
     """The IANA name for a TZID; `vtimezones` maps this calendar's VTIMEZONE TZIDs to their
-    (X-LIC-LOCATION, tzinfo built from the block). Raises `UnknownZone`."""
+    (X-LIC-LOCATION, the block's offsets). Raises `UnknownZone`."""
     name = tzid.strip().strip('"').strip()
     if name.casefold() in _UTC_NAMES:
         return "UTC"
@@ -187,3 +190,23 @@ def _iana_candidates(name: str) -> Iterable[str]:
         parts = [p for p in name.split("/") if p]
         for i in range(1, len(parts)):
             yield "/".join(parts[i:])
+
+
+class ZoneResolver:
+    """`resolve` for the TZIDs of one calendar, remembering each answer (matching a VTIMEZONE
+    block against the IANA zones takes a moment, and a lesson names its zone many times)."""
+
+    def __init__(self, vtimezones: Mapping[str, tuple[str | None, tzinfo | Offsets | None]] | None = None) -> None:
+        self.vtimezones = dict(vtimezones or {})
+        self._known: dict[str, str | UnknownZone] = {}
+
+    def __call__(self, tzid: str, around: datetime | None = None) -> str:
+        if tzid not in self._known:
+            try:
+                self._known[tzid] = resolve(tzid, vtimezones=self.vtimezones, around=around)
+            except UnknownZone as exc:
+                self._known[tzid] = exc
+        found = self._known[tzid]
+        if isinstance(found, UnknownZone):
+            raise UnknownZone(tzid)
+        return found
