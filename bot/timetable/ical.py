@@ -12,8 +12,9 @@ Parsing is icalendar's; recurrence expansion is recurring-ical-events' (see
 * groups a UID's components (the series and its RECURRENCE-ID overrides) into one lesson;
 * reads a date UNTIL on a timed series as "up to and including that day";
 * refuses what cannot become a scheduled run, with the reason: all-day events, cancelled
-  events, events without a joinable meeting link, without a start, ending before they start,
-  with an unknown zone or a recurrence rule that cannot be expanded.
+  events, events whose meeting links ClassPulse cannot join (Teams, Meet, …), without a start,
+  ending before they start, with an unknown zone or a recurrence rule that cannot be expanded.
+  An event with no link at all is kept, with a note that its class needs a meeting URL.
 
 Bad input never raises past `parse_calendar` except as `CalendarError` for a file that is
 not an iCalendar at all; a bad event is one `Skipped` and the others still import.
@@ -22,6 +23,7 @@ not an iCalendar at all; a bad event is one `Skipped` and the others still impor
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import re
 from collections import defaultdict
@@ -45,6 +47,7 @@ DEFAULT_DURATION = timedelta(minutes=45)
 MAX_DURATION = timedelta(hours=12)
 _CONFERENCE_PROPS = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL", "X-MICROSOFT-ONLINEMEETINGCONFLINK")
 _MAX_BYTES = 10 * 1024 * 1024
+NO_UID_PREFIX = "no-uid-"
 _FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 _FOLD = re.compile(rb"\r?\n[ \t]")
 #: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
@@ -275,7 +278,8 @@ def _end_of(component: Component, values: Mapping[str, list[Any]], start: dateti
 def _zone_of(start: datetime, default_tz: str | None) -> ZoneInfo:
     name = iana_of(start.tzinfo) if start.tzinfo is not None else default_tz
     if not name:
-        raise EventError("floating time (no TZID and no X-WR-TIMEZONE): the zone of the lesson is unknown")
+        raise EventError("floating time (no TZID and no X-WR-TIMEZONE) and no default zone given: the zone of "
+                         "the lesson is unknown")
     return ZoneInfo(name)
 
 
@@ -294,9 +298,14 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
     if _text(master, "STATUS").upper() == "CANCELLED":
         raise EventError("cancelled (STATUS:CANCELLED)")
     zone = _zone_of(start, default_tz)
+    notes: list[str] = []
+    if start.tzinfo is None:
+        notes.append(f"its times name no zone (floating): read as {zone.key}")
+    if uid.startswith(NO_UID_PREFIX):
+        notes.append("no UID in the calendar: identified by its title, start and rule, so changing those "
+                     "in the calendar makes a new class on the next import")
     values = _localize(values, zone)
     start = values["DTSTART"][0]
-    notes: list[str] = []
     end = _end_of(master, values, start, zone, notes)
     if end < start:
         raise EventError(f"ends before it starts ({end.isoformat()} < {start.isoformat()})")
@@ -306,8 +315,11 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
     extra = [_text(master, p) for p in _CONFERENCE_PROPS]
     link = meeting_link(_text(master, "LOCATION"), _text(master, "URL"), _text(master, "DESCRIPTION"),
                         classroom_base=classroom_base, extra=extra)
-    if not link.url:
+    if link.unsupported:
         raise EventError(link.reason)
+    if not link.url:
+        notes.append(f"{link.reason}: set the class's meeting URL (janus+https://…, classroom:CODE or zoom:?…) "
+                     "before its first run")
     summary = _summary(master)
     if not summary:
         notes.append("no SUMMARY: the class is named after its UID")
@@ -391,17 +403,23 @@ def _calendars(data: bytes | str) -> list[Component]:
     return list(cals)
 
 
-def _events_by_uid(cal: Component) -> tuple[dict[str, list[Component]], list[Skipped]]:
+def _made_up_uid(event: Component) -> str:
+    """A UID for an event that has none (RFC 5545 requires one; some generators omit it):
+    stable while its title, start and rule stay the same, so re-importing the file is still
+    idempotent. DTSTAMP is left out: exports rewrite it every time."""
+    parts = [_summary(event)]
+    for name in ("DTSTART", "RRULE", "RECURRENCE-ID"):
+        prop = event.get(name)
+        parts.append(prop.to_ical().decode(errors="replace") if hasattr(prop, "to_ical") else str(prop or ""))
+        parts.append(str((getattr(prop, "params", None) or {}).get("TZID", "")))
+    return NO_UID_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:20]
+
+
+def _events_by_uid(cal: Component) -> dict[str, list[Component]]:
     groups: dict[str, list[Component]] = defaultdict(list)
-    skipped: list[Skipped] = []
     for event in cal.walk("VEVENT"):
-        uid = _uid(event)
-        if not uid:
-            skipped.append(Skipped("", _summary(event), "no UID: it could not be imported again without "
-                                   "creating a second class"))
-            continue
-        groups[uid].append(event)
-    return groups, skipped
+        groups[_uid(event) or _made_up_uid(event)].append(event)
+    return groups
 
 
 def _broken_reason(exc: BrokenCalendarProperty) -> str:
@@ -443,8 +461,7 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
         product = product or _text(cal, "PRODID")
         vtz = _vtimezones(cal)
         wr_zone = _x_wr_zone(cal)
-        groups, no_uid = _events_by_uid(cal)
-        skipped.extend(no_uid)
+        groups = _events_by_uid(cal)
         for uid, events in groups.items():
             masters, overrides = _split(events)
             if len(masters) > 1:

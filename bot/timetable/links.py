@@ -5,8 +5,9 @@ some in URL, Google and Outlook in the description ("Join: https://…") next to
 conference links (Google adds ``X-GOOGLE-CONFERENCE``, Teams ``X-MICROSOFT-SKYPETEAMSMEETINGURL``).
 Every link found in LOCATION, URL and the description is considered in that order; the first
 one ClassPulse can join wins, so a Janus room in LOCATION is used even when Google added a Meet
-link to the description. When none can be joined, the event is skipped naming the platform of
-the first link found, or saying that no link was found.
+link to the description. When the links found cannot be joined, the event is skipped naming the
+platform of the first one; an event with no link at all (a room number, a timetable package that
+knows no links) still becomes a lesson, with a note that its class needs a meeting URL.
 
 Joinable: ``janus+http(s)://…`` and ``janus://…`` (a Janus VideoRoom), ``classroom:CODE`` (the
 built-in classroom) and ``zoom:?…`` (a Zoom RTMS stream, see docs/zoom.md). A join link of the
@@ -47,10 +48,12 @@ PLATFORMS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class MeetingLink:
-    """The outcome for one event: a joinable `url`, or an empty url and the `reason` why not."""
+    """The outcome for one event: a joinable `url`, or an empty url and the `reason` why not;
+    `unsupported` when the event has links but none ClassPulse can join (Teams, Meet, …)."""
 
     url: str
     reason: str = ""
+    unsupported: bool = False
 
 
 def links_in(text: str) -> list[str]:
@@ -94,5 +97,5 @@ def meeting_link(location: str, url: str, description: str, *, classroom_base: s
         hint = ("Zoom classes need an RTMS stream, zoom:?…, see docs/zoom.md" if platform == "Zoom" else
                 "use janus+https://…, classroom:CODE or zoom:?…")
         return MeetingLink("", f"meeting link {found[0]!r} is a {platform} link, which ClassPulse cannot join "
-                               f"({hint})")
+                               f"({hint})", unsupported=True)
     return MeetingLink("", "no meeting link in LOCATION, URL or the description")

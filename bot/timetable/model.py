@@ -42,7 +42,7 @@ class Lesson:
 
     uid: str
     class_name: str  # SUMMARY
-    meeting_url: str  # joinable (see bot.timetable.links)
+    meeting_url: str  # joinable (see bot.timetable.links); "" when the event had no link (see notes)
     timezone: str  # IANA name
     start: datetime  # DTSTART (the first occurrence of a series)
     duration: timedelta

@@ -190,7 +190,7 @@ def plan_text(plan: ImportPlan, *, runs_shown: int = 3) -> str:
     for s in plan.schedules:
         lesson = s.lesson
         lines.append(f"{s.action:<9} {lesson.class_name}  [uid {lesson.uid}]")
-        lines.append(f"          {lesson.meeting_url}")
+        lines.append(f"          {lesson.meeting_url or '(no meeting link yet)'}")
         lines.append(f"          {lesson.timezone}, {lesson.duration.total_seconds() / 60:g} min, "
                      f"{describe(lesson.recurrence)}")
         shown = ", ".join(_run_text(t) for t in s.next_runs[:runs_shown])
