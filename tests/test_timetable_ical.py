@@ -286,3 +286,16 @@ def test_mangled_exports_never_raise_anything_but_calendar_error() -> None:
             except CalendarError:
                 continue
             plan_import(tt, now=now)
+
+
+def test_cp1252_exports_and_sub_daily_rules() -> None:
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:Franz\xf6sisch\r\n"
+            "DTSTART;TZID=Europe/Berlin:20260302T091500\r\nDTEND;TZID=Europe/Berlin:20260302T100000\r\n"
+            "RRULE:FREQ=WEEKLY;BYDAY=MO,TH\r\nEXDATE;VALUE=DATE:20260305\r\nLOCATION:classroom:french\r\n"
+            "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nSUMMARY:Spam\r\nDTSTART;TZID=Europe/Berlin:20260302T091500\r\n"
+            "RRULE:FREQ=MINUTELY\r\nLOCATION:classroom:spam\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    tt = parse_calendar(text.encode("cp1252"))
+    french = lesson(tt, "Französisch")
+    # a DATE EXDATE on a timed series removes that day's lesson
+    assert [r.start.day for r in next_runs(french, datetime(2026, 3, 1, tzinfo=UTC), 3)] == [2, 9, 12]
+    assert "more often than a lesson" in reasons(tt)["Spam"]

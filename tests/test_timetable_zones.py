@@ -29,6 +29,7 @@ from bot.timetable.zones import UnknownZone, equivalent_zone, resolve, split_dis
     ("(UTC+10:00) Canberra, Melbourne, Sydney", "Australia/Sydney"),
     ("(UTC+02:00) Athens, Bucharest, Istanbul", "Europe/Bucharest"),  # older GTB list, 2 of 3 cities
     ("UTC", "UTC"),
+    ("tzone://Microsoft/Utc", "UTC"),
 ])
 def test_resolve(tzid: str, iana: str) -> None:
     assert resolve(tzid) == iana

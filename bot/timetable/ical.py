@@ -49,6 +49,7 @@ _CONFERENCE_PROPS = ("X-GOOGLE-CONFERENCE", "X-MICROSOFT-SKYPETEAMSMEETINGURL", 
 _MAX_BYTES = 10 * 1024 * 1024
 NO_UID_PREFIX = "no-uid-"
 _FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+_SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 _FOLD = re.compile(rb"\r?\n[ \t]")
 #: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
 #: needs the quotes (the name holds a colon); some generators leave them out.
@@ -338,6 +339,8 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
         freq = [str(f).upper() for f in (rule.get("FREQ") or [])] if hasattr(rule, "get") else []
         if len(freq) != 1 or freq[0] not in _FREQS:
             raise EventError(f"RRULE {_rule_text(rule)!r} has no valid FREQ (one of {', '.join(sorted(_FREQS))})")
+        if freq[0] in _SUB_DAILY:
+            raise EventError(f"RRULE {_rule_text(rule)!r} repeats {freq[0].lower()}: more often than a lesson")
     recurrence = None
     if rule_list or values.get("RDATE") or kept:
         recurrence = Recurrence(
@@ -390,6 +393,10 @@ def _calendars(data: bytes | str) -> list[Component]:
         raise CalendarError(f"the file is {len(raw) / 1e6:.1f} MB; timetables over {_MAX_BYTES // 10**6} MB "
                             "are refused")
     raw = raw.removeprefix(b"\xef\xbb\xbf").strip()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:  # RFC 5545 says UTF-8; older Windows exports write cp1252
+        raw = raw.decode("cp1252", errors="replace").encode("utf-8")
     if not raw.upper().startswith(b"BEGIN:VCALENDAR"):
         raise CalendarError("not an iCalendar file (it must start with BEGIN:VCALENDAR)")
     if _UNQUOTED_DISPLAY_TZID.search(_FOLD.sub(b"", raw)):

@@ -163,6 +163,8 @@ def resolve(tzid: str, *, vtimezones: Mapping[str, tuple[str | None, tzinfo | Of
     """The IANA name for a TZID; `vtimezones` maps this calendar's VTIMEZONE TZIDs to their
     (X-LIC-LOCATION, the block's offsets). Raises `UnknownZone`."""
     name = tzid.strip().strip('"').strip()
+    if name.casefold().startswith("tzone://microsoft/"):  # Exchange ActiveSync / Outlook for Mac
+        name = name[len("tzone://microsoft/"):]
     if name.casefold() in _UTC_NAMES:
         return "UTC"
     for candidate in _iana_candidates(name):
