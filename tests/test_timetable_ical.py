@@ -299,3 +299,23 @@ def test_cp1252_exports_and_sub_daily_rules() -> None:
     # a DATE EXDATE on a timed series removes that day's lesson
     assert [r.start.day for r in next_runs(french, datetime(2026, 3, 1, tzinfo=UTC), 3)] == [2, 9, 12]
     assert "more often than a lesson" in reasons(tt)["Spam"]
+
+
+def test_this_and_future_override_and_a_cancelled_occurrence() -> None:
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:Art\r\n"
+            "DTSTART;TZID=Europe/Berlin:20260302T091500\r\nDTEND;TZID=Europe/Berlin:20260302T100000\r\n"
+            "RRULE:FREQ=WEEKLY;BYDAY=MO\r\nLOCATION:classroom:art-1\r\nEND:VEVENT\r\n"
+            "BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:Art\r\n"
+            "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20260316T091500\r\n"
+            "DTSTART;TZID=Europe/Berlin:20260316T110000\r\nDTEND;TZID=Europe/Berlin:20260316T114500\r\n"
+            "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:Art\r\n"
+            "RECURRENCE-ID;TZID=Europe/Berlin:20260309T091500\r\nSTATUS:CANCELLED\r\n"
+            "DTSTART;TZID=Europe/Berlin:20260309T091500\r\nDTEND;TZID=Europe/Berlin:20260309T100000\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    art = lesson(parse_calendar(text), "Art")
+    runs = next_runs(art, datetime(2026, 3, 1, tzinfo=UTC), 4)
+    assert [(r.start.isoformat(), r.key.isoformat()) for r in runs] == [
+        ("2026-03-02T09:15:00+01:00", "2026-03-02T09:15:00+01:00"),  # 9 Mar cancelled
+        ("2026-03-16T11:00:00+01:00", "2026-03-16T09:15:00+01:00"),  # from 16 Mar on: 11:00
+        ("2026-03-23T11:00:00+01:00", "2026-03-23T09:15:00+01:00"),
+        ("2026-03-30T11:00:00+02:00", "2026-03-30T09:15:00+02:00")]

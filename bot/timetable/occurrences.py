@@ -6,7 +6,9 @@ datetimes, so 09:15 Europe/Berlin stays 09:15 across DST. It works on the lesson
 `source`, so import previews and the scheduler's trigger compute the same runs.
 
 Each `Occurrence` carries its key, the original start (RECURRENCE-ID): the scheduler keys a
-run by it, so a moved lesson is one run however often it is moved or re-imported. Cancelled
+run by it, so a moved lesson is one run however often it is moved or re-imported. After a
+RANGE=THISANDFUTURE override, recurring-ical-events gives every later occurrence the override's
+RECURRENCE-ID; their keys are their own original starts (start minus the override's shift). Cancelled
 occurrences (STATUS:CANCELLED overrides) are not meetings and never returned.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,7 +50,18 @@ def _occurrence(lesson: Lesson, component: icalendar.cal.Component, zone: ZoneIn
     end_value, rid = _dt(component, "DTEND"), _dt(component, "RECURRENCE-ID")
     end = _aware(end_value, zone) if end_value is not None else start + lesson.duration
     key = _aware(rid, zone) if rid is not None else start
+    shift = _future_shifts(lesson).get(key)
+    if shift is not None:  # RANGE=THISANDFUTURE: every later occurrence carries the override's id
+        key = start - shift
     return Occurrence(lesson.uid, key, start, end)
+
+
+def _future_shifts(lesson: Lesson) -> dict[datetime, timedelta]:
+    """RANGE=THISANDFUTURE overrides: original start → how far they moved the occurrences."""
+    if lesson.recurrence is None:
+        return {}
+    return {o.original_start: o.start - o.original_start for o in lesson.recurrence.overrides
+            if o.this_and_future and o.start is not None}
 
 
 def occurrences(lesson: Lesson, after: datetime) -> Iterator[Occurrence]:
