@@ -113,3 +113,22 @@ def test_describe_rule() -> None:
         "every 2 weeks on Mon, Wed, Fri until 1997-12-24"
     assert describe_rule("FREQ=DAILY;COUNT=10") == "daily, 10 times"
     assert describe_rule("FREQ=MONTHLY;BYDAY=1MO") == "monthly on 1MO"
+
+
+def test_command_prints_json_and_never_a_traceback() -> None:
+    from bot.timetable.command import import_timetable
+
+    ok = import_timetable(MON_THU.encode(), source="5a.ics", now=NOW, start="2026-10-19", as_json=True, owner="t")
+    assert ok.exit_code == 0 and ok.stderr == ""
+    assert json.loads(ok.stdout)["schedules"][0]["next_runs"][2] == "2026-10-26T09:15:00+01:00"
+    text = import_timetable(MON_THU.encode(), source="5a.ics", now=NOW)
+    assert text.exit_code == 0 and text.stdout.startswith("Timetable (-//ClassPulse tests//acceptance//EN)")
+    for data, start, fragment in ((b"not a calendar", None, "not an iCalendar file"),
+                                  (MON_THU.encode(), "19.10.2026", "--from '19.10.2026': expected a date")):
+        bad = import_timetable(data, source="x.ics", now=NOW, start=start)
+        assert bad.exit_code == 2 and bad.stdout == "" and bad.stderr.startswith("error: x.ics: ")
+        assert fragment in bad.stderr
+    floating = MON_THU.replace(";TZID=Europe/Berlin:", ":")
+    assert import_timetable(floating.encode(), source="f.ics", now=NOW, default_tz="W. Europe Standard Time",
+                            as_json=True).plan.schedules[0].lesson.timezone == "Europe/Berlin"  # type: ignore[union-attr]
+    assert import_timetable(floating.encode(), source="f.ics", now=NOW, default_tz="Mars/Base").exit_code == 2
