@@ -30,6 +30,8 @@ from bot.timetable.zones import UnknownZone, equivalent_zone, resolve, split_dis
     ("(UTC+02:00) Athens, Bucharest, Istanbul", "Europe/Bucharest"),  # older GTB list, 2 of 3 cities
     ("UTC", "UTC"),
     ("tzone://Microsoft/Utc", "UTC"),
+    ("(GMT+01.00) Amsterdam / Berlin / Bern / Rome / Stockholm / Vienna", "Europe/Berlin"),  # Zimbra
+    ("(GMT-05.00) Eastern Time (US & Canada)", "America/New_York"),  # Zimbra
 ])
 def test_resolve(tzid: str, iana: str) -> None:
     assert resolve(tzid) == iana

@@ -108,8 +108,10 @@ def _display_index() -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str
 
 
 def _cities(text: str) -> list[str]:
+    """The places of a display name; Windows separates them with commas, Zimbra with slashes
+    ("(GMT+01.00) Amsterdam / Berlin / Bern / Rome / Stockholm / Vienna")."""
     text = text.split(" : ", 1)[-1]  # "(GMT) Greenwich Mean Time : Dublin, ..." (Windows XP)
-    return [p.strip() for p in text.split(",") if p.strip()]
+    return [p.strip() for p in re.split(r",|\s/\s", text) if p.strip()]
 
 
 def windows_display_zone(name: str) -> str | None:
