@@ -1,7 +1,8 @@
 """Reading an iCalendar (RFC 5545) timetable into `Lesson`s and `Skipped` events.
 
 Parsing is icalendar's; recurrence expansion is recurring-ical-events' (see
-`bot.timetable.occurrences`). This module does what neither does for a school timetable:
+`bot.timetable.occurrences`); zone handling of each value is `bot.timetable.values`. This
+module does what neither library does for a school timetable:
 
 * names every zone in IANA terms (`bot.timetable.zones`: Windows IDs and display names from
   Outlook/Exchange, VTIMEZONE-only zones), keeping wall-clock times: a lesson written as
@@ -22,7 +23,6 @@ not an iCalendar at all; a bad event is one `Skipped` and the others still impor
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import itertools
 import re
@@ -33,13 +33,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-import x_wr_timezone
 from icalendar.cal import Component
 from icalendar.error import BrokenCalendarProperty
 
 from bot.timetable.links import meeting_link
 from bot.timetable.model import Lesson, Override, Recurrence, Skipped, Timetable
-from bot.timetable.zones import Offsets, UnknownZone, ZoneResolver, iana_of, resolve
+from bot.timetable.values import localize, normalize_values, text, zone_resolver
+from bot.timetable.zones import UnknownZone, ZoneResolver, iana_of, resolve
 
 #: A timed event without DTEND or DURATION lasts this long (RFC 5545 would make it zero).
 DEFAULT_DURATION = timedelta(minutes=45)
@@ -64,138 +64,12 @@ class EventError(ValueError):
     """One event cannot be imported; the message is the skip reason."""
 
 
-def _text(component: Component, name: str) -> str:
-    value = component.get(name)
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    try:
-        return " ".join(str(value).split()) if name == "SUMMARY" else str(value)
-    except Exception:  # a broken property: treat as absent (icalendar keeps parsing the rest)
-        return ""
-
-
 def _summary(component: Component) -> str:
-    return _text(component, "SUMMARY")[:200]
+    return text(component, "SUMMARY")[:200]
 
 
 def _uid(component: Component) -> str:
-    return _text(component, "UID").strip()
-
-
-# -- zones -------------------------------------------------------------------------------------
-
-def _offsets(block: Component) -> Offsets | None:
-    """A VTIMEZONE's UTC offsets from its transitions (icalendar expands its rules once; asking
-    the tzinfo icalendar builds costs a rule expansion per instant)."""
-    try:
-        times, infos = block.get_transitions()  # type: ignore[attr-defined]
-    except Exception:  # a block icalendar cannot expand: only its X-LIC-LOCATION can help
-        return None
-    if not times:
-        return None
-    naive = [t.replace(tzinfo=None) for t in times]
-    offsets = [info[0] for info in infos]
-
-    def offset_at(instant: datetime) -> timedelta:
-        i = bisect.bisect_right(naive, instant.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)) - 1
-        return offsets[max(i, 0)]
-    return offset_at
-
-
-def _vtimezones(cal: Component) -> ZoneResolver:
-    blocks: dict[str, tuple[str | None, Offsets | None]] = {}
-    for tz in cal.walk("VTIMEZONE"):
-        tzid = _text(tz, "TZID")
-        if tzid:
-            blocks[tzid] = (_text(tz, "X-LIC-LOCATION") or None, _offsets(tz))
-    return ZoneResolver(blocks)
-
-
-def _value_tzid(prop: Any) -> str | None:
-    params = getattr(prop, "params", None) or {}
-    tzid = params.get("TZID")
-    return str(tzid) if tzid else None
-
-
-def _in_zone(value: datetime, tzid: str | None, vtz: ZoneResolver, around: datetime) -> datetime:
-    """`value` with an IANA zone: wall-clock kept for a named zone, instant kept for UTC."""
-    if value.tzinfo is not None and iana_of(value.tzinfo):
-        if isinstance(value.tzinfo, ZoneInfo):
-            return value
-        return value.astimezone(ZoneInfo("UTC"))
-    if tzid is None:
-        return value  # floating: X-WR-TIMEZONE or the default zone decides later
-    zone = ZoneInfo(vtz(tzid, around))
-    return value.replace(tzinfo=zone)
-
-
-def _around(component: Component) -> datetime:
-    start = component.get("DTSTART")
-    value = getattr(start, "dt", None)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    if isinstance(value, date):
-        return datetime.combine(value, datetime.min.time())
-    return datetime(2000, 1, 1)
-
-
-def _normalize_values(component: Component, vtz: ZoneResolver, wr_zone: ZoneInfo | None) -> dict[str, list[Any]]:
-    """DTSTART, DTEND, RECURRENCE-ID, EXDATE and RDATE values with IANA zones (or floating).
-
-    TZIDs are resolved first; then X-WR-TIMEZONE moves floating and UTC values into its zone
-    (x-wr-timezone's rule, applied per value: run on whole components it would also take a
-    VTIMEZONE-built zone without a TZNAME for a floating time)."""
-    around = _around(component)
-    walker = x_wr_timezone.UTCChangingWalker(wr_zone) if wr_zone is not None else None
-
-    def fix(value: datetime, tzid: str | None) -> datetime:
-        value = _in_zone(value, tzid, vtz, around)
-        if walker is not None and (value.tzinfo is None or iana_of(value.tzinfo) == "UTC"):
-            value = walker.walk_value_datetime(value)
-        return value
-
-    out: dict[str, list[Any]] = {}
-    for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
-        prop = component.get(name)
-        if prop is None:
-            continue
-        value = prop.dt
-        if isinstance(value, datetime):
-            value = fix(value, _value_tzid(prop))
-        out[name] = [value]
-    for name in ("EXDATE", "RDATE"):
-        lines = component.get(name)
-        if lines is None:
-            continue
-        values: list[Any] = []
-        for line in lines if isinstance(lines, list) else [lines]:
-            line_tzid = _value_tzid(line)
-            for item in line.dts:
-                value = item.dt
-                tzid = _value_tzid(item) or line_tzid
-                if isinstance(value, tuple):  # PERIOD: (start, end) or (start, duration)
-                    start = fix(value[0], tzid)
-                    end = value[1] if isinstance(value[1], timedelta) else fix(value[1], tzid)
-                    values.append((start, end))
-                elif isinstance(value, datetime):
-                    values.append(fix(value, tzid))
-                else:
-                    values.append(value)
-        out[name] = values
-    return out
-
-
-def _localize(values: dict[str, list[Any]], zone: ZoneInfo) -> dict[str, list[Any]]:
-    """Floating values (no zone anywhere) read in `zone`; aware values converted into it."""
-    def one(v: Any) -> Any:
-        if isinstance(v, tuple):
-            return (one(v[0]), v[1] if isinstance(v[1], timedelta) else one(v[1]))
-        if isinstance(v, datetime):
-            return v.replace(tzinfo=zone) if v.tzinfo is None else v.astimezone(zone)
-        return v
-    return {k: [one(v) for v in vs] for k, vs in values.items()}
+    return text(component, "UID").strip()
 
 
 # -- one event -----------------------------------------------------------------------------------
@@ -233,10 +107,10 @@ def _copy(component: Component, values: Mapping[str, list[Any]], zone: str, *, s
     for name in ("EXDATE", "RDATE"):
         for value in values.get(name, []):
             _add_dt(event, name, value, zone)
-    status = _text(component, "STATUS").upper()
+    status = text(component, "STATUS").upper()
     if status:
         event.add("STATUS", status)
-    seq = _text(component, "SEQUENCE")
+    seq = text(component, "SEQUENCE")
     if seq.isdigit():
         event.add("SEQUENCE", int(seq))
     return event
@@ -257,7 +131,7 @@ def _until_end_of_day(rule: Any, start: datetime) -> Any:
 def _is_all_day(component: Component, start: Any) -> bool:
     if not isinstance(start, datetime):
         return True
-    return _text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").upper() == "TRUE"
+    return text(component, "X-MICROSOFT-CDO-ALLDAYEVENT").upper() == "TRUE"
 
 
 def _end_of(component: Component, values: Mapping[str, list[Any]], start: datetime, zone: ZoneInfo,
@@ -284,7 +158,7 @@ def _zone_of(start: datetime, default_tz: str | None) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _rule_text(rule: Any) -> str:
+def _ruletext(rule: Any) -> str:
     return rule.to_ical().decode() if hasattr(rule, "to_ical") else str(rule)
 
 
@@ -292,11 +166,11 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
             default_tz: str | None, classroom_base: str, product: str) -> Lesson:
     if master.get("DTSTART") is None:
         raise EventError("no DTSTART")
-    values = _normalize_values(master, vtz, wr_zone)
+    values = normalize_values(master, vtz, wr_zone)
     start = values["DTSTART"][0]
     if _is_all_day(master, start):
         raise EventError("all-day event: ClassPulse needs a start time to join a lesson")
-    if _text(master, "STATUS").upper() == "CANCELLED":
+    if text(master, "STATUS").upper() == "CANCELLED":
         raise EventError("cancelled (STATUS:CANCELLED)")
     zone = _zone_of(start, default_tz)
     notes: list[str] = []
@@ -305,7 +179,7 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
     if uid.startswith(NO_UID_PREFIX):
         notes.append("no UID in the calendar: identified by its title, start and rule, so changing those "
                      "in the calendar makes a new class on the next import")
-    values = _localize(values, zone)
+    values = localize(values, zone)
     start = values["DTSTART"][0]
     end = _end_of(master, values, start, zone, notes)
     if end < start:
@@ -313,8 +187,8 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
     if end - start > MAX_DURATION:
         raise EventError(f"lasts {(end - start).total_seconds() / 3600:.1f} h: longer than a lesson "
                          f"({MAX_DURATION.total_seconds() / 3600:g} h at most)")
-    extra = [_text(master, p) for p in _CONFERENCE_PROPS]
-    link = meeting_link(_text(master, "LOCATION"), _text(master, "URL"), _text(master, "DESCRIPTION"),
+    extra = [text(master, p) for p in _CONFERENCE_PROPS]
+    link = meeting_link(text(master, "LOCATION"), text(master, "URL"), text(master, "DESCRIPTION"),
                         classroom_base=classroom_base, extra=extra)
     if link.unsupported:
         raise EventError(link.reason)
@@ -338,13 +212,13 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
     for rule in rule_list:
         freq = [str(f).upper() for f in (rule.get("FREQ") or [])] if hasattr(rule, "get") else []
         if len(freq) != 1 or freq[0] not in _FREQS:
-            raise EventError(f"RRULE {_rule_text(rule)!r} has no valid FREQ (one of {', '.join(sorted(_FREQS))})")
+            raise EventError(f"RRULE {_ruletext(rule)!r} has no valid FREQ (one of {', '.join(sorted(_FREQS))})")
         if freq[0] in _SUB_DAILY:
-            raise EventError(f"RRULE {_rule_text(rule)!r} repeats {freq[0].lower()}: more often than a lesson")
+            raise EventError(f"RRULE {_ruletext(rule)!r} repeats {freq[0].lower()}: more often than a lesson")
     recurrence = None
     if rule_list or values.get("RDATE") or kept:
         recurrence = Recurrence(
-            rules=tuple(_rule_text(r) for r in rule_list),
+            rules=tuple(_ruletext(r) for r in rule_list),
             exdates=tuple(sorted(v if isinstance(v, datetime) else datetime.combine(v, start.timetz())
                                  for v in values.get("EXDATE", []))),
             rdates=tuple(sorted(v[0] if isinstance(v, tuple) else v for v in values.get("RDATE", [])
@@ -359,11 +233,11 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
 
 def _override(comp: Component, vtz: ZoneResolver, wr_zone: ZoneInfo | None, zone: ZoneInfo, duration: timedelta,
               cal: icalendar.Calendar) -> Override:
-    values = _localize(_normalize_values(comp, vtz, wr_zone), zone)
+    values = localize(normalize_values(comp, vtz, wr_zone), zone)
     rid = values["RECURRENCE-ID"][0]
     if not isinstance(rid, datetime):
         raise EventError("an override (RECURRENCE-ID) of this timed series is a date, not a time")
-    cancelled = _text(comp, "STATUS").upper() == "CANCELLED"
+    cancelled = text(comp, "STATUS").upper() == "CANCELLED"
     start = values.get("DTSTART", [rid])[0]
     if not isinstance(start, datetime):
         raise EventError(f"the occurrence of {rid.isoformat()} was moved to an all-day date")
@@ -445,7 +319,7 @@ def _split(events: Iterable[Component]) -> tuple[list[Component], list[Component
 
 
 def _x_wr_zone(cal: Component) -> ZoneInfo | None:
-    name = _text(cal, "X-WR-TIMEZONE").strip()
+    name = text(cal, "X-WR-TIMEZONE").strip()
     if not name:
         return None
     try:
@@ -464,18 +338,18 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
     skipped: list[Skipped] = []
     name = product = ""
     for cal in _calendars(data):
-        name = name or _text(cal, "X-WR-CALNAME")
-        product = product or _text(cal, "PRODID")
-        vtz = _vtimezones(cal)
+        name = name or text(cal, "X-WR-CALNAME")
+        product = product or text(cal, "PRODID")
+        vtz = zone_resolver(cal)
         wr_zone = _x_wr_zone(cal)
         groups = _events_by_uid(cal)
         for uid, events in groups.items():
             masters, overrides = _split(events)
             if len(masters) > 1:
-                masters = sorted(masters, key=lambda e: -int(_text(e, "SEQUENCE") or 0)
-                                 if _text(e, "SEQUENCE").isdigit() else 0)[:1]
+                masters = sorted(masters, key=lambda e: -int(text(e, "SEQUENCE") or 0)
+                                 if text(e, "SEQUENCE").isdigit() else 0)[:1]
             jobs = [(uid, masters[0], overrides)] if masters else [
-                (f"{uid}#{_text(o, 'RECURRENCE-ID') or i}", o, []) for i, o in enumerate(overrides)]
+                (f"{uid}#{text(o, 'RECURRENCE-ID') or i}", o, []) for i, o in enumerate(overrides)]
             for key, master, extra in jobs:
                 summary = _summary(master)
                 try:
