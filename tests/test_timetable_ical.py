@@ -319,3 +319,14 @@ def test_this_and_future_override_and_a_cancelled_occurrence() -> None:
         ("2026-03-16T11:00:00+01:00", "2026-03-16T09:15:00+01:00"),  # from 16 Mar on: 11:00
         ("2026-03-23T11:00:00+01:00", "2026-03-23T09:15:00+01:00"),
         ("2026-03-30T11:00:00+02:00", "2026-03-30T09:15:00+02:00")]
+
+
+def test_a_duplicated_uid_keeps_the_latest_revision_and_lists_the_other() -> None:
+    event = ("BEGIN:VEVENT\r\nUID:dup\r\nSUMMARY:{s}\r\nSEQUENCE:{n}\r\n"
+             "DTSTART;TZID=Europe/Berlin:2026030{d}T091500\r\nDURATION:PT45M\r\nRRULE:FREQ=WEEKLY\r\nLOCATION:classroom:dup-1\r\nEND:VEVENT\r\n")
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + event.format(s="Old", n=1, d=2) + event.format(s="New", n=3, d=3)
+            + "END:VCALENDAR\r\n")
+    tt = parse_calendar(text)
+    assert [x.class_name for x in tt.lessons] == ["New"]
+    assert [(k.summary, k.reason) for k in tt.skipped] == [
+        ("Old", "another event has the same UID (kept SEQUENCE 3, this one has 1)")]

@@ -318,6 +318,11 @@ def _split(events: Iterable[Component]) -> tuple[list[Component], list[Component
     return masters, overrides
 
 
+def _sequence(event: Component) -> int:
+    seq = text(event, "SEQUENCE").strip()
+    return int(seq) if seq.isdigit() else 0
+
+
 def _x_wr_zone(cal: Component) -> ZoneInfo | None:
     name = text(cal, "X-WR-TIMEZONE").strip()
     if not name:
@@ -345,9 +350,12 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
         groups = _events_by_uid(cal)
         for uid, events in groups.items():
             masters, overrides = _split(events)
-            if len(masters) > 1:
-                masters = sorted(masters, key=lambda e: -int(text(e, "SEQUENCE") or 0)
-                                 if text(e, "SEQUENCE").isdigit() else 0)[:1]
+            if len(masters) > 1:  # the same UID twice: keep the latest revision, list the others
+                masters.sort(key=_sequence, reverse=True)
+                skipped.extend(Skipped(uid, _summary(m), f"another event has the same UID (kept SEQUENCE "
+                                                         f"{_sequence(masters[0])}, this one has {_sequence(m)})")
+                               for m in masters[1:])
+                masters = masters[:1]
             jobs = [(uid, masters[0], overrides)] if masters else [
                 (f"{uid}#{text(o, 'RECURRENCE-ID') or i}", o, []) for i, o in enumerate(overrides)]
             for key, master, extra in jobs:
