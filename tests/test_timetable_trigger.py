@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,7 +94,7 @@ def test_a_lesson_moved_after_it_ran_does_not_run_again() -> None:
         "BEGIN:VEVENT\r\nUID:4l1v0c2m9h8r3d5k7j6f0a1b2c@google.com\r\nSUMMARY:Maths 7b\r\n"
         "DTSTART;TZID=Europe/Berlin:20260310T100000\r\nDTEND;TZID=Europe/Berlin:20260310T104500\r\n"
         "RECURRENCE-ID;TZID=Europe/Berlin:20260309T091500\r\nEND:VEVENT\r\nEND:VCALENDAR")
-    reimported = Lesson(**{**lesson.__dict__, "source": moved})
+    reimported = replace(lesson, source=moved)
     fresh = CalendarTrigger(reimported)
     assert fresh.get_next_fire_time(None, datetime(2026, 3, 9, 12, tzinfo=BERLIN)) == \
         datetime(2026, 3, 10, 10, 0, tzinfo=BERLIN)  # without the record it would run again
@@ -134,3 +135,9 @@ def test_survives_pickling_as_the_job_store_does() -> None:
     assert copy.preview(now, 5) == trigger.preview(now, 5)
     assert copy.get_next_fire_time(None, now) == datetime(2026, 3, 5, 9, 15, tzinfo=BERLIN)
     assert "Maths 7b" in str(copy)
+
+
+def test_an_expansion_error_stops_this_lesson_not_the_scheduler(caplog) -> None:  # type: ignore[no-untyped-def]
+    broken = replace(maths(), source="BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nEND:VCALENDAR")
+    assert CalendarTrigger(broken).get_next_fire_time(None, datetime(2026, 3, 1, tzinfo=UTC)) is None
+    assert "will not fire again" in caplog.text

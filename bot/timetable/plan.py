@@ -101,7 +101,11 @@ def plan_import(timetable: Timetable, *, now: datetime, start_date: date | None 
     schedules: list[PlannedSchedule] = []
     skipped = list(timetable.skipped)
     for lesson in timetable.lessons:
-        runs = tuple(o.start for o in next_runs(lesson, _after(lesson, start), n_runs))
+        try:
+            runs = tuple(o.start for o in next_runs(lesson, _after(lesson, start), n_runs))
+        except Exception as exc:  # the expander failing late in a series: this lesson only
+            skipped.append(Skipped(lesson.uid, lesson.class_name, f"its recurrence cannot be expanded: {exc}"))
+            continue
         if not runs:
             skipped.append(Skipped(lesson.uid, lesson.class_name, _gone_reason(lesson, start)))
             continue

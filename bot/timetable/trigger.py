@@ -24,6 +24,7 @@ The trigger is pickled into APScheduler's job store: its state is the frozen `Le
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from apscheduler.triggers.base import BaseTrigger
 from bot.timetable.model import Lesson, Occurrence
 from bot.timetable.occurrences import occurrences
 
+log = logging.getLogger(__name__)
 _STATE_VERSION = 1
 _TICK = timedelta(microseconds=1)
 
@@ -63,7 +65,12 @@ class CalendarTrigger(BaseTrigger):
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
         after = now if previous_fire_time is None else previous_fire_time + _TICK
-        occ = self._next(after)
+        try:
+            occ = self._next(after)
+        except Exception:  # never let one calendar stop the scheduler: this lesson stops firing
+            log.exception("calendar trigger for %r cannot compute its next meeting; it will not fire again",
+                          self.lesson.uid)
+            return None
         return self._apply_jitter(occ.start if occ else None, self.jitter, now)
 
     def occurrence_at(self, fire_time: datetime) -> Occurrence | None:
