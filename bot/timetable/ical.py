@@ -33,11 +33,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
+import recurring_ical_events
 from icalendar.cal import Component
 from icalendar.error import BrokenCalendarProperty
 
 from bot.timetable.links import meeting_link
 from bot.timetable.model import Lesson, Override, Recurrence, Skipped, Timetable
+from bot.timetable.occurrences import occurrences, remember
 from bot.timetable.values import localize, normalize_values, text, zone_resolver
 from bot.timetable.zones import UnknownZone, ZoneResolver, iana_of, resolve
 
@@ -224,9 +226,11 @@ def _lesson(uid: str, master: Component, overrides: list[Component], vtz: ZoneRe
             rdates=tuple(sorted(v[0] if isinstance(v, tuple) else v for v in values.get("RDATE", [])
                                 if isinstance(v, (datetime, tuple)))),
             overrides=tuple(sorted(kept, key=lambda o: o.original_start)))
+    source = cal.to_ical().decode()
+    remember(source, recurring_ical_events.of(cal))
     lesson = Lesson(uid=uid, class_name=summary or f"Lesson {uid[:40]}", meeting_url=link.url,
                     timezone=zone.key, start=start, duration=end - start, recurrence=recurrence,
-                    source=cal.to_ical().decode(), notes=tuple(notes))
+                    source=source, notes=tuple(notes))
     _check_expands(lesson)
     return lesson
 
@@ -251,8 +255,6 @@ def _override(comp: Component, vtz: ZoneResolver, wr_zone: ZoneInfo | None, zone
 def _check_expands(lesson: Lesson) -> None:
     """Expand the first occurrences now, so a rule the expander cannot handle is a skip reason
     at import time rather than an error when the scheduler fires."""
-    from bot.timetable.occurrences import occurrences
-
     try:
         list(itertools.islice(occurrences(lesson, lesson.start - timedelta(days=1)), 3))
     except Exception as exc:  # recurring-ical-events and dateutil raise many kinds of errors

@@ -14,8 +14,9 @@ occurrences (STATUS:CANCELLED overrides) are not meetings and never returned.
 
 from __future__ import annotations
 
-import functools
 import itertools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,10 +27,38 @@ import recurring_ical_events
 
 from bot.timetable.model import Lesson, Occurrence
 
+_CACHE_SIZE = 1024
+_queries: OrderedDict[str, recurring_ical_events.CalendarQuery] = OrderedDict()
 
-@functools.lru_cache(maxsize=512)
+
+_lock = threading.Lock()  # imports run in executor threads, triggers in the event loop's
+
+
 def _query(source: str) -> recurring_ical_events.CalendarQuery:
-    return recurring_ical_events.of(icalendar.Calendar.from_ical(source))
+    """The expander for a lesson's source text, parsed once and kept (least recently used out)."""
+    with _lock:
+        query = _queries.get(source)
+        if query is not None:
+            _queries.move_to_end(source)
+            return query
+    query = recurring_ical_events.of(icalendar.Calendar.from_ical(source))
+    remember(source, query)
+    return query
+
+
+def remember(source: str, query: recurring_ical_events.CalendarQuery) -> None:
+    """Keep an expander built from the calendar object `source` was written from (the import
+    has it at hand: parsing the text again would cost as much as the import itself)."""
+    with _lock:
+        _queries[source] = query
+        while len(_queries) > _CACHE_SIZE:
+            _queries.popitem(last=False)
+
+
+def forget_all() -> None:
+    """Drop every kept expander (tests: expand from the text alone, as after a restart)."""
+    with _lock:
+        _queries.clear()
 
 
 def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
