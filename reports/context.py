@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from analysis import aggregate as agg
+from analysis import attendance as att
 from analysis import classwide
 from analysis import concerns as concern_rules
 from analysis.records import Interruption, Observation, Participant, SessionInfo
@@ -62,6 +64,8 @@ class _Data:
     moments: list[classwide.Moment]  # every class moment, by time
     shown: list[classwide.Moment]  # the strongest MAX_MOMENTS of them, by time
     concerns: dict[str, concern_rules.Concern]
+    span: att.ClassSpan | None  # the class from the first to the last student
+    attendance: dict[str, att.StudentAttendance]
 
 
 def _without_emotions(obs: Observation) -> Observation:
@@ -76,16 +80,21 @@ def _duration(info: SessionInfo, observations: Sequence[Observation]) -> float:
     return max(stated or 0.0, last + 1.0 if observations else 0.0)
 
 
-def _header(info: SessionInfo, duration_s: float) -> Header:
+def _header(info: SessionInfo, duration_s: float, span: att.ClassSpan | None = None) -> Header:
+    """Time range and duration of the class itself (first to last student) when anyone came;
+    the bot's waiting before and after is stated in the attendance facts."""
     start, end = fmt.parse_time(info.started_at), fmt.parse_time(info.ended_at)
     time_range = ""
-    if start is not None:
+    if start is not None and span is not None:
+        time_range = f"{start + timedelta(seconds=span.start_s):%H:%M}–{fmt.wall_clock(info.started_at, span.end_s)}"
+    elif start is not None:
         time_range = fmt.wall_clock(info.started_at, 0)
         if end is not None:
             time_range = f"{start:%H:%M}–{fmt.wall_clock(info.ended_at, 0)}"
+    shown = span.duration_s if span is not None else duration_s
     return Header(class_name=info.class_name, teacher=info.teacher or fmt.MISSING,
                   date=fmt.date_line(info.started_at), time_range=time_range,
-                  duration=fmt.duration(duration_s) if duration_s else fmt.MISSING,
+                  duration=fmt.duration(shown) if shown else fmt.MISSING,
                   source=info.source, sampling=info.sampling, emotions_enabled=info.emotions_enabled)
 
 
@@ -126,12 +135,16 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
     summaries = agg.summarize_of(scored)
     moments = classwide.class_moments(agg.windows_of(scored, MOMENT_WINDOW_S, end=duration_s))
     strongest = sorted(moments, key=lambda m: (-m.share, -m.n_students, m.start - m.end, m.start))
+    span = att.class_span({pid: summaries[pid] for pid in names if pid in summaries}, duration_s)
+    arrivals = {} if span is None else {
+        pid: a for pid in names if pid in summaries and (a := att.student_attendance(summaries[pid], span))}
     data = _Data(
         info=info, duration_s=duration_s, window_s=window_s, names=names,
         stems=fmt.unique_stems(names.items()), windows=wins, summaries=summaries,
         series=classwide.class_series(wins),
         moments=moments, shown=sorted(strongest[:MAX_MOMENTS], key=lambda m: (m.start, m.kind)),
-        concerns={c.participant_id: c for c in concern_rules.needs_attention(summaries)})
+        concerns={c.participant_id: c for c in concern_rules.needs_attention(summaries)},
+        span=span, attendance=arrivals)
     return data, len(opted)
 
 
@@ -143,7 +156,7 @@ def build_reports(info: SessionInfo, participants: Sequence[Participant],
     named in every report's data quality, so a gap never reads as the students' absence.
     """
     data, n_opted_out = _prepare(info, participants, observations)
-    header = _header(info, data.duration_s)
+    header = _header(info, data.duration_s, data.span)
     gaps = tuple(interruption_fact(info, g) for g in interruptions)
     students = tuple(replace(r, quality=r.quality + gaps) for r in (_student(data, header, pid) for pid in data.names))
     cls = _class(data, header, n_opted_out)
@@ -226,6 +239,8 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
         Fact("No video received", str(len(data.names) - len(sums))),
         Fact("Average presence", fmt.pct(_mean([s.presence_share for s in sigs])),
              "share of camera-on time with a face; camera-off time is not counted"),
+        *_waiting_facts(data),
+        *_arrival_facts(data),
     )
     low = min((w for w in data.series if w.engagement is not None), key=lambda w: w.engagement or 0.0,
               default=None)
@@ -255,7 +270,8 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
             name, f"students/{data.stems[pid]}", fmt.pct(sig.presence_share),
             fmt.pct(sig.attention_share), fmt.score100(sig.engagement), fmt.pct(sig.negative_affect),
             fmt.duration(summary.camera_off_s) if summary and summary.camera_off_s else fmt.MISSING,
-            len(data.concerns[pid].reasons) if pid in data.concerns else 0))
+            len(data.concerns[pid].reasons) if pid in data.concerns else 0,
+            *_in_class_cells(data.attendance.get(pid))))
     class_emotions = _mean_vector([s.emotions for s in sigs])
     n_uncertain = sum(s.n_uncertain for s in sigs)
     quality = [
@@ -278,6 +294,42 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
         concerns=concerns, students=tuple(rows),
         emotions=_emotion_rows(class_emotions) if emotions_on else (),
         quality=tuple(quality), n_opted_out=n_opted_out)
+
+
+def arrival_text(a: att.StudentAttendance) -> str:
+    """ "late by 7 min", "left 12 min early", both, or "" (on time and stayed to the end)."""
+    parts = []
+    if a.late:
+        parts.append(f"late by {fmt.duration(a.late_by_s)}")
+    if a.left_early:
+        parts.append(f"left {fmt.duration(a.left_early_by_s)} early")
+    return "; ".join(parts)
+
+
+def _in_class_cells(a: att.StudentAttendance | None) -> tuple[str, str, str]:
+    if a is None:
+        return fmt.MISSING, fmt.MISSING, ""
+    return fmt.clock_span(a.joined_s, a.left_s), fmt.duration(a.in_class_s), arrival_text(a)
+
+
+def _waiting_facts(data: _Data) -> tuple[Fact, ...]:
+    span = data.span
+    if span is None or span.waited_before_s + span.waited_after_s < 1:
+        return ()
+    return (Fact("Bot in the meeting", fmt.duration(span.session_s),
+                 f"waited {fmt.duration(span.waited_before_s)} for the first student and "
+                 f"{fmt.duration(span.waited_after_s)} in the empty room after the last one left; "
+                 f"the class itself: {fmt.duration(span.duration_s)}"),)
+
+
+def _arrival_facts(data: _Data) -> tuple[Fact, ...]:
+    if not data.attendance:
+        return ()
+    late = sum(a.late for a in data.attendance.values())
+    early = sum(a.left_early for a in data.attendance.values())
+    return (Fact("Late / left early", f"{late} / {early}",
+                 f"joined more than {fmt.duration(att.LATE_AFTER_S)} after the first student, or left more than "
+                 f"{fmt.duration(att.LEFT_EARLY_S)} before the last one"),)
 
 
 # -- one student --------------------------------------------------------------------------------
@@ -353,7 +405,8 @@ def _student(data: _Data, header: Header, pid: str) -> StudentReport:
     overview = [
         Fact("In the data",
              fmt.clock_span(summary.first_t or 0.0, (summary.last_t or 0.0) + summary.interval_s),
-             "minutes since the start of class"),
+             "; ".join(x for x in ("minutes since the start of class",
+                                   arrival_text(data.attendance[pid]) if pid in data.attendance else "") if x)),
         Fact("On camera with a face", fmt.pct(sig.presence_share), "of camera-on time"),
         Fact("Looking at the screen", fmt.pct(sig.attention_share), "of readable samples"),
         Fact("Engagement", fmt.score100(sig.engagement), f"0–100; class average {fmt.score100(class_eng)}"),

@@ -40,6 +40,9 @@ class StudentRow:
     negative: str
     camera_off: str
     n_reasons: int
+    in_class: str = ""  # joined–left, minutes since the start of the session
+    time_in_class: str = ""
+    arrival: str = ""  # "late by 7 min", "left 12 min early", "" when on time and stayed
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from analysis.records import Participant
+from analysis.records import Participant, SessionInfo
 from reports import charts
 from reports import format as fmt
 from reports.context import ClassReport, Fact, StudentReport, build_reports
@@ -55,7 +55,7 @@ def test_class_golden_numbers() -> None:
     assert c.header.date == "Monday 2 March 2026"
     att = facts(c.attendance)
     assert att == {"Students": "2", "Seen on camera": "2", "Camera off the whole time": "0",
-                   "No video received": "0", "Average presence": "83%"}
+                   "No video received": "0", "Average presence": "83%", "Late / left early": "0 / 0"}
     assert facts(c.overview) == {"Average engagement": "57", "Looking at the screen": "50%",
                                  "Lowest class engagement": "57 (minutes 0:00–0:10)",
                                  "Negative expressions": "50%"}
@@ -67,11 +67,36 @@ def test_class_golden_numbers() -> None:
     ann = rows["Ann Archer"]
     assert (ann.presence, ann.attention, ann.engagement, ann.negative, ann.camera_off) == (
         "100%", "100%", "100", "0%", fmt.MISSING)
+    assert (ann.in_class, ann.time_in_class, ann.arrival) == ("0:00–2:00", "2 min", "")
+    assert (ben.in_class, ben.time_in_class, ben.arrival) == ("0:00–2:00", "2 min", "")  # camera off is in class
     q = facts(c.quality)
     assert q["Samples"] == "240 from 2 students"  # Cleo's 120 samples are not counted
     assert q["Camera-off time"] == "30 s" and q["Uncertain face readings"] == "0%"
     assert {e.label: e.share for e in c.emotions}["Sad"] == "50%"
     assert c.moments == ()  # Ben alone looked away: a moment needs two students
+
+
+def test_late_left_early_and_the_class_without_the_bots_waiting() -> None:
+    # The bot joins at 10:00 and leaves at 11:00. Ann is there 10:02–10:47 (the class), Ben joins
+    # at 10:12 and leaves at 10:30; after Ann leaves the bot waits 13 min in the empty room.
+    people = [Participant(SID, "a", "Ann Archer"), Participant(SID, "b", "Ben Brook")]
+    obs = [*present("a", range(120, 2820)), *present("b", range(720, 1800))]
+    hour = SessionInfo(SID, "Biology 7", teacher="Ms Rivera", started_at="2026-03-02T10:00:00+00:00",
+                       ended_at="2026-03-02T11:00:00+00:00")
+    c = build_reports(hour, people, obs).class_report
+    assert (c.header.time_range, c.header.duration) == ("10:02–10:47 UTC", "45 min")
+    att = facts(c.attendance)
+    assert att["Bot in the meeting"] == "1 h" and att["Late / left early"] == "1 / 1"
+    notes = {f.label: f.note for f in c.attendance}
+    assert notes["Bot in the meeting"] == ("waited 2 min for the first student and 13 min in the empty room after "
+                                           "the last one left; the class itself: 45 min")
+    rows = {r.name: r for r in c.students}
+    assert (rows["Ben Brook"].in_class, rows["Ben Brook"].time_in_class) == ("12:00–30:00", "18 min")
+    assert rows["Ben Brook"].arrival == "late by 10 min; left 17 min early"
+    assert (rows["Ann Archer"].in_class, rows["Ann Archer"].arrival) == ("2:00–47:00", "")
+    ben = student(build_reports(hour, people, obs).students, "Ben Brook")
+    assert {f.label: f.note for f in ben.overview}["In the data"] == (
+        "minutes since the start of class; late by 10 min; left 17 min early")
 
 
 def test_concerns_are_levels_with_numbers() -> None:

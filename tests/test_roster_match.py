@@ -1,0 +1,160 @@
+"""Roster matching: display names across sessions → roster students, never guessed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sessions.roster_match import (
+    RosterError,
+    RosterStudent,
+    counts_as_opted_out,
+    match_name,
+    match_names,
+    name_key,
+    parse_roster_csv,
+    strip_decorations,
+)
+
+ROSTER = (
+    RosterStudent("s1", "Alex Kim", ("Lexi",), "alex.kim@school.example"),
+    RosterStudent("s2", "José Núñez"),
+    RosterStudent("s3", "Lena Schmidt"),
+    RosterStudent("s4", "Alexander Rivera", ("Sasha",)),
+    RosterStudent("s5", "Mia Wong"),
+)
+
+
+@pytest.mark.parametrize(("display", "key"), [
+    ("Alex (phone)", "alex"),
+    ("ALEX KIM 📱", "alex kim"),
+    ("Kim, Alex", "alex kim"),
+    ("Alex Kim - iPad", "alex kim"),
+    ("Alex's iPhone", "alex"),
+    ("Alex’s iPad", "alex"),
+    ("iPhone von Lena", "lena"),
+    ("Lena Schmidt [Guest]", "lena schmidt"),
+    ("Mia Wong (she/her)", "mia wong"),
+    ("José Núñez", "jose nunez"),
+    ("Anne-Marie O'Neil", "anne marie oneil"),
+    ("Alex Kim (2)", "alex kim"),
+    ("Mia Wong on Galaxy S21", "mia wong"),
+    ("🎧🎧", ""),
+])
+def test_name_key(display: str, key: str) -> None:
+    assert name_key(display) == key
+
+
+def test_strip_decorations_keeps_the_written_name() -> None:
+    assert strip_decorations("José Núñez (laptop)") == "José Núñez"
+
+
+@pytest.mark.parametrize(("display", "kind", "student"), [
+    ("Alex Kim", "exact", "s1"),
+    ("alex kim", "exact", "s1"),
+    ("KIM, ALEX", "exact", "s1"),
+    ("Kim Alex", "exact", "s1"),
+    ("Alex Kim - iPad", "exact", "s1"),
+    ("ALEX KIM 📱", "exact", "s1"),
+    ("Jose Nunez", "exact", "s2"),  # accents
+    ("Lexi", "alias", "s1"),
+    ("Sasha (phone)", "alias", "s4"),
+    ("alex.kim@school.example", "email", "s1"),
+    ("Lena", "fuzzy", "s3"),  # shortened: shown for confirmation
+    ("iPhone von Lena", "fuzzy", "s3"),
+    ("L. Schmidt", "fuzzy", "s3"),
+    ("Mia W", "fuzzy", "s5"),
+    ("Lena Schmitt", "fuzzy", "s3"),  # near spelling
+    ("Alexx Kim", "fuzzy", "s1"),
+])
+def test_matches(display: str, kind: str, student: str) -> None:
+    m = match_name(display, ROSTER)
+    assert (m.kind, m.student_id) == (kind, student), m
+    assert m.needs_confirmation == (kind == "fuzzy")
+
+
+def test_alex_on_a_phone_is_ambiguous_between_two_alexes() -> None:
+    m = match_name("Alex (phone)", ROSTER)  # "Alex" shortens "Alex Kim" and "Alexander Rivera"
+    assert m.kind == "ambiguous" and m.student_id is None
+    assert m.candidates == ("s1", "s4")
+    assert m.needs_confirmation and not m.certain
+
+
+def test_alex_on_a_phone_with_one_alex_is_a_proposal_not_a_match() -> None:
+    m = match_name("Alex (phone)", ROSTER[:3])
+    assert (m.kind, m.student_id, m.certain) == ("fuzzy", "s1", False)
+    assert "shortened form of 'alex kim'" in m.reason
+
+
+def test_two_students_with_the_same_name_are_ambiguous() -> None:
+    roster = (*ROSTER, RosterStudent("s6", "Mia Wong"))
+    m = match_name("Mia Wong", roster)
+    assert (m.kind, m.candidates) == ("ambiguous", ("s5", "s6"))
+
+
+@pytest.mark.parametrize("display", ["Guest", "Student 3", "Al", "Bob", "📱", "Ki"])
+def test_unmatched_names_stay_unmatched(display: str) -> None:
+    m = match_name(display, ROSTER)
+    assert (m.kind, m.student_id, m.candidates) == ("unmatched", None, ())
+
+
+def test_a_teacher_confirmation_is_used_next_time() -> None:
+    m = match_name("Alex (phone)", ROSTER, confirmed={name_key("Alex (phone)"): "s1"})
+    assert (m.kind, m.student_id) == ("confirmed", "s1")
+    stale = match_name("Alex (phone)", ROSTER, confirmed={"alex": "gone"})  # a deleted student
+    assert stale.kind == "ambiguous"
+
+
+def test_across_sessions_each_name_is_matched_once_in_order() -> None:
+    sessions = [["Alex Kim", "Lena (phone)", "Guest"], ["Alex (phone)", "Lena Schmidt", "Alex Kim"]]
+    found = match_names([n for s in sessions for n in s], ROSTER)
+    assert list(found) == ["Alex Kim", "Lena (phone)", "Guest", "Alex (phone)", "Lena Schmidt"]
+    assert {n: (m.kind, m.student_id) for n, m in found.items()} == {
+        "Alex Kim": ("exact", "s1"), "Lena (phone)": ("fuzzy", "s3"), "Guest": ("unmatched", None),
+        "Alex (phone)": ("ambiguous", None), "Lena Schmidt": ("exact", "s3")}
+
+
+def test_opt_out_covers_unconfirmed_proposals() -> None:
+    opted = {"s3"}
+    assert counts_as_opted_out(match_name("Lena Schmidt", ROSTER), opted)
+    assert counts_as_opted_out(match_name("Lena", ROSTER), opted)  # fuzzy: opted out until confirmed
+    assert not counts_as_opted_out(match_name("Alex Kim", ROSTER), opted)
+    assert counts_as_opted_out(match_name("Alex (phone)", ROSTER), {"s4"})  # ambiguous, one candidate opted out
+    assert not counts_as_opted_out(match_name("Guest", ROSTER), opted)
+    confirmed_other = match_name("Lena", ROSTER, confirmed={"lena": "s5"})
+    assert not counts_as_opted_out(confirmed_other, opted)
+
+
+# -- CSV ---------------------------------------------------------------------------------------
+
+def test_parse_roster_csv() -> None:
+    text = ("\ufeffname,aliases,email,student_id\r\n"
+            "Alex Kim,Lexi;Alex K,alex.kim@school.example,s1\r\n"
+            "\"Núñez, José\",,,\r\n"
+            "\r\n"
+            "Lena Schmidt,,lena@school.example,\r\n")
+    students = parse_roster_csv(text)
+    assert students == (
+        RosterStudent("s1", "Alex Kim", ("Lexi", "Alex K"), "alex.kim@school.example"),
+        RosterStudent("nunez-jose", "Núñez, José"),
+        RosterStudent("lena@school.example", "Lena Schmidt", (), "lena@school.example"))
+    assert match_name("José Núñez", students).student_id == "nunez-jose"  # "Last, First" matches too
+
+
+def test_columns_in_any_order() -> None:
+    assert parse_roster_csv("student_id,name\n7,Mia Wong\n") == (RosterStudent("7", "Mia Wong"),)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "empty"),
+    ("student,email\nx,y\n", "line 1: no 'name' column"),
+    ("name,phone\nMia,123\n", "line 1: unknown column(s) phone"),
+    ("name,student_id\nMia,1\nLeo,1\n", "line 3: student_id '1' is already used on line 2"),
+    ("name,email\nMia,not-an-address\n", "line 2: 'not-an-address' is not an e-mail address"),
+    ("name,email\n,mia@x.example\n", "line 2: the name is empty"),
+    ("name\nMia,extra\n", "line 2: 2 fields"),
+    ("name\n" + "x" * 201 + "\n", "line 2: name is longer than 200"),
+])
+def test_bad_rosters_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(RosterError) as err:
+        parse_roster_csv(text)
+    assert message in str(err.value)
