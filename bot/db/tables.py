@@ -99,3 +99,23 @@ deliveries = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
 )
+
+#: Dashboard log-ins: SHA-256 of the cookie's id → the API token's id, with an absolute expiry.
+dashboard_logins = sa.Table(
+    "dashboard_logins", metadata,
+    sa.Column("id_sha256", sa.String(64), primary_key=True),
+    sa.Column("token_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+#: Runs of a schedule that did not start as planned (missed or moved).
+schedule_runs = sa.Table(
+    "schedule_runs", metadata,
+    sa.Column("schedule_id", sa.String(64), primary_key=True),
+    sa.Column("due_at", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+)

@@ -31,7 +31,8 @@ async def run_db(request: web.Request, fn: Callable[[], T]) -> T:
 async def cookie_principal(request: web.Request) -> tuple[Principal, str] | None:
     """The logged-in principal and log-in id from the dashboard cookie, or None."""
     session_id = request.cookies.get(COOKIE, "")
-    token_id = request.app[login_sessions_key].token_of(session_id) if session_id else None
+    logins = request.app[login_sessions_key]
+    token_id = await run_db(request, lambda: logins.token_of(session_id)) if session_id else None
     if token_id is None:
         return None
     who = await run_db(request, lambda: principal_for(request.app[db_key], token_id))

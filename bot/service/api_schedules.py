@@ -52,7 +52,11 @@ def add_schedule(request: web.Request, body: ScheduleIn, cls: ClassRecord) -> Sc
 
 async def get_schedule(request: web.Request) -> web.Response:
     record = await own_schedule(request, request.match_info["schedule_id"])
-    return web.json_response(_schedule_out(request, record))
+    runs = await run_db(request, lambda: request.app[schedules_key].records.of(record.schedule_id))
+    out = _schedule_out(request, record)
+    out["runs_not_as_planned"] = [{"due_at": r.due_at.isoformat(), "kind": r.kind, "reason": r.reason,
+                                   "detail": r.detail} for r in runs]
+    return web.json_response(out)
 
 
 async def delete_schedule(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.registry import ClassroomHost, Registry
+from bot.db.service_state import DbLoginSessions, DbScheduleRecords
 from bot.db.store import ServiceStore
 from bot.service.api import add_routes
 from bot.service.capacity import CapacityGate, Limits
@@ -27,7 +28,15 @@ from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
 from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.schedules import ScheduleRunner
-from bot.service.state import capacity_key, db_key, deliveries_key, manager_key, schedules_key, store_key
+from bot.service.state import (
+    capacity_key,
+    db_key,
+    deliveries_key,
+    login_sessions_key,
+    manager_key,
+    schedules_key,
+    store_key,
+)
 from bot.sessions.live import Render, render_reports
 from bot.sessions.runner import SessionRunner
 from bot.sessions.sampler import Analyze
@@ -52,6 +61,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         loop = asyncio.get_running_loop()
         app[store_key] = await loop.run_in_executor(None, Store, config.store.url)
         app[db_key] = await loop.run_in_executor(None, ServiceStore, app[store_key])
+        app[login_sessions_key] = DbLoginSessions(app[db_key])  # shared by every API node, kept across restarts
         yield
         await loop.run_in_executor(None, app[store_key].close)
 
@@ -82,7 +92,8 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
         """Started last, stopped first: no schedule fires while sessions are being wound down."""
-        runner = ScheduleRunner(app[db_key], app[manager_key], capacity=app[capacity_key])
+        runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
+                                capacity=app[capacity_key])
         runner.start()
         app[schedules_key] = runner
         yield

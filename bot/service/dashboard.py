@@ -34,7 +34,7 @@ from bot.service.api_sessions import start_session
 from bot.service.auth import Principal, authenticate
 from bot.service.errors import ApiError
 from bot.service.live_view import class_pulse
-from bot.service.login_sessions import MemoryLoginSessions, csrf_for
+from bot.service.login_sessions import csrf_for
 from bot.service.origin import cross_site, origin_of
 from bot.service.schemas import ScheduleIn, SessionIn
 from bot.service.state import db_key, login_sessions_key, manager_key, principal_key, schedules_key, store_key
@@ -111,7 +111,8 @@ async def login(request: web.Request) -> web.Response:
     if who is None:
         return _login_form(request, 401, "That token is not valid.")
     res = web.HTTPSeeOther("/dashboard")
-    session_id = request.app[login_sessions_key].create(who.token_id)
+    logins = request.app[login_sessions_key]
+    session_id = await asyncio.get_running_loop().run_in_executor(None, logins.create, who.token_id)
     res.set_cookie(COOKIE, session_id, httponly=True, samesite="Strict", path="/",
                    secure=request.secure, max_age=12 * 3600)
     res.del_cookie(LOGIN_COOKIE, path=LOGIN_PATH)
@@ -121,7 +122,7 @@ async def login(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     _, session_id = await _logged_in(request)
     await _checked_form(request)
-    request.app[login_sessions_key].end(session_id)
+    await asyncio.get_running_loop().run_in_executor(None, request.app[login_sessions_key].end, session_id)
     res = web.HTTPSeeOther("/dashboard/login")
     res.del_cookie(COOKIE, path="/")
     raise res
@@ -262,7 +263,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0) -> None:
     app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app[pulse_key] = pulse_interval_s
-    app[login_sessions_key] = MemoryLoginSessions()
     app.router.add_get("/dashboard/login", login_page)
     app.router.add_post("/dashboard/login", login)
     app.router.add_post("/dashboard/logout", logout)

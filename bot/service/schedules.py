@@ -195,6 +195,9 @@ class ScheduleRunner:
 
     def remove(self, schedule_id: str) -> None:
         self.db.delete_schedule(schedule_id)
+        forget = getattr(self.records, "delete_schedule", None)
+        if forget is not None:
+            forget(schedule_id)
         if self.scheduler.get_job(schedule_id) is not None:
             self.scheduler.remove_job(schedule_id)
 

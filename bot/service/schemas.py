@@ -125,6 +125,9 @@ class ScheduleOut(BaseModel):
     misfire_grace_s: int
     created_at: str
     next_run_at: str | None
+    #: runs that did not start as planned: {"due_at", "kind" (missed | moved), "reason", "detail"};
+    #: such a class is "not recorded", never the students' absence (in GET /schedules/{id})
+    runs_not_as_planned: list[dict[str, str]] = []
 
 
 class StudentOptOutIn(_Request):
