@@ -113,3 +113,17 @@ def test_report_rerenders_a_stored_session(tmp_path: Path, capsys: pytest.Captur
     assert rc == 0
     assert {Path(p).name for p in printed} == {"class.html", "ann.html"}
     assert "size: Letter;" in (tmp_path / "out" / "s9" / "class.html").read_text()  # reports.paper applied
+
+
+def test_the_offline_analysis_path_imports_no_webrtc_stack() -> None:
+    # `classpulse analyze` loads TensorFlow first; importing PyAV/aiortc after it crashed the
+    # process (SIGSEGV) here, so the offline path must not pull the live one in.
+    import subprocess
+    import sys
+
+    code = ("import sys, bot.cli.analyze, bot.sessions.analyzer\n"
+            "bad = [m for m in ('aiortc', 'av') if m in sys.modules]\n"
+            "print(bad); sys.exit(1 if bad else 0)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -13,10 +13,12 @@ import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
-from bot.sessions.sampler import Analyze
+
+if TYPE_CHECKING:  # importing the sampler imports aiortc/PyAV, which must not follow TensorFlow
+    from bot.sessions.sampler import Analyze
 
 
 def settings_from(config: Config) -> Any:
