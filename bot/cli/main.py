@@ -305,6 +305,43 @@ def cmd_token(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
+    """`timetable import`: plan, print, apply (the running service schedules the new rows when it syncs)."""
+    from datetime import UTC, datetime
+
+    from analysis.store import Store
+    from bot.cli.join import _user
+    from bot.db.store import ServiceStore
+    from bot.service import timetables
+
+    path = Path(args.file).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{path}: {exc.strerror}") from None
+    owner = args.owner or _user()
+    store = Store(config.store.url)
+    try:
+        db = ServiceStore(store)
+        result = timetables.plan_for(db, data, source=str(path), owner=owner, now=datetime.now(UTC),
+                                     start=args.start, as_json=args.json, default_tz=args.tz,
+                                     classroom_base=config.classroom.public_url.rstrip("/"))
+        if result.exit_code or result.plan is None:
+            raise CliError(result.stderr.strip().removeprefix("error: "))
+        applied = None if args.dry_run else timetables.apply(db, result.plan, owner)
+    finally:
+        store.close()
+    if args.json:
+        doc = json.loads(result.stdout)
+        doc["applied"] = applied.as_json() if applied else None
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(result.stdout, end="")
+        print(applied.text() if applied else "dry run: nothing was changed", end="" if applied else "\n")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -460,6 +497,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("token_id")
     tks.add_parser("list", help="list tokens (ids, roles, names; never the secrets)")
     tk.set_defaults(func=cmd_token)
+
+    tt = sub.add_parser("timetable", help="import a school timetable (iCalendar) as classes with schedules")
+    tts = tt.add_subparsers(dest="timetable_command", metavar="ACTION", required=True)
+    ti = tts.add_parser("import", help="one class and calendar schedule per lesson; re-importing updates by UID")
+    ti.add_argument("file", metavar="FILE.ics")
+    ti.add_argument("--owner", help="the teacher the classes belong to (default: your user name)")
+    ti.add_argument("--from", dest="start", metavar="DATE", help="plan from this date (YYYY-MM-DD)")
+    ti.add_argument("--tz", help="zone for floating times in the file (IANA name, e.g. Europe/Berlin)")
+    ti.add_argument("--json", action="store_true", help="print the plan as JSON")
+    ti.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    tt.set_defaults(func=cmd_timetable)
     return p
 
 

@@ -24,6 +24,8 @@ class ClassRecord:
     meeting_url: str = ""
     email: str = ""
     webhook_url: str = ""
+    timetable_uid: str = ""  # the calendar UID the class was imported from ("" = made by hand)
+    timetable_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class ScheduleRecord:
     start_date: str = ""
     end_date: str = ""
     skip_dates: str = ""  # comma-separated ISO dates
+    calendar: str = ""  # a timetable lesson's iCalendar text: the schedule follows it (cron is "")
+    done_keys: str = ""  # comma-separated ISO original starts of the occurrences that have run
 
 
 @dataclass(frozen=True)

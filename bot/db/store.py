@@ -111,6 +111,18 @@ class ServiceStore:
         t = tables.classes
         return self._page(t, ClassRecord, [t.c.owner == owner] if owner is not None else [], limit, offset)
 
+    def timetable_classes(self, owner: str) -> list[ClassRecord]:
+        """The owner's classes imported from a timetable (keyed by their calendar UID)."""
+        t = tables.classes
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t).where(t.c.owner == owner, t.c.timetable_uid != "")).all()
+        return [_record(ClassRecord, r) for r in rows]
+
+    def update_class(self, class_id: str, *, name: str | None = None, meeting_url: str | None = None,
+                     timetable_fingerprint: str | None = None) -> int:
+        return self._update(tables.classes, class_id, {"name": name, "meeting_url": meeting_url,
+                                                       "timetable_fingerprint": timetable_fingerprint})
+
     def delete_class(self, class_id: str) -> int:
         return self._delete(tables.classes, class_id)
 
@@ -222,6 +234,18 @@ class ServiceStore:
         t = tables.schedules
         where = [c == v for c, v in ((t.c.owner, owner), (t.c.class_id, class_id)) if v is not None]
         return self._page(t, ScheduleRecord, where, limit, offset)
+
+    def add_done_key(self, schedule_id: str, key: str) -> None:
+        """Record that the occurrence originally at `key` (ISO) has run (read-modify-write in one transaction)."""
+        t = tables.schedules
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.c.done_keys).where(t.c.schedule_id == schedule_id)).first()
+            if row is None:
+                return
+            keys = [k for k in row[0].split(",") if k]
+            if key not in keys:
+                conn.execute(sa.update(t).where(t.c.schedule_id == schedule_id)
+                             .values(done_keys=",".join([*keys, key][-500:])))
 
     def delete_schedule(self, schedule_id: str) -> int:
         return self._delete(tables.schedules, schedule_id)

@@ -36,6 +36,8 @@ classes = sa.Table(
     sa.Column("email", sa.String(320), nullable=False),
     sa.Column("webhook_url", sa.String(1000), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("timetable_uid", sa.String(500), nullable=False),  # the calendar UID it was imported from
+    sa.Column("timetable_fingerprint", sa.String(64), nullable=False),
 )
 
 #: Every session ClassPulse ran, whoever started it, including those that failed before class.
@@ -83,6 +85,8 @@ schedules = sa.Table(
     sa.Column("skip_dates", sa.String(4000), nullable=False),  # comma-separated ISO dates
     sa.Column("misfire_grace_s", sa.Integer, nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("calendar", sa.Text, nullable=False),  # a lesson's iCalendar text: a calendar-rule schedule
+    sa.Column("done_keys", sa.Text, nullable=False),  # original starts of the occurrences that ran
 )
 
 #: One row per report delivery (e-mail, webhook); its id is the webhook's stable event id.

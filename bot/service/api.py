@@ -28,6 +28,7 @@ from bot.service.api_sessions import (
     list_sessions,
     opt_out,
 )
+from bot.service.api_timetables import import_timetable
 from bot.service.auth import Principal, Role, authenticate, list_tokens
 from bot.service.errors import error_response, query
 from bot.service.schemas import (
@@ -64,6 +65,7 @@ class Route:
     status: int = 200
     paged: bool = False
     content: str = "application/json"
+    upload: str = ""  # a non-JSON request body's media type (e.g. text/calendar)
 
 
 # -- admin ------------------------------------------------------------------------------------
@@ -108,6 +110,9 @@ ROUTES: list[Route] = [
           body=ScheduleIn, response=ScheduleOut, status=201),
     Route("GET", "/schedules/{schedule_id}", get_schedule, "one schedule with its next run", response=ScheduleOut),
     Route("DELETE", "/schedules/{schedule_id}", delete_schedule, "delete a schedule", response=DeletedOut),
+    Route("POST", "/timetables", import_timetable, "import a school timetable (text/calendar): a class and a "
+          "calendar schedule per lesson, re-import updates by UID; ?dry_run=true plans only", status=201,
+          upload="text/calendar"),
     Route("GET", "/reports", list_reports, "sessions with rendered reports", paged=True, response=ReportOut),
     Route("GET", "/reports/{session_id}", get_report, "the report files of a session", response=ReportOut),
     Route("GET", "/reports/{session_id}/files/{path:.+}", download, "download an HTML or PDF report",

@@ -54,6 +54,8 @@ def document(routes: Sequence[Route], prefix: str) -> dict[str, Any]:
         if r.body is not None:
             register(r.body, "validation")
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(r.body)}}}
+        if r.upload:
+            op["requestBody"] = {"required": True, "content": {r.upload: {"schema": {"type": "string"}}}}
         ok: dict[str, Any] = {"description": "OK"}
         if r.response is not None:
             register(r.response, "serialization")
@@ -79,6 +81,10 @@ def document(routes: Sequence[Route], prefix: str) -> dict[str, Any]:
             op["responses"]["409"] = _error("conflict with the current state")
             op["responses"]["413"] = _error("body too large")
             op["responses"]["415"] = _error("not application/json")
+        if r.upload:
+            op["responses"]["200"] = {**ok, "description": "nothing changed (or a dry run)"}
+            op["responses"]["413"] = _error("body too large")
+            op["responses"]["415"] = _error(f"not {r.upload}")
         paths.setdefault(path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -27,6 +27,7 @@ import logging
 import re
 import secrets
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
@@ -42,6 +43,7 @@ from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecords, miss
 from bot.service.missed_runs import ScheduleRecord as RunRecord
 from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
 from bot.sessions.runner import SessionConflict, SessionRunner, SessionSpec
+from bot.timetable.model import Lesson
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,16 @@ def check_cron(cron: str, timezone: str = "UTC", now: datetime | None = None) ->
     return cron
 
 
+def lesson_of(row: ScheduleRecord) -> Lesson:
+    """The timetable lesson a calendar schedule follows, rebuilt from its stored iCalendar text."""
+    from bot.timetable.ical import parse_calendar
+
+    lessons = parse_calendar(row.calendar.encode()).lessons
+    if len(lessons) != 1:
+        raise ValueError(f"schedule {row.schedule_id}: its calendar text holds {len(lessons)} lessons, not 1")
+    return lessons[0]
+
+
 def skipped(row: ScheduleRecord, when: datetime) -> bool:
     """True when the local date of `when` (in the schedule's zone) is one of its skip dates."""
     local = when.astimezone(parse_timezone(row.timezone)).date().isoformat()
@@ -131,6 +143,9 @@ class ScheduleRunner:
         self.scheduler.add_job(f"{__name__}:retention_job", CronTrigger(hour=3, minute=30, timezone="UTC"),
                                id="retention", replace_existing=True, misfire_grace_time=23 * 3600,
                                name="delete data past store.retention_days")
+        added, removed = self.sync()
+        if added or removed:
+            log.info("schedules synced with the store: %d job(s) added, %d removed", added, removed)
 
     def record_downtime(self, now: datetime) -> list[RunRecord]:
         """Record every run that fell due while the service was down and will not fire now."""
@@ -157,6 +172,13 @@ class ScheduleRunner:
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
         job = self.scheduler.get_job(event.job_id)
+        occurrence_at = getattr(job.trigger, "occurrence_at", None) if job is not None else None
+        if occurrence_at is not None:  # a calendar schedule: remember which meetings ran, by original start
+            for t in event.scheduled_run_times:
+                occ = occurrence_at(t)
+                if occ is not None:
+                    asyncio.get_running_loop().run_in_executor(None, self.db.add_done_key, event.job_id,
+                                                               occ.key.isoformat())
         if job is None or not isinstance(job.trigger, WallClockTrigger):
             return
         for t in event.scheduled_run_times:
@@ -193,6 +215,48 @@ class ScheduleRunner:
                                replace_existing=True, name=f"class {class_id}")
         return row
 
+
+    def add_calendar(self, *, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: int = 300,
+                     done_keys: str = "") -> ScheduleRecord:
+        """A schedule that follows a timetable lesson (its RRULE/EXDATE/RDATE/overrides), not a cron."""
+        row = ScheduleRecord(schedule_id=f"sch-{secrets.token_hex(6)}", owner=owner, class_id=class_id, cron="",
+                             timezone=lesson.timezone, duration_s=lesson.duration.total_seconds(),
+                             misfire_grace_s=misfire_grace_s, created_at=now_iso(), calendar=lesson.source,
+                             done_keys=done_keys)
+        self.db.add_schedule(row)
+        self._add_job(row)
+        return row
+
+    def trigger_for(self, row: ScheduleRecord) -> Any:
+        """The row's trigger: its cron on the wall clock, or its lesson's calendar (minus what already ran)."""
+        if not row.calendar:
+            return make_trigger(row.cron, row.timezone, row.start_date, row.end_date)
+        from bot.timetable.trigger import CalendarTrigger
+
+        done = [datetime.fromisoformat(k) for k in row.done_keys.split(",") if k]
+        return CalendarTrigger(lesson_of(row), done=done)
+
+    def _add_job(self, row: ScheduleRecord) -> None:
+        self.scheduler.add_job(f"{__name__}:fire", self.trigger_for(row), id=row.schedule_id,
+                               kwargs={"schedule_id": row.schedule_id}, misfire_grace_time=row.misfire_grace_s,
+                               replace_existing=True, name=f"class {row.class_id}")
+
+    def sync(self) -> tuple[int, int]:
+        """Make the scheduler's jobs match the schedules table (rows written by another process,
+        e.g. `classpulse timetable import`, get their job; jobs without a row go). Returns (added, removed)."""
+        rows = {r.schedule_id: r for r in self.db.schedules()[0]}
+        jobs = {j.id for j in self.scheduler.get_jobs()} - {"retention"}
+        added = 0
+        for sid in sorted(set(rows) - jobs):
+            try:
+                self._add_job(rows[sid])
+                added += 1
+            except ValueError as exc:  # a row this version cannot schedule: say so, keep the others
+                log.error("schedule %s cannot be scheduled: %s", sid, exc)
+        for sid in sorted(jobs - set(rows)):
+            self.scheduler.remove_job(sid)
+        return added, len(jobs - set(rows))
+
     def remove(self, schedule_id: str) -> None:
         self.db.delete_schedule(schedule_id)
         forget = getattr(self.records, "delete_schedule", None)
@@ -224,6 +288,7 @@ class ScheduleRunner:
         if not cls.meeting_url:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
+
         running = [r.owner for r in self.manager.running.values() if not r.done.is_set()]
         try:
             with self.capacity.reserve(running, cls.owner):
