@@ -92,7 +92,8 @@ def test_api_import_schedules_the_lessons_at_local_time_and_reimport_updates_in_
             assert again.status == 200 and (await again.json())["applied"]["unchanged"] == [class_id]
             # renamed and moved to 10:15: the same class, a new schedule, what already ran is kept
             s.db.add_done_key(sch["schedule_id"], "2030-01-03T09:15:00+01:00")
-            changed = WEEKLY.replace("Maths 7B", "Maths 7B (set 2)").replace("T091500", "T101500").replace("T100000", "T110000")
+            changed = (WEEKLY.replace("Maths 7B", "Maths 7B (set 2)").replace("T091500", "T101500")
+                       .replace("T100000", "T110000"))
             res = await s.client.post(f"{API}/timetables", data=changed.encode(), headers=headers)
             got = await res.json()
             assert res.status == 201 and got["applied"]["updated"] == [class_id], got
