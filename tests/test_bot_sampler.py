@@ -317,3 +317,29 @@ def test_a_silent_rotated_track_is_skipped_not_camera_off() -> None:
 
     asyncio.run(main())
     assert analyze.frames_of("waiting") == []
+
+
+def test_a_student_the_rotation_is_not_watching_is_not_sampled_never_camera_off() -> None:
+    from analysis.records import State
+
+    analyze = RecordingAnalyzer()
+
+    async def main() -> list[Observation]:
+        sampler, delivered = _sampler(analyze, interval=0.05, stale_after_s=0.1)
+        idle = PushVideoTrack(rotated=True)  # Zoom sends one student's video at a time
+        sampler.join("idle")
+        sampler.video_on("idle", idle)
+        for _ in range(3):
+            sampler.tick()
+            await asyncio.sleep(0.02)
+        idle.push(counter_frames(1))  # the rotation comes back to this student
+        await asyncio.sleep(0.05)
+        sampler.tick()
+        await asyncio.sleep(0.1)
+        await sampler.stop()
+        return delivered
+
+    delivered = asyncio.run(main())
+    states = [o.state for o in delivered]
+    assert states[:3] == [State.NOT_SAMPLED] * 3 and State.CAMERA_OFF not in states
+    assert states[-1] is State.ABSENT  # analysed once a frame is there (RecordingAnalyzer: no face)

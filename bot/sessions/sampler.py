@@ -189,38 +189,46 @@ class Sampler:
         """Seconds since the sampler started: the `t` of observations."""
         return self._clock() - self._t0 + self.t_offset
 
-    def _collect(self) -> list[tuple[str, Any, float]]:
-        """(pid, frame or None, received_at) for every present participant that can be sampled."""
+    def _collect(self) -> tuple[list[tuple[str, Any, float]], list[str]]:
+        """(pid, frame or None, received_at) for every present participant that can be sampled, and
+        the participants not watched by design now (a rotation's idle track: `not_sampled`)."""
         now = self._clock()
         picks: list[tuple[str, Any, float]] = []
+        unwatched: list[str] = []
         for pid, slot in self._slots.items():
             if slot.track is None and now < slot.video_expected_until:
                 continue  # camera being connected
             if slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
-            elif slot.frame is None and (getattr(slot.track, "rotated", False)
-                                         or now - slot.track_since < self.pending_s):
-                continue  # first frame not there yet, or not being watched (a rotation's idle track)
+            elif slot.frame is None and getattr(slot.track, "rotated", False):
+                unwatched.append(pid)  # the platform sends someone else's video now
+            elif slot.frame is None and now - slot.track_since < self.pending_s:
+                continue  # first frame not there yet
             elif slot.frame is None:
                 picks.append((pid, None, now))  # the track never delivered a frame: camera off
             elif now - slot.received_at > self.stale_after_s:
                 picks.append((pid, None, now))  # frozen stream
             else:
                 picks.append((pid, slot.frame, slot.received_at))
-        return picks
+        return picks, unwatched
+
+    def _side(self, observations: list[Observation]) -> None:
+        """Deliver observations that need no analysis (no_signal, not_sampled) without blocking the tick."""
+        task = asyncio.ensure_future(self._deliver(observations))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     def tick(self) -> None:
         """Take one sample per participant and start its inference, or count the drop."""
         self.stats.ticks += 1
         t = round(self.now(), 3)
-        picks = self._collect()
+        picks, unwatched = self._collect()
+        side = [Observation(self.session_id, pid, t, ObsState.NOT_SAMPLED) for pid in unwatched]
         if self.signal_lost:
-            lost = [Observation(self.session_id, pid, t, ObsState.NO_SIGNAL) for pid, f, _ in picks if f is None]
+            side += [Observation(self.session_id, pid, t, ObsState.NO_SIGNAL) for pid, f, _ in picks if f is None]
             picks = [p for p in picks if p[1] is not None]
-            if lost:
-                task = asyncio.ensure_future(self._deliver(lost))
-                self._side_tasks.add(task)
-                task.add_done_callback(self._side_tasks.discard)
+        if side:
+            self._side(side)
         if not picks:
             return
         if self._inflight is not None and not self._inflight.done():
