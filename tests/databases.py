@@ -78,8 +78,15 @@ def cluster() -> PostgresCluster:
     return _cluster
 
 
+_made: dict[tuple[str, str], str] = {}
+
+
 def database_url(tmp_path: Path, name: str = "cp") -> str:
-    """A fresh, empty database for one test, on the database this run tests."""
+    """A fresh, empty database for one test, on the database this run tests; the same URL again for
+    the same test folder and name (a service restarted within a test finds its data)."""
     if wanted() == "postgresql":
-        return cluster().new_database()
+        key = (str(tmp_path), name)
+        if key not in _made:
+            _made[key] = cluster().new_database()
+        return _made[key]
     return f"sqlite:///{tmp_path}/{name}.db"
