@@ -178,16 +178,11 @@ class DeliverySection(_Section):
         return value
 
 
-class PrivacySection(_Section):
-    store_frames: bool = False  # debug only: keeps sampled frames on disk; never in production
-
-
 class Config(_Section):
     bot: BotSection = BotSection()
     analysis: AnalysisSection = AnalysisSection()
     store: StoreSection = StoreSection()
     reports: ReportsSection = ReportsSection()
-    privacy: PrivacySection = PrivacySection()
     session: SessionSection = SessionSection()
     classroom: ClassroomSection = ClassroomSection()
     janus: JanusSection = JanusSection()

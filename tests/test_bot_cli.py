@@ -37,6 +37,8 @@ def test_progress_line() -> None:
                           "dropped": 10, "latency_p95_s": 0.234, "reconnects": 0})
     assert line.startswith("in_class   01:02:05  students 3 present / 4 seen  samples 90  dropped 10 (10.0%)")
     assert line.endswith("p95 latency 0.23 s")
+    assert progress_line({"state": "in_class", "elapsed_s": 5, "present": 1, "students": 1, "samples": 1,
+                          "dropped": 0, "latency_p95_s": None, "reconnects": 2}).endswith("reconnects 2")
 
 
 def test_bad_url_and_duration_are_one_line_errors(tmp_path: Path) -> None:

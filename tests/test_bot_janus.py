@@ -256,3 +256,25 @@ def test_failed_media_is_resubscribed() -> None:
     assert kinds(seen, "11") == ["Joined", "VideoOn", "VideoOff", "VideoOn"]
     assert len(peers.offers) == 2 and peers.peers[0].closed
     assert not any(isinstance(e, Left | Reconnected) for e in seen)
+
+
+def test_a_classpulse_bot_in_the_room_is_never_a_student() -> None:
+    # A restarted bot finds its dead predecessor still listed (Janus times it out later): not a student.
+    fake = FakeJanus()
+    fake.attend(21, Config().bot.name)
+    fake.publish(11, "Ada")
+
+    async def body(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await settle()
+        j.publish(22, Config().bot.name.upper())  # another ClassPulse bot publishing (names compare casefolded)
+        await settle()
+
+    seen: list[ConnectorEvent] = []
+
+    async def record(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await body(j, c, events)
+        seen.extend(events)
+
+    peers = with_connector(fake, record)
+    names = [e.display_name for e in seen if isinstance(e, Joined)]
+    assert names == ["Ada"] and len(peers.offers) == 1

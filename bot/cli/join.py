@@ -45,9 +45,10 @@ def progress_line(p: dict[str, Any]) -> str:
     total = p["samples"] + p["dropped"]
     share = 100.0 * p["dropped"] / total if total else 0.0
     p95 = "-" if p["latency_p95_s"] is None else f"{p['latency_p95_s']:.2f} s"
+    reconnects = f"  reconnects {p['reconnects']}" if p.get("reconnects") else ""
     return (f"{p['state']:<10} {elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}  "
             f"students {p['present']} present / {p['students']} seen  samples {p['samples']}  "
-            f"dropped {p['dropped']} ({share:.1f}%)  p95 latency {p95}")
+            f"dropped {p['dropped']} ({share:.1f}%)  p95 latency {p95}{reconnects}")
 
 
 async def _show_progress(runner: SessionRunner, session_id: str, out: TextIO, every_s: float) -> None:

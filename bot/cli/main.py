@@ -342,6 +342,34 @@ def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, config: Config) -> int:
+    """Retention by hand: sessions past `store.retention_days`, whatever started them."""
+    from analysis.store import Store, StoreError
+    from bot.db.store import ServiceStore
+    from bot.service.retention import expired, purge
+
+    try:
+        store = Store(config.store.url, create=False)
+    except StoreError as exc:
+        print(f"classpulse: {exc}", file=sys.stderr)
+        return 0
+    try:
+        db = ServiceStore(store)
+        if args.dry_run:
+            old, cutoff = expired(store, db, config)
+            verb = "would delete"
+        else:
+            old, cutoff = purge(store, db, config, running=set()), expired(store, db, config)[1]
+            verb = "deleted"
+    finally:
+        store.close()
+    for sid in old:
+        print(sid)
+    print(f"classpulse: {verb} {len(old)} session(s) that started before {cutoff} "
+          f"(store.retention_days = {config.store.retention_days})", file=sys.stderr)
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -497,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("token_id")
     tks.add_parser("list", help="list tokens (ids, roles, names; never the secrets)")
     tk.set_defaults(func=cmd_token)
+
+    pg = sub.add_parser("purge", help="delete sessions past store.retention_days (observations, reports, "
+                                      "deliveries), whatever started them")
+    pg.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
+    pg.set_defaults(func=cmd_purge)
 
     tt = sub.add_parser("timetable", help="import a school timetable (iCalendar) as classes with schedules")
     tts = tt.add_subparsers(dest="timetable_command", metavar="ACTION", required=True)

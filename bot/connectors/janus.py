@@ -161,12 +161,20 @@ class JanusConnector(Connector):
         elif isinstance(event, RoomDestroyed):
             self.channel.put(Closed(None, "the Janus room was destroyed"))
 
+    def _is_bot(self, feed: Feed) -> bool:
+        """The bot itself, or another ClassPulse bot (a predecessor Janus has not timed out yet)."""
+        return feed.display.strip().casefold() == self.config.bot.name.strip().casefold()
+
     def _attend(self, feed: Feed) -> None:
+        if self._is_bot(feed):
+            return  # never a student: no report, no presence line
         if feed.key not in self._feeds:
             self._feeds[feed.key] = feed
             self.channel.put(Joined(feed.key, feed.display, video_expected=feed.video))
 
     def _publish(self, feed: Feed) -> None:
+        if self._is_bot(feed):
+            return
         self._attend(feed)
         self._feeds[feed.key] = feed
         if feed.video and feed.key not in self._subs:

@@ -95,6 +95,9 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
         runner.start()
+        purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
+        if purged:
+            log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
         app[schedules_key] = runner
         yield
         runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that

@@ -18,15 +18,25 @@ from bot.service import files
 log = logging.getLogger(__name__)
 
 
-def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
-          now: datetime | None = None) -> list[str]:
-    """Delete every session that started more than `retention_days` ago; returns their ids."""
+def expired(store: Store, db: ServiceStore, config: Config, now: datetime | None = None) -> tuple[list[str], str]:
+    """The sessions past `retention_days` (whoever started them: CLI, demo, service, Zoom), and the cutoff.
+
+    A session still open (another process may be running it) is never among them.
+    """
     cutoff = ((now or datetime.now(UTC)) - timedelta(days=config.store.retention_days)).isoformat()
     old = {s.session_id for s in store.sessions() if s.started_at and s.started_at < cutoff}
     rows, _ = db.sessions()
     old |= {r.session_id for r in rows if r.created_at < cutoff and r.final}
+    still_open = {r.session_id for r in rows if not r.final}
+    return sorted(old - still_open), cutoff
+
+
+def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
+          now: datetime | None = None) -> list[str]:
+    """Delete every session past `retention_days` (observations, participants, reports, deliveries)."""
+    old, cutoff = expired(store, db, config, now)
     deleted = []
-    for sid in sorted(old - running):
+    for sid in sorted(set(old) - running):
         try:
             store.delete_session(sid)
         except LookupError:  # failed before class: only the service row exists

@@ -367,6 +367,8 @@ class LiveSession:
             self._on_gone(event)
         elif isinstance(event, Reconnecting):
             self.reconnects += 1
+            log.warning("session %s: meeting connection lost, reconnecting (%d so far)", self.session_id,
+                        self.reconnects)
             if self.sampler is not None:
                 self.sampler.signal_lost = True
             log.warning("meeting connection lost, reconnecting: %s", event.detail)
