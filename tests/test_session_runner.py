@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from analysis.records import Observation, SessionInfo, State
@@ -17,6 +18,8 @@ PREFIX_API = "/api/v1"
 
 REPO = Path(__file__).resolve().parent.parent
 DEAD = f"{socket.gethostname()}:999999999:1"  # this host, a pid that cannot exist: the holder died
+# Recent enough that retention (which `serve` also runs at start) keeps it.
+CREATED = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0).isoformat()
 
 
 def _constructs(path: Path, name: str) -> bool:
@@ -39,7 +42,7 @@ def _crashed(url: str, *, duration_s: float | None, with_data: bool = True) -> s
     """A session as a SIGKILLed process leaves it: open, its attempt's holder gone."""
     store = Store(url)
     db = ServiceStore(store)
-    created = "2026-01-01T09:00:00+00:00"
+    created = CREATED
     window = "2999-01-01T00:00:00+00:00" if duration_s else ""
     db.add_session(SessionRecord(session_id="s-crash", owner="alice", class_name="Maths", meeting="fake room",
                                  state="in_class", created_at=created, meeting_url="fake:r1", duration_s=duration_s,
@@ -67,7 +70,7 @@ def test_a_dead_attempt_whose_window_is_open_continues_in_a_new_attempt(tmp_path
             assert [(a["number"], a["end_reason"]) for a in got["attempts"]] == [(1, "crash"), (2, "")]
             assert got["attempts"][0]["holder"] == DEAD
             [gap] = got["interruptions"]
-            assert gap["from"] == "2026-01-01T09:00:00+00:00" and gap["to"] and gap["reason"] == "crash"
+            assert gap["from"] == CREATED and gap["to"] and gap["reason"] == "crash"
             # the returning student keeps her participant id; samples go on after the earlier ones
             assert [p.participant_id for p in s.store.participants(sid)] == ["p1"]
             s.manager.leave(sid)
@@ -112,9 +115,9 @@ def test_a_live_holder_is_left_alone(tmp_path: Path) -> None:
         store = Store(config.store.url)
         db = ServiceStore(store)
         db.add_session(SessionRecord(session_id="s-live", owner="alice", class_name="C", meeting="m",
-                                     state="in_class", created_at="2026-01-01T09:00:00+00:00", origin="api"))
+                                     state="in_class", created_at=CREATED, origin="api"))
         from bot.sessions.runner import holder_id
-        db.begin_attempt("s-live", holder_id(), "2026-01-01T09:00:00+00:00")  # this very process: alive
+        db.begin_attempt("s-live", holder_id(), CREATED)  # this very process: alive
         store.close()
         async with service(tmp_path) as s:
             record = s.db.session("s-live")
