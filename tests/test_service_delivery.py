@@ -235,3 +235,74 @@ def test_bad_webhook_settings(tmp_path: Path, sections: dict[str, Any], url: str
             assert res.status == 422 and needle in await res.text()
 
     run(main)
+
+
+def test_a_class_the_bot_could_not_record_is_told_to_its_owner_at_once(tmp_path: Path) -> None:
+    # The meeting never lets the bot in: no report, but the teacher hears of it (e-mail, real SMTP
+    # server) and the webhook gets a signed `session.failed` notice, both right away.
+    inbox = Inbox()
+    port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+
+    async def main() -> dict[str, Any]:
+        async with receiver(fail_first=0) as (server, calls):
+            sections = hook_sections(smtp_host="127.0.0.1", smtp_port=port)
+            async with service(tmp_path, sections, join_timeout_s=0.3) as s:
+                s.meetings.room("r9").admit = False  # a waiting room that never opens
+                res = await s.client.post(f"{API}/classes", json={
+                    "name": "Art 9", "meeting_url": "fake:r9", "email": "rivera@school.example",
+                    "webhook_url": str(server.make_url("/hook"))}, headers=s.auth("alice"))
+                class_id = (await res.json())["class_id"]
+                res = await s.client.post(f"{API}/sessions", json={"class_id": class_id}, headers=s.auth("alice"))
+                sid = (await res.json())["session_id"]
+                outcome = await s.manager.wait(sid)
+                assert outcome is not None and outcome.state == "failed" and not outcome.reports
+                mail, hook = await settled(s, "email"), await settled(s, "webhook")
+                assert mail["state"] == hook["state"] == "delivered" and mail["event"] == "session.failed"
+                assert "never_admitted" in mail["detail"] and mail["class_id"] == class_id
+                payload = json.loads(calls[0]["body"])
+                assert payload["type"] == "session.failed" and payload["session_id"] == sid
+                assert payload["class_name"] == "Art 9" and "never_admitted" in payload["detail"]
+                return payload
+
+    try:
+        run(main)
+    finally:
+        smtp.stop()
+    [(_, rcpts, raw)] = inbox.messages
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert rcpts == ["rivera@school.example"] and "Art 9 was not recorded" in str(msg["Subject"])
+    body = msg.get_body(("plain",))
+    assert body is not None and "not the students' absence" in body.get_content()
+    assert not list(msg.iter_attachments())
+
+
+def test_a_missed_scheduled_run_is_told_to_the_owner_once(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.service.missed_runs import ScheduleRecord as RunRecord
+    from bot.service.state import schedules_key
+
+    async def main() -> None:
+        async with receiver(fail_first=0) as (server, calls), service(tmp_path, hook_sections()) as s:
+            res = await s.client.post(f"{API}/classes", json={
+                "name": "Art 9", "meeting_url": "fake:r1", "webhook_url": str(server.make_url("/hook"))},
+                headers=s.auth("alice"))
+            class_id = (await res.json())["class_id"]
+            res = await s.client.post(f"{API}/schedules", json={"class_id": class_id, "cron": "0 9 * * mon",
+                                                                "duration_min": 50}, headers=s.auth("alice"))
+            schedule_id = (await res.json())["schedule_id"]
+            runner = s.client.server.app[schedules_key]
+            due = datetime(2030, 1, 7, 9, tzinfo=UTC)
+            missed = RunRecord(schedule_id, due, "missed", "no_capacity", "8 bots already run")
+            assert runner._record(missed) and not runner._record(missed)  # kept and told once
+            runner._record(RunRecord(schedule_id, due, "moved", "dst_gap"))  # moved: it did run
+            hook = await settled(s, "webhook")
+            assert hook["state"] == "delivered" and hook["event"] == "run.missed"
+            payload = json.loads(calls[0]["body"])
+            assert payload["type"] == "run.missed" and payload["class_id"] == class_id
+            assert "no_capacity" in payload["detail"] and payload["session_id"] is None
+            assert len(calls) == 1
+
+    run(main)

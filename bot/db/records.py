@@ -96,3 +96,6 @@ class DeliveryRecord:
     attempts: int = 0
     last_error: str = ""
     updated_at: str = ""
+    event: str = "report.ready"  # report.ready | session.failed | run.missed
+    class_id: str = ""
+    detail: str = ""  # what happened, for notices (a failure's reason, a missed run's time)

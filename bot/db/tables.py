@@ -102,6 +102,9 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.String(1000), nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),  # report.ready | session.failed | run.missed
+    sa.Column("class_id", sa.String(64), nullable=False),
+    sa.Column("detail", sa.String(1000), nullable=False),
 )
 
 #: Dashboard log-ins: SHA-256 of the cookie's id → the API token's id, with an absolute expiry.

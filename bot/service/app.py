@@ -81,7 +81,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
                                render=render)
         app[manager_key] = runner
-        runner.on_finished.append(app[deliveries_key].report_ready)
+        runner.on_finished.append(app[deliveries_key].session_ended)
         app[registry_key] = make_registry(runner)
         recovered = await runner.recover()
         if recovered:
@@ -94,6 +94,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         """Started last, stopped first: no schedule fires while sessions are being wound down."""
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
+        runner.on_missed.append(app[deliveries_key].run_not_recorded)  # owners hear of missed runs at once
         runner.start()
         purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
         if purged:

@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -38,7 +39,7 @@ from aiohttp.abc import AbstractResolver
 from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_exponential
 
 from bot.config import Config
-from bot.db.records import DeliveryRecord, SessionRecord
+from bot.db.records import ClassRecord, DeliveryRecord, SessionRecord
 from bot.db.store import ServiceStore
 from bot.service import files
 from bot.service.auth import now_iso
@@ -81,6 +82,51 @@ class Deliveries:
                      self.config.classroom.public_url, self.resolve)
 
     # -- creating ----------------------------------------------------------------------------
+    async def session_ended(self, session_id: str, outcome: Outcome) -> None:
+        """Session hook: the report when there is one; otherwise a notice that the class was not recorded."""
+        if outcome.reports and outcome.state in ("done", "interrupted"):
+            await self.report_ready(session_id, outcome)
+        elif outcome.state in ("failed", "interrupted") and outcome.failure != "revoked":
+            why = f"{outcome.failure}: {outcome.detail}" if outcome.failure else outcome.detail
+            await self.notice(session_id=session_id, event="session.failed", detail=why)
+
+    async def run_not_recorded(self, schedule_id: str, class_id: str, due_at: str, reason: str, detail: str) -> None:
+        """Schedule hook: a run that did not start (service down, past the grace time, no capacity)."""
+        await self.notice(class_id=class_id, event="run.missed", detail=f"{due_at}: {reason}: {detail}",
+                          key=f"{schedule_id}-{due_at}")
+
+    async def notice(self, *, event: str, detail: str, session_id: str = "", class_id: str = "",
+                     key: str = "") -> list[str]:
+        """Tell the class's owner at once (its e-mail and/or webhook) that something was not recorded."""
+        made = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self._notice_rows, event, detail, session_id, class_id, key))
+        for delivery_id in made:
+            self.start(delivery_id)
+        return made
+
+    def _notice_rows(self, event: str, detail: str, session_id: str, class_id: str, key: str) -> list[str]:
+        session = self.db.session(session_id) if session_id else None
+        cls = self.db.get_class(class_id or (session.class_id if session else ""))
+        if cls is None:
+            return []
+        made = []
+        for kind, target in self._targets(cls):
+            delivery = DeliveryRecord(delivery_id=f"evt-{key or session_id}-{event}-{kind}", session_id=session_id,
+                                      owner=cls.owner, kind=kind, target=target, state="pending",
+                                      created_at=now_iso(), updated_at=now_iso(), event=event,
+                                      class_id=cls.class_id, detail=detail[:1000])
+            if self.db.add_delivery(delivery):
+                made.append(delivery.delivery_id)
+        return made
+
+    def _targets(self, cls: ClassRecord) -> list[tuple[str, str]]:
+        targets = []
+        if cls.email and self.config.delivery.smtp_host:
+            targets.append(("email", cls.email))
+        if cls.webhook_url:
+            targets.append(("webhook", cls.webhook_url))
+        return targets
+
     async def report_ready(self, session_id: str, outcome: Outcome) -> None:
         """Session hook (once per session, when it ends): queue the deliveries of its reports.
 
@@ -99,15 +145,10 @@ class Deliveries:
         if session is None or cls is None:
             return []
         made = []
-        targets = []
-        if cls.email and self.config.delivery.smtp_host:
-            targets.append(("email", cls.email))
-        if cls.webhook_url:
-            targets.append(("webhook", cls.webhook_url))
-        for kind, target in targets:
+        for kind, target in self._targets(cls):
             delivery = DeliveryRecord(delivery_id=f"evt-{session_id}-{kind}", session_id=session_id,
                                       owner=session.owner, kind=kind, target=target, state="pending",
-                                      created_at=now_iso(), updated_at=now_iso())
+                                      created_at=now_iso(), updated_at=now_iso(), class_id=cls.class_id)
             if self.db.add_delivery(delivery):
                 made.append(delivery.delivery_id)
         return made
@@ -190,6 +231,9 @@ class Deliveries:
         return found
 
     async def _email(self, row: DeliveryRecord) -> None:
+        if row.event != "report.ready":
+            await self._notice_email(row)
+            return
         loop = asyncio.get_running_loop()
         session = await loop.run_in_executor(None, self._session, row.session_id)
         folder = files.session_dir(self.config.reports.out_dir, row.session_id)
@@ -206,6 +250,23 @@ class Deliveries:
                         + (f"\nAll reports: {link}" if link else ""))
         data = await loop.run_in_executor(None, Path(pdf).read_bytes)
         msg.add_attachment(data, maintype="application", subtype="pdf", filename="class.pdf")
+        await self._smtp(msg)
+
+    async def _notice_email(self, row: DeliveryRecord) -> None:
+        cls = await asyncio.get_running_loop().run_in_executor(None, self.db.get_class, row.class_id)
+        name = cls.name if cls else row.class_id
+        msg = EmailMessage()
+        msg["From"] = self.config.delivery.mail_from
+        msg["To"] = row.target
+        msg["Subject"] = f"ClassPulse: {name} was not recorded"
+        msg["Message-ID"] = f"<{row.delivery_id}@classpulse>"
+        what = {"session.failed": "The engagement-notes bot could not record this class",
+                "run.missed": "A scheduled class was not recorded"}.get(row.event, row.event)
+        msg.set_content(f"{what}: {name}.\n{row.detail}\n\nThis is not the students' absence: nothing was "
+                        "recorded for this class." + (f"\nSession: {row.session_id}" if row.session_id else ""))
+        await self._smtp(msg)
+
+    async def _smtp(self, msg: EmailMessage) -> None:
         d = self.config.delivery
         await aiosmtplib.send(msg, hostname=d.smtp_host, port=d.smtp_port, username=d.smtp_username or None,
                               password=d.smtp_password.get_secret_value() or None, start_tls=d.smtp_starttls,
@@ -223,14 +284,20 @@ class Deliveries:
         guard = self.guard
         await guard.check_url(url)  # IP literals never reach the resolver: checked here
         loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(None, self._session, row.session_id)
-        folder = files.session_dir(self.config.reports.out_dir, row.session_id)
-        found = await loop.run_in_executor(None, files.list_files, folder) if folder else []
-        payload = {"id": row.delivery_id, "type": "report.ready", "created_at": row.created_at,
-                   "session_id": row.session_id, "class_id": session.class_id,
-                   "class_name": session.class_name, "state": session.state,
-                   "reports": [{"path": p, "bytes": n, "url": f"/api/v1/reports/{row.session_id}/files/{p}"}
-                               for p, n in found]}
+        if row.event == "report.ready":
+            session = await loop.run_in_executor(None, self._session, row.session_id)
+            folder = files.session_dir(self.config.reports.out_dir, row.session_id)
+            found = await loop.run_in_executor(None, files.list_files, folder) if folder else []
+            payload: dict[str, Any] = {"id": row.delivery_id, "type": "report.ready", "created_at": row.created_at,
+                       "session_id": row.session_id, "class_id": session.class_id,
+                       "class_name": session.class_name, "state": session.state,
+                       "reports": [{"path": p, "bytes": n, "url": f"/api/v1/reports/{row.session_id}/files/{p}"}
+                                   for p, n in found]}
+        else:  # a notice: nothing was recorded (never the students' absence)
+            cls = await loop.run_in_executor(None, self.db.get_class, row.class_id)
+            payload = {"id": row.delivery_id, "type": row.event, "created_at": row.created_at,
+                       "session_id": row.session_id or None, "class_id": row.class_id,
+                       "class_name": cls.name if cls else "", "detail": row.detail}
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "X-ClassPulse-Event-Id": row.delivery_id,

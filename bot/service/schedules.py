@@ -26,6 +26,7 @@ import asyncio
 import logging
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,6 +129,9 @@ class ScheduleRunner:
         s = manager.config.session
         self.capacity = capacity or CapacityGate(Limits(s.max_concurrent, s.max_concurrent_per_teacher))
         self.records: ScheduleRecords = records or MemoryScheduleRecords()
+        #: told about every new missed run: (schedule id, class id, due at ISO, reason, detail)
+        self.on_missed: list[Callable[[str, str, str, str, str], Awaitable[None]]] = []
+        self._hooks: set[asyncio.Future[None]] = set()
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1})
@@ -147,6 +151,19 @@ class ScheduleRunner:
         if added or removed:
             log.info("schedules synced with the store: %d job(s) added, %d removed", added, removed)
 
+    def _record(self, record: RunRecord) -> bool:
+        """Keep a run record; a new `missed` one is also told to the class's owner at once (hooks)."""
+        if not self.records.add(record):
+            return False
+        if record.kind == "missed" and self.on_missed:
+            row = self.db.schedule(record.schedule_id)
+            for hook in self.on_missed:
+                task = asyncio.ensure_future(hook(record.schedule_id, row.class_id if row else "",
+                                                  record.due_at.isoformat(), record.reason, record.detail))
+                self._hooks.add(task)
+                task.add_done_callback(self._hooks.discard)
+        return True
+
     def record_downtime(self, now: datetime) -> list[RunRecord]:
         """Record every run that fell due while the service was down and will not fire now."""
         made = []
@@ -159,7 +176,7 @@ class ScheduleRunner:
                 return r is not None and skipped(r, t)
 
             for rec in missed_after_downtime(job.id, due, now, job.misfire_grace_time or 0, check):
-                if self.records.add(rec):
+                if self._record(rec):
                     made.append(rec)
         return made
 
@@ -167,7 +184,7 @@ class ScheduleRunner:
         """APScheduler gave up a run later than its grace time (also while running: a stalled loop)."""
         if event.job_id == "retention":
             return
-        self.records.add(RunRecord(event.job_id, event.scheduled_run_time.astimezone(UTC), "missed",
+        self._record(RunRecord(event.job_id, event.scheduled_run_time.astimezone(UTC), "missed",
                                    "beyond_grace", "started later than misfire_grace_s allows"))
 
     def _on_submitted(self, event: JobSubmissionEvent) -> None:
@@ -296,7 +313,7 @@ class ScheduleRunner:
                                                            class_name=cls.name, class_id=cls.class_id,
                                                            duration_s=row.duration_s, origin="schedule"))
         except CapacityExceeded as exc:
-            self.records.add(RunRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
+            self._record(RunRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
             return None
         except SessionConflict:
             log.info("schedule skipped schedule_id=%s reason=class_already_in_session", schedule_id)

@@ -166,6 +166,9 @@ class DeliveryOut(BaseModel):
     last_error: str
     created_at: str
     updated_at: str
+    event: str = "report.ready"  # report.ready | session.failed | run.missed
+    class_id: str = ""
+    detail: str = ""
 
 
 class AttemptOut(BaseModel):
