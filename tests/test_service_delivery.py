@@ -298,6 +298,7 @@ def test_a_missed_scheduled_run_is_told_to_the_owner_once(tmp_path: Path) -> Non
             missed = RunRecord(schedule_id, due, "missed", "no_capacity", "8 bots already run")
             assert runner._record(missed) and not runner._record(missed)  # kept and told once
             runner._record(RunRecord(schedule_id, due, "moved", "dst_gap"))  # moved: it did run
+            await until(lambda: len(s.db.deliveries()[0]) >= 1)  # the notice is queued by a task
             hook = await settled(s, "webhook")
             assert hook["state"] == "delivered" and hook["event"] == "run.missed"
             payload = json.loads(calls[0]["body"])
