@@ -1,7 +1,9 @@
 """The observation store: sessions, participants and observations, numbers only.
 
-SQLite by default (``sqlite:///classpulse-data/classpulse.db``); any SQLAlchemy URL works
-so a school can move to PostgreSQL. SQLite runs in WAL mode with ``synchronous=NORMAL``:
+SQLite by default (``<store.data_dir>/classpulse.db``); any SQLAlchemy URL works, so a
+school can move to PostgreSQL. The tables migrate themselves when the store is opened
+(Alembic, `analysis.migrate`; the history is in `analysis/migrations`), and writes can be
+fenced (`Guard`): the session runner refuses the writes of a superseded attempt. SQLite runs in WAL mode with ``synchronous=NORMAL``:
 a committed batch survives a crash of the process. `ObservationBuffer` batches writes
 and flushes at least every `flush_s` seconds, so a crash loses at most that much.
 
