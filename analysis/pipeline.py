@@ -108,7 +108,8 @@ class Analyzer:
                 pending.append((s, True, []))
                 continue
             t0 = time.perf_counter()
-            detections = self.detector.detect(s.frame)
+            # Largest face first: the student nearest their own camera leads every listing.
+            detections = sorted(self.detector.detect(s.frame), key=lambda d: -d.box[2] * d.box[3])
             ids = self._tracker((s.session_id, s.participant_id)).update(detections)
             t1 = time.perf_counter()
             self.timings.detect += t1 - t0

@@ -182,6 +182,8 @@ def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
 
     if not Path(args.data).exists():
         raise CliError(f"--data {args.data}: no such file or folder")
+    if args.frames:
+        return _evaluate_frames(args, config)
     dup = args.duplicates
     if dup is None and (Path(args.data).parent / "duplicates.csv").exists():
         dup = Path(args.data).parent / "duplicates.csv"
@@ -201,6 +203,20 @@ def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
     else:
         print(format_text(metrics))
         print("plots: " + ", ".join(metrics["plots"]))
+    return 0
+
+
+def _evaluate_frames(args: argparse.Namespace, config: Config) -> int:
+    import dataclasses
+
+    from bot.offline import settings_from
+    from training.evaluate_frames import evaluate_frames, format_text
+
+    settings = settings_from(config)
+    if args.model:
+        settings = dataclasses.replace(settings, model_dir=args.model)
+    metrics, _ = evaluate_frames(args.data, settings)
+    print(json.dumps(metrics, indent=2) if args.json else format_text(metrics))
     return 0
 
 
@@ -387,6 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--duplicates", help="duplicates.csv to also report accuracy without leaked test images")
     e.add_argument("--plots", default="out/evaluate", help="folder for the confusion matrix and curves")
     e.add_argument("--json", action="store_true", help="print one JSON document")
+    e.add_argument("--frames", action="store_true",
+                   help="--data holds full <label>/<image> photos: score the whole path (detector, crop, "
+                        "classifier); a photo without a detected face counts as wrong")
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("report", help="render the reports of a stored session")
