@@ -43,7 +43,7 @@ class GrayLevelClassifier:
     def predict(self, patches: np.ndarray) -> np.ndarray:
         out = np.full((len(patches), 7), 0.01, np.float32)
         for i, p in enumerate(patches):
-            out[i, int(round((float(p[24, 24]) - 205) / 7)) % 7] = 0.94
+            out[i, round((float(p[24, 24]) - 205) / 7) % 7] = 0.94
         return out
 
 
@@ -100,7 +100,7 @@ def test_unreadable_photo_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "happy" / "x.jpg").write_bytes(b"not a jpeg")
     analyzer = Analyzer(Settings(landmarks=False), detector=BrightnessDetector(),
                         classifier=GrayLevelClassifier())
-    with pytest.raises(DataError, match="x.jpg: unreadable image"):
+    with pytest.raises(DataError, match=r"x\.jpg: unreadable image"):
         evaluate_frames(tmp_path, Settings(landmarks=False), analyzer=analyzer)
 
 
