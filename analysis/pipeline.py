@@ -97,8 +97,8 @@ class Analyzer:
         return self._trackers[key]
 
     def analyze(self, samples: Sequence[Sample]) -> list[Observation]:
+        from analysis.faces import face_patches, find_faces
         from analysis.landmarks import assess_face, is_camera_off
-        from model.preprocess import face_patch
 
         pending: list[tuple[Sample, bool, list[dict[str, Any]]]] = []
         patches: list[np.ndarray] = []
@@ -109,17 +109,19 @@ class Analyzer:
                 continue
             t0 = time.perf_counter()
             # Largest face first: the student nearest their own camera leads every listing.
-            detections = sorted(self.detector.detect(s.frame), key=lambda d: -d.box[2] * d.box[3])
+            found = find_faces(self.detector, s.frame)
+            detections = [f.detection for f in found]
             ids = self._tracker((s.session_id, s.participant_id)).update(detections)
             t1 = time.perf_counter()
             self.timings.detect += t1 - t0
             faces: list[dict[str, Any]] = []
-            for det, face_id in zip(detections, ids, strict=True):
+            crops = face_patches(s.frame, found, self.detector.name) if self.settings.emotions else []
+            for i, (det, face_id) in enumerate(zip(detections, ids, strict=True)):
                 a = assess_face(s.frame, det, mesh=self._mesh, min_face_px=self.settings.min_face_px)
                 face = {"face_id": int(face_id), "det": det, "assess": a, "patch": None}
                 if self.settings.emotions:
                     face["patch"] = len(patches)
-                    patches.append(face_patch(s.frame, det.box))
+                    patches.append(crops[i])
                 faces.append(face)
             self.timings.signals += time.perf_counter() - t1
             pending.append((s, False, faces))
