@@ -23,12 +23,21 @@ from analysis.detect import Detection, FaceDetector, clip_box
 #: Border added on each side, as a fraction of the frame's longer side, for the second search.
 PAD = 0.3
 PAD_VALUE = 128
+#: The bordered frame is enlarged to at least this longer side for the second search: a small
+#: photo that is all face (60x50 pixels, common in web collections) would otherwise shrink
+#: below what the detector can see once it scales the frame for `min_face`.
+MIN_SEARCH_SIDE = 400
 
 
 @dataclass(frozen=True)
 class FoundFace:
     detection: Detection  # box clipped to the frame, as every consumer expects
     crop_box: tuple[float, float, float, float]  # (x, y, w, h), may reach beyond the frame
+
+
+def _as_found(d: Detection) -> FoundFace:
+    x, y, w, h = d.box
+    return FoundFace(d, (float(x), float(y), float(w), float(h)))
 
 
 def _area(d: Detection) -> int:
@@ -47,20 +56,22 @@ def find_faces(detector: FaceDetector, frame_bgr: np.ndarray, pad: float = PAD) 
     h, w = frame_bgr.shape[:2]
     found = sorted(detector.detect(frame_bgr), key=_area, reverse=True)
     if pad <= 0 or (found and not _touches_edge(found[0].box, w, h)):
-        return [FoundFace(d, tuple(float(v) for v in d.box)) for d in found]  # type: ignore[misc]
+        return [_as_found(d) for d in found]
     p = round(pad * max(h, w))
     big = cv2.copyMakeBorder(frame_bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
+    k = max(1.0, MIN_SEARCH_SIDE / max(big.shape[:2]))
+    if k > 1.0:
+        big = cv2.resize(big, (round(big.shape[1] * k), round(big.shape[0] * k)), interpolation=cv2.INTER_CUBIC)
     again: list[FoundFace] = []
     for d in detector.detect(big):
-        x, y, bw, bh = d.box
+        x, y, bw, bh = (v / k for v in d.box)
         box = clip_box(x - p, y - p, x - p + bw, y - p + bh, w, h)
         if box is None:
             continue
-        kps = tuple((name, (px - p, py - p)) for name, (px, py) in d.keypoints)
-        again.append(FoundFace(Detection(box=box, score=d.score, keypoints=kps),
-                               (float(x - p), float(y - p), float(bw), float(bh))))
+        kps = tuple((name, (px / k - p, py / k - p)) for name, (px, py) in d.keypoints)
+        again.append(FoundFace(Detection(box=box, score=d.score, keypoints=kps), (x - p, y - p, bw, bh)))
     if not again:
-        return [FoundFace(d, tuple(float(v) for v in d.box)) for d in found]  # type: ignore[misc]
+        return [_as_found(d) for d in found]
     return sorted(again, key=lambda f: _area(f.detection), reverse=True)
 
 

@@ -20,6 +20,9 @@ import numpy as np
 
 from analysis.records import FaceReading, Observation, Quality, State
 
+#: Confidence threshold for a model without calibration (the value used before calibration).
+UNCALIBRATED_THRESHOLD = 0.35
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -29,8 +32,10 @@ class Settings:
     min_face_px: int = 40
     model_dir: str | None = None
     batch_size: int = 64
-    #: Classifier confidence below which a reading is flagged low_confidence.
-    min_emotion_confidence: float = 0.35
+    #: Classifier confidence below which a reading is flagged low_confidence. None: the
+    #: model's calibrated threshold (`training.calibrate`, fitted on FER-2013 val), or 0.35
+    #: for an uncalibrated model.
+    min_emotion_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ class Analyzer:
                 if f["patch"] is not None:
                     p = probs[f["patch"]]
                     emotions = tuple(float(v) for v in p)
-                    if float(p.max()) < self.settings.min_emotion_confidence:
+                    if float(p.max()) < self._uncertain_below():
                         quality.add(Quality.LOW_CONFIDENCE)
                 readings.append(FaceReading(
                     face_id=f["face_id"], box=tuple(int(v) for v in det.box),  # type: ignore[arg-type]
@@ -153,6 +158,12 @@ class Analyzer:
                 self.timings.faces += 1
             out.append(Observation(s.session_id, s.participant_id, s.t, State.PRESENT, tuple(readings)))
         return out
+
+    def _uncertain_below(self) -> float:
+        if self.settings.min_emotion_confidence is not None:
+            return self.settings.min_emotion_confidence
+        fitted = getattr(self.classifier, "uncertain_below", None)
+        return UNCALIBRATED_THRESHOLD if fitted is None else float(fitted)
 
     def _classify(self, patches: list[np.ndarray]) -> np.ndarray:
         if not patches:

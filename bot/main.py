@@ -155,7 +155,8 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
                       epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
                       precision=args.precision, max_steps_per_epoch=args.max_steps,
                       warmup_epochs=args.warmup, class_weight_power=args.class_weight_power,
-                      init_weights=args.init)
+                      init_weights=args.init, augment=args.augment, recrop=args.recrop,
+                      recrop_prob=args.recrop_prob, save_every_epoch=args.save_every_epoch)
     if args.init and not Path(args.init).exists():
         raise CliError(f"--init {args.init}: no such run folder or weights file")
     if not Path(args.data).exists():
@@ -380,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", metavar="RUN_OR_WEIGHTS",
                    help="start from another run's best weights (a fine-tuning stage)")
     t.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke runs)")
+    t.add_argument("--augment", default="fer", choices=["fer", "path"],
+                   help="augmentation recipe: fer (crops only) or path (what detector, camera and crop do)")
+    t.add_argument("--recrop", metavar="NPZ", help="train faces re-cut by the production crop "
+                   "(python -m training.framing recrop), mixed in with --recrop-prob")
+    t.add_argument("--recrop-prob", type=float, default=0.5)
+    t.add_argument("--save-every-epoch", action="store_true", help="keep each epoch's weights in epochs/")
     t.add_argument("--export", metavar="DIR", help="write the best weights as a model folder when done")
     t.set_defaults(func=cmd_train)
 
