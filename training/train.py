@@ -193,20 +193,23 @@ def train(cfg: TrainConfig) -> Path:
     return best
 
 
-def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
-    """Write the run's best weights as a model folder, with val metrics in its meta.json."""
+def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip", weights: str | Path | None = None,
+           version: str = "") -> Path:
+    """Write the run's best weights (or the given epoch's) as a model folder, with val metrics
+    and the temperature and "uncertain" threshold fitted on val (`training.calibrate`)."""
     import keras
 
     from model.architectures import build
     from model.bundle import ModelMeta, save
     from model.classifier import EmotionClassifier
+    from training.calibrate import calibrate
     from training.metrics import summarize
 
     run = Path(run_dir)
     cfg = TrainConfig.from_json((run / "config.json").read_text())
-    best = run / "best.weights.h5"
+    best = Path(weights) if weights is not None else run / "best.weights.h5"
     if not best.exists():
-        raise FileNotFoundError(f"{run}: no best.weights.h5 yet (no epoch finished)")
+        raise FileNotFoundError(f"{best}: no such weights (no epoch finished yet?)")
     keras.mixed_precision.set_global_policy("float32")
     model = build(cfg.architecture, **cfg.hparams)
     model.load_weights(str(best))
@@ -215,7 +218,9 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     meta = ModelMeta(
         architecture=cfg.architecture, hparams=cfg.hparams, tta=tta,
         training={**asdict(cfg), "epochs_completed": len(_history(run)), "finished": (run / "DONE").exists(),
+                  "weights": best.name if weights is None else str(weights),
                   **({"previous_stages": earlier} if earlier else {})},
+        version=version,
     )
     save(model, meta, out_dir)
     _, val = load_splits(cfg)
@@ -223,7 +228,8 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     probs = clf.predict(val.images)
     metrics = summarize(val.labels, probs.argmax(axis=1))
     val_metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}
-    meta = dataclasses.replace(meta, metrics={"val": val_metrics})
+    calibration = calibrate(probs, val.labels, fitted_on="FER-2013 val (PublicTest), flip TTA")
+    meta = dataclasses.replace(meta, metrics={"val": val_metrics}, calibration=calibration.to_dict())
     save(model, meta, out_dir)
     # The training curves travel with the model (`classpulse evaluate` plots them): every
     # stage's epochs in order, with a `stage` column marking where a fine-tuning stage began.
