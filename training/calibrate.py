@@ -109,3 +109,46 @@ def calibrate(probs: np.ndarray, labels: np.ndarray, fitted_on: str) -> Calibrat
     return Calibration(temperature=t, uncertain_below=fit_threshold(cal, labels), fitted_on=fitted_on,
                        ece_before=ece(probs, labels), ece_after=ece(cal, labels),
                        nll_before=nll(probs, labels), nll_after=nll(cal, labels))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m training.calibrate [--model DIR] [--data FER] [--write]``: fit on val, print the
+    before/after figures and coverage curves; `--write` stores the calibration in meta.json."""
+    import argparse
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from model.bundle import DEFAULT_MODEL_DIR, META_FILE, read_meta
+    from model.classifier import EmotionClassifier
+    from training.data import load_any
+
+    ap = argparse.ArgumentParser(prog="python -m training.calibrate", description=main.__doc__)
+    ap.add_argument("--model", default=str(DEFAULT_MODEL_DIR))
+    ap.add_argument("--data", default="../shared/datasets/fer2013")
+    ap.add_argument("--cache", default="../classpulse-runs/cache")
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args(argv)
+    meta = read_meta(args.model)
+    raw_meta = dataclasses.replace(meta, calibration={})
+    nets = EmotionClassifier.load(args.model).models
+    clf = EmotionClassifier(nets, raw_meta)  # uncalibrated outputs, whatever meta.json says
+    val = load_any(args.data, "val", cache_dir=args.cache)
+    probs = clf.predict(val.images)
+    cal = calibrate(probs, val.labels, fitted_on="FER-2013 val (PublicTest), flip TTA")
+    after = apply_temperature(probs, cal.temperature)
+    out = {"calibration": cal.to_dict(), "coverage_before": coverage_curve(probs, val.labels),
+           "coverage_after": coverage_curve(after, val.labels),
+           "uncertain_share_val": round(float((after.max(1) < cal.uncertain_below).mean()), 4),
+           "accuracy_of_certain_val": round(float((after.argmax(1) == val.labels)[after.max(1) >= cal.uncertain_below]
+                                                  .mean()), 4)}
+    print(json.dumps(out, indent=2))
+    if args.write:
+        data = json.loads((Path(args.model) / META_FILE).read_text())
+        data["calibration"] = cal.to_dict()
+        (Path(args.model) / META_FILE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

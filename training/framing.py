@@ -35,13 +35,17 @@ PAD = 0.5  # of the upscaled side, on each side
 PAD_VALUE = 128
 
 
-def staged(gray48: np.ndarray) -> np.ndarray:
-    """A FER face as the detector sees it in measurement: upscaled, padded, BGR."""
+def staged(gray48: np.ndarray, border: int | None = None) -> np.ndarray:
+    """A FER face as the detector sees it in measurement: upscaled, padded (mid-grey by
+    default), BGR. `border` is another OpenCV border mode, for the crop's source image."""
     import cv2
 
     big = cv2.resize(gray48, (IMAGE_SIZE * UPSCALE,) * 2, interpolation=cv2.INTER_CUBIC)
     p = int(IMAGE_SIZE * UPSCALE * PAD)
-    big = cv2.copyMakeBorder(big, p, p, p, p, cv2.BORDER_CONSTANT, value=PAD_VALUE)
+    if border is None:
+        big = cv2.copyMakeBorder(big, p, p, p, p, cv2.BORDER_CONSTANT, value=PAD_VALUE)
+    else:
+        big = cv2.copyMakeBorder(big, p, p, p, p, border)
     return cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)
 
 
@@ -100,17 +104,26 @@ def measure(images: np.ndarray, detector: Any) -> dict[str, Any]:
 
 
 def recrop(images: np.ndarray, detector: Any, framing: Framing) -> tuple[np.ndarray, np.ndarray]:
-    """FER faces re-cut through the production crop; returns (patches, detected mask)."""
+    """FER faces re-cut through the production crop; returns (patches, detected mask).
+
+    The detector searches the grey-padded image (as in `measure`); the crop is cut from the
+    same image padded by reflection instead, so where the square reaches beyond the 48x48
+    original it shows plausible face-like texture (as a real photo would), not a grey wedge
+    that the bot never sees.
+    """
+    import cv2
+
     out = np.empty_like(images)
     found = np.zeros(len(images), dtype=bool)
     for i, img in enumerate(images):
-        big = staged(img)
-        det = largest(detector.detect(big))
+        det = largest(detector.detect(staged(img)))
         if det is None:
             out[i] = img
             continue
-        out[i] = face_crop(big, det.box, det.points, framing)
+        out[i] = face_crop(staged(img, cv2.BORDER_REFLECT_101), det.box, det.points, framing)
         found[i] = True
+        if i % 2000 == 0:
+            print(f"recrop {i}/{len(images)}", file=sys.stderr, flush=True)
     return out, found
 
 
