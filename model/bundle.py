@@ -140,7 +140,8 @@ def model_version(model_dir: str | Path | None = None) -> str:
     """A string that changes whenever the model does: its name and a hash of its weights.
 
     Sessions record it beside their readings, so a report or a term trend can say when the
-    model changed. Example: ``vgg-path-ft@3f2a9c01b7de``.
+    model changed. The hash covers the weights, the calibration and the test-time augmentation
+    (everything that changes a reading). Example: ``vgg-path-ft@3f2a9c01b7de``.
     """
     model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
     meta = read_meta(model_dir)
@@ -151,4 +152,7 @@ def model_version(model_dir: str | Path | None = None) -> str:
         if not weights.exists():
             raise ModelError(f"{folder}: no {WEIGHTS_FILE}")
         digest.update(weights.read_bytes())
+    # The outputs also depend on the calibration and the test-time augmentation.
+    digest.update(json.dumps([meta.calibration.get("temperature"), meta.calibration.get("uncertain_below"),
+                              meta.tta]).encode())
     return f"{meta.version or meta.architecture}@{digest.hexdigest()[:12]}"

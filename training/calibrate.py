@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="../shared/datasets/fer2013")
     ap.add_argument("--cache", default="../classpulse-runs/cache")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--dev-cache", help="dev patches (.npz from training.choose): also report ECE there "
+                    "(never fitted on it)")
     args = ap.parse_args(argv)
     meta = read_meta(args.model)
     raw_meta = dataclasses.replace(meta, calibration={})
@@ -142,6 +144,18 @@ def main(argv: list[str] | None = None) -> int:
            "uncertain_share_val": round(float((after.max(1) < cal.uncertain_below).mean()), 4),
            "accuracy_of_certain_val": round(float((after.argmax(1) == val.labels)[after.max(1) >= cal.uncertain_below]
                                                   .mean()), 4)}
+    if args.dev_cache:
+        import numpy as np
+
+        with np.load(args.dev_cache) as z:
+            found = z["found"]
+            dev_probs, dev_labels = clf.predict(z["images"][found]), z["labels"][found]
+        dev_after = apply_temperature(dev_probs, cal.temperature)
+        out["dev_detected_faces"] = {
+            "n": int(found.sum()), "ece_before": round(ece(dev_probs, dev_labels), 4),
+            "ece_after": round(ece(dev_after, dev_labels), 4),
+            "uncertain_share": round(float((dev_after.max(1) < cal.uncertain_below).mean()), 4),
+            "coverage_after": coverage_curve(dev_after, dev_labels)}
     print(json.dumps(out, indent=2))
     if args.write:
         data = json.loads((Path(args.model) / META_FILE).read_text())

@@ -48,16 +48,15 @@ def whole_path(pred: np.ndarray, labels: np.ndarray, found: np.ndarray) -> dict[
     return {"accuracy": float(ok.mean()), "balanced_accuracy": float(np.mean(recall)), "predicted": dist}
 
 
-def score_weights(run: Path, weights: Path, val: Any, dev: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+def score_weights(cfg: Any, weights: Path, val: Any, dev: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
                   ) -> dict[str, Any]:
+    """Val and dev figures of one weights file of `cfg`'s architecture (a `TrainConfig`)."""
     import keras
 
     from model.architectures import build
     from model.bundle import ModelMeta
     from model.classifier import EmotionClassifier, best_policy
-    from training.train import TrainConfig
 
-    cfg = TrainConfig.from_json((run / "config.json").read_text())
     keras.mixed_precision.set_global_policy(best_policy())
     net = build(cfg.architecture, **cfg.hparams)
     net.load_weights(str(weights))
@@ -77,28 +76,37 @@ def main(argv: list[str] | None = None) -> int:
     from training.train import TrainConfig
 
     ap = argparse.ArgumentParser(prog="python -m training.choose", description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="run folders (or weights files)")
+    ap.add_argument("runs", nargs="+", help="run folders, or weights files of the first run's architecture")
     ap.add_argument("--dev", help="expressions-dev folder (whole-path accuracy)")
     ap.add_argument("--detector", default="auto")
+    ap.add_argument("--dev-cache", help=".npz keeping the dev patches between calls (same detector and code)")
     ap.add_argument("--last", type=int, default=0, help="only the last N epochs of each run (0: all)")
     args = ap.parse_args(argv)
     first = Path(args.runs[0])
-    run0 = first if first.is_dir() else first.parent.parent
+    run0 = first if first.is_dir() else first.parent.parent  # <run>/epochs/NN.weights.h5
     cfg = TrainConfig.from_json((run0 / "config.json").read_text())
     val = load_any(cfg.data, "val", cache_dir=run0.parent / "cache")
-    dev = dev_patches(args.dev, args.detector) if args.dev else None
+    dev = None
+    if args.dev:
+        cache = Path(args.dev_cache) if args.dev_cache else None
+        if cache is not None and cache.exists():
+            with np.load(cache) as z:
+                dev = (z["images"], z["labels"], z["found"])
+        else:
+            dev = dev_patches(args.dev, args.detector)
+            if cache is not None:
+                np.savez(cache, images=dev[0], labels=dev[1], found=dev[2])
     rows = []
     for arg in args.runs:
         path = Path(arg)
         if path.is_dir():
             files = sorted((path / "epochs").glob("*.weights.h5"))
             files = (files[-args.last:] if args.last else files) + [path / "best.weights.h5"]
-            run = path
         else:
-            files, run = [path], path.parent.parent
+            files = [path]
         for f in files:
             if f.exists():
-                row = score_weights(run, f, val, dev)
+                row = score_weights(cfg, f, val, dev)
                 rows.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
     print(json.dumps(rows, indent=2))
