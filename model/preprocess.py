@@ -5,6 +5,11 @@ The networks see a 44x44 window of that image: random windows while training (a 
 translation augmentation) and the centre window at inference. Both paths go through the
 functions here so the bot feeds the classifier exactly what evaluation measured.
 
+Faces are cut out of frames by `face_crop`: a square, turned upright along the eye line and
+framed like FER-2013 as measured for the detector that found the face (`model.framing`). The
+bot, `classpulse analyze`, `classpulse evaluate --frames` and the re-cut training faces
+(`training.framing recrop`) all use it.
+
 Pixel values stay in 0..255 float32; scaling to 0..1 happens inside the network
 (a `Rescaling` layer), so a saved model carries its own normalisation.
 """
@@ -22,9 +27,9 @@ if TYPE_CHECKING:
 
 IMAGE_SIZE = 48
 CROP_SIZE = 44
-#: Fraction of the detector box added on each side before resizing. Detector boxes are
-#: tighter than FER-2013's framing on the forehead and looser at the chin; a small margin
-#: brings them closer to what the network was trained on.
+#: The first models' crop: the detector box plus 10 % on each side, stretched to a square.
+#: Kept only as the default of `model.bundle.ModelMeta.face_margin` (older meta.json files
+#: carry it); faces are now cut by `face_crop` with a framing measured per detector.
 DEFAULT_MARGIN = 0.1
 
 
@@ -40,32 +45,6 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
         return cv2.cvtColor(image, code)
     raise ValueError(f"expected a 2-D or 3-D image with 1, 3 or 4 channels, got shape {image.shape}")
-
-
-def expand_box(
-    box: Sequence[int], frame_w: int, frame_h: int, margin: float = DEFAULT_MARGIN
-) -> tuple[int, int, int, int]:
-    """Grow an (x, y, w, h) box by `margin` of its size on each side, clipped to the frame."""
-    x, y, w, h = (int(v) for v in box)
-    dx, dy = round(w * margin), round(h * margin)
-    x0, y0 = max(0, x - dx), max(0, y - dy)
-    x1, y1 = min(frame_w, x + w + dx), min(frame_h, y + h + dy)
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"face box {tuple(box)} lies outside the {frame_w}x{frame_h} frame")
-    return x0, y0, x1 - x0, y1 - y0
-
-
-def face_patch(
-    image: np.ndarray, box: Sequence[int], margin: float = DEFAULT_MARGIN
-) -> np.ndarray:
-    """Cut the face in `box` out of a frame and resize it to a 48x48 uint8 grayscale patch."""
-    import cv2
-
-    gray = to_gray(image)
-    x, y, w, h = expand_box(box, gray.shape[1], gray.shape[0], margin)
-    crop = gray[y : y + h, x : x + w]
-    interp = cv2.INTER_AREA if min(w, h) >= IMAGE_SIZE else cv2.INTER_LINEAR
-    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interp)
 
 
 def crop_geometry(
