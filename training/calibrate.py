@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default="../shared/datasets/fer2013")
     ap.add_argument("--cache", default="../classpulse-runs/cache")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--version", help="with --write: also set meta.json's version name")
     ap.add_argument("--dev-cache", help="dev patches (.npz from training.choose): also report ECE there "
                     "(never fitted on it)")
     args = ap.parse_args(argv)
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write:
         data = json.loads((Path(args.model) / META_FILE).read_text())
         data["calibration"] = cal.to_dict()
+        if args.version:
+            data["version"] = args.version
         (Path(args.model) / META_FILE).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return 0
 
