@@ -90,6 +90,22 @@ class Analyzer:
             self._classifier = EmotionClassifier.load(self.settings.model_dir)
         return self._classifier
 
+    def describe(self) -> dict[str, Any]:
+        """What this analyzer reads with, for a session to record beside its readings: the
+        model version (`model.bundle.model_version`), the detector and its crop framing, and
+        the settings that change readings. Loads the model when emotions are on."""
+        from dataclasses import asdict
+
+        from model.framing import framing_for
+
+        name = getattr(self.detector, "name", "?")
+        out: dict[str, Any] = {"detector": name, "framing": asdict(framing_for(name)),
+                               "settings": asdict(self.settings)}
+        if self.settings.emotions:
+            out["model_version"] = getattr(self.classifier, "version", "") or "unknown"
+            out["uncertain_below"] = self._uncertain_below()
+        return out
+
     def forget(self, session_id: str, participant_id: str) -> None:
         """Drop a participant's tracker (they left for good)."""
         self._trackers.pop((session_id, participant_id), None)
