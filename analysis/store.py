@@ -3,9 +3,10 @@
 SQLite by default (``<store.data_dir>/classpulse.db``); any SQLAlchemy URL works, so a
 school can move to PostgreSQL. The tables migrate themselves when the store is opened
 (Alembic, `analysis.migrate`; the history is in `analysis/migrations`), and writes can be
-fenced (`Guard`): the session runner refuses the writes of a superseded attempt. SQLite runs in WAL mode with ``synchronous=NORMAL``:
-a committed batch survives a crash of the process. `ObservationBuffer` batches writes
-and flushes at least every `flush_s` seconds, so a crash loses at most that much.
+fenced (`Guard`): the session runner refuses the writes of a superseded attempt. SQLite
+runs in WAL mode with ``synchronous=NORMAL``: a committed batch survives a crash of the
+process. `ObservationBuffer` batches writes and flushes at least every `flush_s` seconds, so
+a crash loses at most that much.
 
 This module imports neither TensorFlow nor OpenCV nor aiortc: reports and the web
 service read the store without loading the vision stack.
