@@ -40,6 +40,8 @@ def shared_classifier(model_dir: str | None) -> Any:
 
             found = _classifiers[model_dir] = EmotionClassifier.load(model_dir)
         return found
+#: Confidence threshold for a model without calibration (the value used before calibration).
+UNCALIBRATED_THRESHOLD = 0.35
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ class Settings:
     min_face_px: int = 40
     model_dir: str | None = None
     batch_size: int = 64
-    #: Classifier confidence below which a reading is flagged low_confidence.
-    min_emotion_confidence: float = 0.35
+    #: Classifier confidence below which a reading is flagged low_confidence. None: the
+    #: model's calibrated threshold (`training.calibrate`, fitted on FER-2013 val), or 0.35
+    #: for an uncalibrated model.
+    min_emotion_confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,21 @@ class Analyzer:
         self._classifier = None
         self.detector = None
         self._trackers.clear()
+    def describe(self) -> dict[str, Any]:
+        """What this analyzer reads with, for a session to record beside its readings: the
+        model version (`model.bundle.model_version`), the detector and its crop framing, and
+        the settings that change readings. Loads the model when emotions are on."""
+        from dataclasses import asdict
+
+        from model.framing import framing_for
+
+        name = getattr(self.detector, "name", "?")
+        out: dict[str, Any] = {"detector": name, "framing": asdict(framing_for(name)),
+                               "settings": asdict(self.settings)}
+        if self.settings.emotions:
+            out["model_version"] = getattr(self.classifier, "version", "") or "unknown"
+            out["uncertain_below"] = self._uncertain_below()
+        return out
 
     def forget(self, session_id: str, participant_id: str) -> None:
         """Drop a participant's tracker (they left for good)."""
@@ -125,8 +144,8 @@ class Analyzer:
         return self._trackers[key]
 
     def analyze(self, samples: Sequence[Sample]) -> list[Observation]:
+        from analysis.faces import face_patches, find_faces
         from analysis.landmarks import assess_face, is_camera_off
-        from model.preprocess import face_patch
 
         pending: list[tuple[Sample, bool, list[dict[str, Any]]]] = []
         patches: list[np.ndarray] = []
@@ -136,17 +155,20 @@ class Analyzer:
                 pending.append((s, True, []))
                 continue
             t0 = time.perf_counter()
-            detections = self.detector.detect(s.frame)
+            # Largest face first: the student nearest their own camera leads every listing.
+            found = find_faces(self.detector, s.frame)
+            detections = [f.detection for f in found]
             ids = self._tracker((s.session_id, s.participant_id)).update(detections)
             t1 = time.perf_counter()
             self.timings.detect += t1 - t0
             faces: list[dict[str, Any]] = []
-            for det, face_id in zip(detections, ids, strict=True):
+            crops = face_patches(s.frame, found, self.detector.name) if self.settings.emotions else []
+            for i, (det, face_id) in enumerate(zip(detections, ids, strict=True)):
                 a = assess_face(s.frame, det, mesh=self._mesh, min_face_px=self.settings.min_face_px)
                 face = {"face_id": int(face_id), "det": det, "assess": a, "patch": None}
                 if self.settings.emotions:
                     face["patch"] = len(patches)
-                    patches.append(face_patch(s.frame, det.box))
+                    patches.append(crops[i])
                 faces.append(face)
             self.timings.signals += time.perf_counter() - t1
             pending.append((s, False, faces))
@@ -168,7 +190,7 @@ class Analyzer:
                 if f["patch"] is not None:
                     p = probs[f["patch"]]
                     emotions = tuple(float(v) for v in p)
-                    if float(p.max()) < self.settings.min_emotion_confidence:
+                    if float(p.max()) < self._uncertain_below():
                         quality.add(Quality.LOW_CONFIDENCE)
                 readings.append(FaceReading(
                     face_id=f["face_id"], box=tuple(int(v) for v in det.box),  # type: ignore[arg-type]
@@ -178,6 +200,12 @@ class Analyzer:
                 self.timings.faces += 1
             out.append(Observation(s.session_id, s.participant_id, s.t, State.PRESENT, tuple(readings)))
         return out
+
+    def _uncertain_below(self) -> float:
+        if self.settings.min_emotion_confidence is not None:
+            return self.settings.min_emotion_confidence
+        fitted = getattr(self.classifier, "uncertain_below", None)
+        return UNCALIBRATED_THRESHOLD if fitted is None else float(fitted)
 
     def _classify(self, patches: list[np.ndarray]) -> np.ndarray:
         if not patches:

@@ -7,6 +7,7 @@ input and crop sizes, preprocessing, test-time augmentation, and the measured me
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +41,11 @@ class ModelMeta:
     #: For ``architecture == "ensemble"``: sub-folders (model folders themselves) whose
     #: probabilities are averaged. Empty for a single network.
     members: tuple[str, ...] = ()
+    #: Temperature scaling and the "uncertain" threshold fitted on val (`training.calibrate`):
+    #: keys ``temperature`` and ``uncertain_below``; empty for an uncalibrated model.
+    calibration: dict[str, Any] = field(default_factory=dict)
+    #: Human-readable model name (e.g. "vgg-path-2026-11-26"); `model_version` adds a weights hash.
+    version: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -128,3 +134,25 @@ def load(model_dir: str | Path | None = None, *, policy: str | None = None) -> t
     except (ValueError, OSError) as exc:
         raise ModelError(f"{weights}: weights do not fit architecture {meta.architecture!r} ({exc})") from None
     return model, meta
+
+
+def model_version(model_dir: str | Path | None = None) -> str:
+    """A string that changes whenever the model does: its name and a hash of its weights.
+
+    Sessions record it beside their readings, so a report or a term trend can say when the
+    model changed. The hash covers the weights, the calibration and the test-time augmentation
+    (everything that changes a reading). Example: ``vgg-path-ft@3f2a9c01b7de``.
+    """
+    model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    meta = read_meta(model_dir)
+    digest = hashlib.sha256()
+    folders = [model_dir / m for m in meta.members] if meta.members else [model_dir]
+    for folder in folders:
+        weights = folder / WEIGHTS_FILE
+        if not weights.exists():
+            raise ModelError(f"{folder}: no {WEIGHTS_FILE}")
+        digest.update(weights.read_bytes())
+    # The outputs also depend on the calibration and the test-time augmentation.
+    digest.update(json.dumps([meta.calibration.get("temperature"), meta.calibration.get("uncertain_below"),
+                              meta.tta]).encode())
+    return f"{meta.version or meta.architecture}@{digest.hexdigest()[:12]}"

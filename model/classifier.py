@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from model.bundle import ModelMeta, load_networks
+from model.bundle import ModelMeta, load_networks, model_version
 from model.preprocess import center_crop
 
 
@@ -41,23 +41,40 @@ class EmotionClassifier:
         self.meta = meta
         crop = meta.crop_size
         flip = meta.tta == "flip"
+        inv_t = 1.0 / float(meta.calibration.get("temperature", 1.0))
 
         @tf.function(input_signature=[tf.TensorSpec([None, crop, crop, 1], tf.float32)])
         def _run(x: Any) -> Any:
             views = [x, tf.reverse(x, axis=[2])] if flip else [x]
-            outs = [net(v, training=False) for net in nets for v in views]
-            return tf.add_n(outs) / float(len(outs))
+            outs = [tf.cast(net(v, training=False), tf.float32) for net in nets for v in views]
+            mean = tf.add_n(outs) / float(len(outs))
+            if inv_t == 1.0:
+                return mean
+            # Temperature scaling (`training.calibrate`): softmax(log p / T) = p^(1/T), renormalised.
+            scaled = tf.exp(tf.math.log(tf.maximum(mean, 1e-12)) * inv_t)
+            return scaled / tf.reduce_sum(scaled, axis=1, keepdims=True)
 
         self._run = _run
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, policy: str | None = None) -> EmotionClassifier:
         nets, meta = load_networks(model_dir, policy=policy or best_policy())
-        return cls(nets, meta)
+        clf = cls(nets, meta)
+        clf.version = model_version(model_dir)
+        return clf
+
+    #: `model.bundle.model_version` of the folder it was loaded from ("" when built in memory).
+    version: str = ""
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.meta.labels
+
+    @property
+    def uncertain_below(self) -> float | None:
+        """Calibrated confidence under which a reading is flagged uncertain (None: uncalibrated)."""
+        value = self.meta.calibration.get("uncertain_below")
+        return None if value is None else float(value)
 
     def predict(self, patches: np.ndarray) -> np.ndarray:
         """(N, 48, 48) uint8 patches → (N, 7) float32 probabilities (rows sum to 1)."""

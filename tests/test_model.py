@@ -149,3 +149,45 @@ def test_ensemble_averages_members_in_one_call(tmp_path: Path) -> None:
     assert not np.allclose(a, b, atol=1e-3)  # the members really differ
     with pytest.raises(ModelError, match="at least two"):
         make_ensemble(dirs[:1], tmp_path / "one")
+
+
+def test_path_recipe_with_recut_faces_trains_keeps_epochs_and_exports_calibrated(tmp_path: Path) -> None:
+    from model.bundle import model_version
+    from model.classifier import EmotionClassifier
+    from training.data import load_any
+    from training.train import TrainConfig, export, train
+
+    data = _fake_dataset(tmp_path / "data")
+    split = load_any(data, "train")
+    recut = tmp_path / "recut.npz"
+    np.savez(recut, images=255 - split.images, labels=split.labels, paths=np.array(split.paths))
+    cfg = TrainConfig(data=str(data), run_dir=str(tmp_path / "runs" / "p"), architecture="vgg",
+                      hparams={"widths": [8, 8, 16, 16], "dense": 16}, epochs=2, batch_size=8,
+                      max_steps_per_epoch=2, precision="float32", augment="path", recrop=str(recut),
+                      save_every_epoch=True)
+    train(cfg)
+    kept = sorted(p.name for p in (tmp_path / "runs" / "p" / "epochs").iterdir())
+    assert kept == ["01.weights.h5", "02.weights.h5"]
+    out = export(tmp_path / "runs" / "p", tmp_path / "model", weights=tmp_path / "runs" / "p" / "epochs" / kept[0],
+                 version="smoke")
+    clf = EmotionClassifier.load(out, policy="float32")
+    assert clf.meta.calibration["temperature"] > 0
+    assert 0.2 <= clf.meta.calibration["uncertain_below"] <= 0.9
+    assert clf.version == model_version(out) and clf.version.startswith("smoke@")
+    # Re-cut faces must be train/'s faces in train/'s order.
+    np.savez(recut, images=split.images[::-1], labels=split.labels[::-1], paths=np.array(split.paths[::-1]))
+    with pytest.raises(ValueError, match="not train/'s"):
+        train(TrainConfig(**{**cfg.__dict__, "run_dir": str(tmp_path / "runs" / "q")}))
+
+
+def test_path_augmentation_keeps_shape_and_range() -> None:
+    import tensorflow as tf
+
+    from training.augment import augment_path
+
+    x = tf.constant(np.random.default_rng(0).integers(0, 256, (16, 48, 48, 1)).astype(np.float32))
+    y = augment_path(x).numpy()
+    assert y.shape == (16, 44, 44, 1)
+    assert y.min() >= 0.0 and y.max() <= 255.0
+    centre = x.numpy()[:, 2:46, 2:46]
+    assert np.abs(y - centre).mean() > 5  # it changes the faces

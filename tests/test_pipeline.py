@@ -92,3 +92,13 @@ def test_unsure_classifier_flags_low_confidence() -> None:
                         classifier=clf)
     face = analyzer.analyze([Sample("s", "ann", 0.0, frame(1))])[0].faces[0]
     assert Quality.LOW_CONFIDENCE in face.quality and face.uncertain
+
+
+def test_describe_names_detector_framing_and_threshold() -> None:
+    analyzer, _ = make()
+    d = analyzer.describe()
+    assert d["detector"] == "scripted"
+    assert d["framing"]["anchor"] == "box"  # no measured framing for a scripted detector
+    assert d["uncertain_below"] == 0.5  # the configured threshold wins over the model's
+    assert d["settings"]["landmarks"] is False
+    assert d["model_version"] == "unknown"  # the fake classifier has no version

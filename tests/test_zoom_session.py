@@ -569,6 +569,8 @@ def test_real_analyser_finds_the_students_faces_and_renders_the_report(tmp_path:
     assert present == {"Ada Lovelace", "Alan Turing"}
     html = next(p for p in live.reports if p.name.endswith(".html") and "class" in p.name).read_text()
     assert "Ada Lovelace" in html and "Alan Turing" in html and "rotation over students" in html
+    info = store.session(live.session_id)  # what the session ran with, for reports and term trends
+    assert info.model_version and info.model_version != "unknown" and '"detector"' in info.settings
     store.close()
 
 

@@ -47,6 +47,15 @@ class TrainConfig:
     # Start from another run's weights (a second, fine-tuning stage with a fresh schedule);
     # the path is recorded so the whole recipe can be replayed from scratch.
     init_weights: str | None = None
+    #: Augmentation recipe (`training.augment.RECIPES`): "fer" (the first models) or "path".
+    augment: str = "fer"
+    #: An .npz of the train faces re-cut through the production crop (`training.framing
+    #: recrop`), in train/'s order; each epoch takes every face from it with `recrop_prob`.
+    recrop: str | None = None
+    recrop_prob: float = 0.5
+    #: Also keep every epoch's weights (``epochs/NN.weights.h5``), so a stage can be chosen on
+    #: val and on the whole-path development set, not only on val accuracy.
+    save_every_epoch: bool = False
 
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
@@ -84,7 +93,7 @@ def train(cfg: TrainConfig) -> Path:
     from model.architectures import build
     from model.classifier import best_policy
     from model.preprocess import center_crop
-    from training.augment import augment_batch
+    from training.augment import RECIPES
 
     run = Path(cfg.run_dir)
     run.mkdir(parents=True, exist_ok=True)
@@ -108,16 +117,32 @@ def train(cfg: TrainConfig) -> Path:
     _log("class weights " + ", ".join(f"{n}={w:.2f}" for n, w in zip(LABELS, weights, strict=True)))
 
     x_train = train_split.images[..., None].astype(np.float32)
+    x_alt = x_train
+    if cfg.recrop:
+        with np.load(cfg.recrop) as z:
+            if tuple(z["paths"].tolist()) != tuple(train_split.paths):
+                raise ValueError(f"{cfg.recrop}: its faces are not train/'s, in train/'s order")
+            x_alt = z["images"][..., None].astype(np.float32)
+        _log(f"re-cut faces from {cfg.recrop}, used with probability {cfg.recrop_prob}")
+    if cfg.augment not in RECIPES:
+        raise ValueError(f"unknown augmentation {cfg.augment!r}; choose one of {', '.join(RECIPES)}")
+    augment: Any = RECIPES[cfg.augment]
+    p_alt = cfg.recrop_prob if cfg.recrop else 0.0
+
+    def pick(x: Any, alt: Any, y: Any, w: Any) -> tuple[Any, Any, Any]:
+        use = tf.random.uniform(tf.shape(x)[:1]) < p_alt
+        return tf.where(use[:, None, None, None], alt, x), y, w
     y_train = keras.utils.to_categorical(train_split.labels, NUM_CLASSES).astype(np.float32)
     w_train = weights[train_split.labels]
     x_val = center_crop(val_split.images)
     y_val = keras.utils.to_categorical(val_split.labels, NUM_CLASSES).astype(np.float32)
 
     ds = (
-        tf.data.Dataset.from_tensor_slices((x_train, y_train, w_train))
+        tf.data.Dataset.from_tensor_slices((x_train, x_alt, y_train, w_train))
         .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
         .batch(cfg.batch_size, drop_remainder=True)
-        .map(lambda x, y, w: (augment_batch(x), y, w), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(pick, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda x, y, w: (augment(x), y, w), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
     steps = len(x_train) // cfg.batch_size
@@ -158,26 +183,33 @@ def train(cfg: TrainConfig) -> Path:
         keras.callbacks.CSVLogger(str(run / "history.csv"), append=True),
         keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
     ]
+    if cfg.save_every_epoch:
+        (run / "epochs").mkdir(exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(run / "epochs" / "{epoch:02d}.weights.h5"),
+                                                         save_weights_only=True))
     model.fit(ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks,
               verbose=1 if sys.stderr.isatty() else 2)
     (run / "DONE").write_text(time.strftime("%Y-%m-%dT%H:%M:%S") + "\n")
     return best
 
 
-def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
-    """Write the run's best weights as a model folder, with val metrics in its meta.json."""
+def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip", weights: str | Path | None = None,
+           version: str = "") -> Path:
+    """Write the run's best weights (or the given epoch's) as a model folder, with val metrics
+    and the temperature and "uncertain" threshold fitted on val (`training.calibrate`)."""
     import keras
 
     from model.architectures import build
     from model.bundle import ModelMeta, save
     from model.classifier import EmotionClassifier
+    from training.calibrate import calibrate
     from training.metrics import summarize
 
     run = Path(run_dir)
     cfg = TrainConfig.from_json((run / "config.json").read_text())
-    best = run / "best.weights.h5"
+    best = Path(weights) if weights is not None else run / "best.weights.h5"
     if not best.exists():
-        raise FileNotFoundError(f"{run}: no best.weights.h5 yet (no epoch finished)")
+        raise FileNotFoundError(f"{best}: no such weights (no epoch finished yet?)")
     keras.mixed_precision.set_global_policy("float32")
     model = build(cfg.architecture, **cfg.hparams)
     model.load_weights(str(best))
@@ -186,7 +218,9 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     meta = ModelMeta(
         architecture=cfg.architecture, hparams=cfg.hparams, tta=tta,
         training={**asdict(cfg), "epochs_completed": len(_history(run)), "finished": (run / "DONE").exists(),
+                  "weights": best.name if weights is None else str(weights),
                   **({"previous_stages": earlier} if earlier else {})},
+        version=version,
     )
     save(model, meta, out_dir)
     _, val = load_splits(cfg)
@@ -194,7 +228,8 @@ def export(run_dir: str | Path, out_dir: str | Path, tta: str = "flip") -> Path:
     probs = clf.predict(val.images)
     metrics = summarize(val.labels, probs.argmax(axis=1))
     val_metrics = {k: metrics[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "n")}
-    meta = dataclasses.replace(meta, metrics={"val": val_metrics})
+    calibration = calibrate(probs, val.labels, fitted_on="FER-2013 val (PublicTest), flip TTA")
+    meta = dataclasses.replace(meta, metrics={"val": val_metrics}, calibration=calibration.to_dict())
     save(model, meta, out_dir)
     # The training curves travel with the model (`classpulse evaluate` plots them): every
     # stage's epochs in order, with a `stage` column marking where a fine-tuning stage began.

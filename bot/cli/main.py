@@ -173,7 +173,8 @@ def cmd_train(args: argparse.Namespace, config: Config) -> int:
                       epochs=args.epochs, batch_size=args.batch_size, peak_lr=args.lr, seed=args.seed,
                       precision=args.precision, max_steps_per_epoch=args.max_steps,
                       warmup_epochs=args.warmup, class_weight_power=args.class_weight_power,
-                      init_weights=args.init)
+                      init_weights=args.init, augment=args.augment, recrop=args.recrop,
+                      recrop_prob=args.recrop_prob, save_every_epoch=args.save_every_epoch)
     if args.init and not Path(args.init).exists():
         raise CliError(f"--init {args.init}: no such run folder or weights file")
     if not Path(args.data).exists():
@@ -200,6 +201,8 @@ def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
 
     if not Path(args.data).exists():
         raise CliError(f"--data {args.data}: no such file or folder")
+    if args.frames:
+        return _evaluate_frames(args, config)
     dup = args.duplicates
     if dup is None and (Path(args.data).parent / "duplicates.csv").exists():
         dup = Path(args.data).parent / "duplicates.csv"
@@ -219,6 +222,20 @@ def cmd_evaluate(args: argparse.Namespace, config: Config) -> int:
     else:
         print(format_text(metrics))
         print("plots: " + ", ".join(metrics["plots"]))
+    return 0
+
+
+def _evaluate_frames(args: argparse.Namespace, config: Config) -> int:
+    import dataclasses
+
+    from bot.sessions.analyzer import settings_from
+    from training.evaluate_frames import evaluate_frames, format_text
+
+    settings = settings_from(config)
+    if args.model:
+        settings = dataclasses.replace(settings, model_dir=args.model)
+    metrics, _ = evaluate_frames(args.data, settings)
+    print(json.dumps(metrics, indent=2) if args.json else format_text(metrics))
     return 0
 
 
@@ -475,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", metavar="RUN_OR_WEIGHTS",
                    help="start from another run's best weights (a fine-tuning stage)")
     t.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke runs)")
+    t.add_argument("--augment", default="fer", choices=["fer", "path"],
+                   help="augmentation recipe: fer (crops only) or path (what detector, camera and crop do)")
+    t.add_argument("--recrop", metavar="NPZ", help="train faces re-cut by the production crop "
+                   "(python -m training.framing recrop), mixed in with --recrop-prob")
+    t.add_argument("--recrop-prob", type=float, default=0.5)
+    t.add_argument("--save-every-epoch", action="store_true", help="keep each epoch's weights in epochs/")
     t.add_argument("--export", metavar="DIR", help="write the best weights as a model folder when done")
     t.set_defaults(func=cmd_train)
 
@@ -498,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--duplicates", help="duplicates.csv to also report accuracy without leaked test images")
     e.add_argument("--plots", default="out/evaluate", help="folder for the confusion matrix and curves")
     e.add_argument("--json", action="store_true", help="print one JSON document")
+    e.add_argument("--frames", action="store_true",
+                   help="--data holds full <label>/<image> photos: score the whole path (detector, crop, "
+                        "classifier); a photo without a detected face counts as wrong")
     e.set_defaults(func=cmd_evaluate)
 
     r = sub.add_parser("report", help="render the reports of a stored session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -219,6 +220,14 @@ class LiveSession:
         loop = asyncio.get_running_loop()
         a = self.config.analysis
         model_version, settings = run_settings(self.config)
+        describe = getattr(getattr(analyze, "__self__", None), "describe", None)
+        if describe is not None:  # the real analyser says what it reads with (model version, framing, threshold)
+            try:
+                described = await loop.run_in_executor(self._infer, describe)
+                model_version = str(described.get("model_version", model_version if a.emotions else ""))
+                settings = json.dumps(described, sort_keys=True, default=str)
+            except Exception:
+                log.exception("could not describe the analyser; recording the configured settings")
         info = SessionInfo(
             session_id=self.session_id, class_name=self.class_name, teacher=self.teacher,
             started_at=datetime.now(UTC).replace(microsecond=0).isoformat(), emotions_enabled=a.emotions,
