@@ -255,14 +255,22 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def cmd_sessions(args: argparse.Namespace, config: Config) -> int:
+def _recorded_store(config: Config) -> Any:
+    """The store for a read-only command, or None (said on stderr) when nothing was recorded yet."""
     from analysis.store import Store, StoreError
-    from bot.db.store import ServiceStore
 
     try:
-        store = Store(config.store.url, create=False)
+        return Store(config.store.url, create=False)
     except StoreError as exc:
         print(f"classpulse: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_sessions(args: argparse.Namespace, config: Config) -> int:
+    from bot.db.store import ServiceStore
+
+    store = _recorded_store(config)
+    if store is None:
         return 0
     try:
         db = ServiceStore(store)
@@ -361,14 +369,11 @@ def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     """Retention by hand: sessions past `store.retention_days`, whatever started them."""
-    from analysis.store import Store, StoreError
     from bot.db.store import ServiceStore
     from bot.service.retention import expired, purge
 
-    try:
-        store = Store(config.store.url, create=False)
-    except StoreError as exc:
-        print(f"classpulse: {exc}", file=sys.stderr)
+    store = _recorded_store(config)
+    if store is None:
         return 0
     try:
         db = ServiceStore(store)

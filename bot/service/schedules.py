@@ -91,6 +91,15 @@ def check_cron(cron: str, timezone: str = "UTC", now: datetime | None = None) ->
     return cron
 
 
+def calendar_row(*, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: int = 300,
+                 done_keys: str = "") -> ScheduleRecord:
+    """A schedule row that follows a timetable lesson (its RRULE/EXDATE/RDATE/overrides), not a cron."""
+    return ScheduleRecord(schedule_id=f"sch-{secrets.token_hex(6)}", owner=owner, class_id=class_id, cron="",
+                          timezone=lesson.timezone, duration_s=lesson.duration.total_seconds(),
+                          misfire_grace_s=misfire_grace_s, created_at=now_iso(), calendar=lesson.source,
+                          done_keys=done_keys)
+
+
 def lesson_of(row: ScheduleRecord) -> Lesson:
     """The timetable lesson a calendar schedule follows, rebuilt from its stored iCalendar text."""
     from bot.timetable.ical import parse_calendar
@@ -232,17 +241,6 @@ class ScheduleRunner:
                                replace_existing=True, name=f"class {class_id}")
         return row
 
-
-    def add_calendar(self, *, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: int = 300,
-                     done_keys: str = "") -> ScheduleRecord:
-        """A schedule that follows a timetable lesson (its RRULE/EXDATE/RDATE/overrides), not a cron."""
-        row = ScheduleRecord(schedule_id=f"sch-{secrets.token_hex(6)}", owner=owner, class_id=class_id, cron="",
-                             timezone=lesson.timezone, duration_s=lesson.duration.total_seconds(),
-                             misfire_grace_s=misfire_grace_s, created_at=now_iso(), calendar=lesson.source,
-                             done_keys=done_keys)
-        self.db.add_schedule(row)
-        self._add_job(row)
-        return row
 
     def trigger_for(self, row: ScheduleRecord) -> Any:
         """The row's trigger: its cron on the wall clock, or its lesson's calendar (minus what already ran)."""

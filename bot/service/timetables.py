@@ -15,13 +15,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
-from bot.db.records import ClassRecord, ScheduleRecord
+from bot.db.records import ClassRecord
 from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
+from bot.service.schedules import calendar_row
 from bot.timetable.command import CommandResult, import_timetable
-from bot.timetable.model import Lesson
 from bot.timetable.plan import Existing, ImportPlan
 
 
@@ -57,35 +56,9 @@ def plan_for(db: ServiceStore, data: bytes, *, source: str, owner: str, now: dat
                             default_tz=default_tz, existing=existing(db, owner), classroom_base=classroom_base)
 
 
-class ScheduleWriter:
-    """Schedule rows only (the CLI): the service's `ScheduleRunner` adds their jobs when it syncs."""
-
-    def __init__(self, db: ServiceStore) -> None:
-        self.db = db
-
-    def add_calendar(self, *, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: int = 300,
-                     done_keys: str = "") -> ScheduleRecord:
-        row = ScheduleRecord(schedule_id=f"sch-{secrets.token_hex(6)}", owner=owner, class_id=class_id, cron="",
-                             timezone=lesson.timezone, duration_s=lesson.duration.total_seconds(),
-                             misfire_grace_s=misfire_grace_s, created_at=now_iso(), calendar=lesson.source,
-                             done_keys=done_keys)
-        self.db.add_schedule(row)
-        return row
-
-    def remove(self, schedule_id: str) -> None:
-        self.db.delete_schedule(schedule_id)
-
-
-class Schedules(Protocol):
-    def add_calendar(self, *, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: int = 300,
-                     done_keys: str = "") -> ScheduleRecord: ...
-
-    def remove(self, schedule_id: str) -> None: ...
-
-
-def apply(db: ServiceStore, plan: ImportPlan, owner: str, schedules: Schedules | None = None) -> Applied:
-    """Carry out `plan` for `owner` (synchronous: run it off the event loop)."""
-    writer: Schedules = schedules or ScheduleWriter(db)
+def apply(db: ServiceStore, plan: ImportPlan, owner: str) -> Applied:
+    """Carry out `plan` for `owner` in the store (synchronous: run it off the event loop). Only rows
+    are written: the scheduler gives them jobs when it syncs (`ScheduleRunner.sync`)."""
     out = Applied()
     for planned in plan.schedules:
         lesson = planned.lesson
@@ -107,11 +80,12 @@ def apply(db: ServiceStore, plan: ImportPlan, owner: str, schedules: Schedules |
             old = [s for s in db.schedules(class_id=class_id)[0] if s.calendar]
             done = ",".join(sorted({k for s in old for k in s.done_keys.split(",") if k}))
             for s in old:
-                writer.remove(s.schedule_id)
+                db.delete_schedule(s.schedule_id)
             out.updated.append(class_id)
         if not lesson.meeting_url:
             out.without_link.append(class_id)
             continue
-        made = writer.add_calendar(owner=owner, class_id=class_id, lesson=lesson, done_keys=done)
-        out.schedules.append(made.schedule_id)
+        row = calendar_row(owner=owner, class_id=class_id, lesson=lesson, done_keys=done)
+        db.add_schedule(row)
+        out.schedules.append(row.schedule_id)
     return out

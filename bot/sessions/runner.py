@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import socket
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -38,7 +37,7 @@ from bot.connectors.base import Connector, FailureReason
 from bot.db.records import AttemptRecord, SessionRecord
 from bot.db.store import ServiceStore, SessionConflict
 from bot.sessions.lifecycle import LeaveReason, State
-from bot.sessions.live import LiveSession, Render, SessionResult, render_reports
+from bot.sessions.live import LiveSession, Render, SessionResult, new_session_id, render_reports
 from bot.sessions.sampler import Analyze
 
 log = logging.getLogger(__name__)
@@ -105,10 +104,6 @@ def utc_now() -> datetime:
 
 def iso(t: datetime) -> str:
     return t.astimezone(UTC).replace(microsecond=0).isoformat()
-
-
-def new_session_id(prefix: str = "live") -> str:
-    return f"{prefix}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
 def _start_ticks(pid: int) -> str:
