@@ -134,6 +134,9 @@ class ZoomSection(_Section):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8090, ge=0, le=65535)
     webhook_path: str = Field(default="/zoom/webhook", pattern=r"^/")
+    #: Stream servers on private, loopback or link-local addresses: refused unless this is true
+    #: (tests with the in-process fake, on-premise stream servers). docs/zoom.md.
+    allow_private_server_urls: bool = False
     #: The teacher (token name) who owns the sessions Zoom's webhooks start.
     owner: str = Field(default="zoom", min_length=1, max_length=200)
 

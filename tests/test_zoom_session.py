@@ -45,7 +45,8 @@ def make_config(tmp_path: Path, interval_s: float = 0.1, **zoom: object) -> Conf
         "session": {"join_timeout_s": 5, "empty_timeout_s": 5.0, "nobody_timeout_s": 20, "media_timeout_s": 20},
         "zoom": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "webhook_secret": WEBHOOK_SECRET,
                  "dwell_s": 0.4, "frame_timeout_s": 0.6, "handshake_timeout_s": 3, "webhook_path": "/zoom/hook",
-                 "port": 0, "reconnect_backoff_s": 0.2, "probe_retry_s": 1.0, **zoom},
+                 "port": 0, "reconnect_backoff_s": 0.2, "probe_retry_s": 1.0,
+                 "allow_private_server_urls": True, **zoom},  # the fake Zoom listens on 127.0.0.1
     })
 
 
@@ -534,7 +535,8 @@ def test_real_analyser_finds_the_students_faces_and_renders_the_report(tmp_path:
         **make_config(tmp_path, interval_s=0.5).model_dump(mode="python", exclude={"zoom"}),
         "reports": {"out_dir": str(tmp_path / "reports"), "formats": ["html"]},
         "session": {"join_timeout_s": 5, "empty_timeout_s": 5, "nobody_timeout_s": 60, "media_timeout_s": 60},
-        "zoom": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "dwell_s": 1.5},
+        "zoom": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "dwell_s": 1.5,
+                 "allow_private_server_urls": True},
     })
     store = Store(config.store.url)
 

@@ -54,6 +54,7 @@ from bot.connectors.base import (
 from bot.connectors.push import PushVideoTrack
 from bot.connectors.zoom_client import RtmsSocket, SocketClosed
 from bot.connectors.zoom_media import FrameDecoder, decoder_for
+from bot.connectors.zoom_servers import check_server_url, http_session, server_guard
 from bot.connectors.zoom_signing import stream_signature
 from bot.sessions import rotation
 
@@ -95,6 +96,7 @@ class ZoomConnector(Connector):
         self._hints = list(known)
         self._clock = clock
         self._http: aiohttp.ClientSession | None = None
+        self._guard = server_guard(settings)  # public stream servers only, unless allowed
         self._signal: RtmsSocket | None = None
         self._media: RtmsSocket | None = None
         self._media_url = ""
@@ -138,7 +140,7 @@ class ZoomConnector(Connector):
             raise ConnectorError(FailureReason.WRONG_SECRET,
                                  "zoom.client_id and zoom.client_secret are not configured")
         t = self.settings.handshake_timeout_s  # connecting only: the sockets themselves live for the class
-        self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=t, sock_connect=t))
+        self._http = http_session(self._guard, t)
         try:
             await self._connect_all()
         except ConnectorError:
@@ -163,6 +165,7 @@ class ZoomConnector(Connector):
     async def _open_signaling(self) -> None:
         assert self._http is not None
         timeout = self.settings.handshake_timeout_s
+        await check_server_url(self._guard, self.ref.server_urls, "signaling server")
         try:
             sock = await RtmsSocket.open(self._http, self.ref.server_urls, "signaling", timeout, self._clock)
         except SocketClosed as exc:
@@ -176,6 +179,7 @@ class ZoomConnector(Connector):
 
     async def _open_media(self) -> None:
         assert self._http is not None and self._signal is not None
+        await check_server_url(self._guard, self._media_url, "media server")
         try:
             media = await RtmsSocket.open(self._http, self._media_url, "media", self.settings.handshake_timeout_s,
                                           self._clock)
