@@ -137,8 +137,10 @@ class ZoomSection(_Section):
     #: Stream servers on private, loopback or link-local addresses: refused unless this is true
     #: (tests with the in-process fake, on-premise stream servers). docs/zoom.md.
     allow_private_server_urls: bool = False
-    #: The teacher (token name) who owns the sessions Zoom's webhooks start.
-    owner: str = Field(default="zoom", min_length=1, max_length=200)
+    #: Fallback only: the teacher (token name) owning RTMS streams of meetings NOT mapped to a class.
+    #: Empty (default): such meetings are ignored — with auto-start every meeting of the account
+    #: streams, and only registered classes are analysed (docs/zoom.md, "Which meetings are analysed").
+    owner: str = Field(default="", max_length=200)
 
     @field_validator("client_id", "client_secret", "webhook_secret", mode="before")
     @classmethod

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from analysis.records import State as ObsState
@@ -25,13 +27,16 @@ from bot.connectors.base import FailureReason
 from bot.connectors.zoom import ZoomConnector
 from bot.connectors.zoom_fake import FakeStream, FakeZoom, jpeg_frames, send_webhook, started_payload
 from bot.connectors.zoom_protocol import StreamRef
+from bot.db import tables
+from bot.db.records import ClassRecord
+from bot.db.store import ServiceStore
 from bot.service.app import create_app
 from bot.service.auth import Role, create_token
 from bot.service.state import db_key, manager_key
 from bot.service.zoom_hooks import session_id_for
 from bot.sessions.lifecycle import LeaveReason, State
 from bot.sessions.live import LiveSession, Render
-from bot.sessions.runner import Outcome
+from bot.sessions.runner import Outcome, people_of
 from bot.sim.fake_analyzer import RecordingAnalyzer
 
 CLIENT_ID, CLIENT_SECRET, WEBHOOK_SECRET = "cid-123", "client-secret-xyz", "hook-secret-abc"
@@ -432,13 +437,20 @@ def test_the_codec_zoom_grants_is_the_codec_decoded(tmp_path: Path, frames: list
     store.close()
 
 
+MEETING_NUMBER = "81234567890"  # what started_payload() sends as meeting_id
+
+
 @contextlib.asynccontextmanager
-async def zoom_service(config: Config, analyze: Any = RecordingAnalyzer,
-                       render: Render | None = None) -> AsyncIterator[tuple[web.Application, str]]:
-    """The service (the same app as `serve` and `zoom-webhook`) with Zoom's webhook route, on a real port."""
+async def zoom_service(config: Config, analyze: Any = RecordingAnalyzer, render: Render | None = None,
+                       mapped: bool = True) -> AsyncIterator[tuple[web.Application, str]]:
+    """The service (the same app as `serve` and `zoom-webhook`) with Zoom's webhook route, on a real port;
+    `mapped`: a class of Ms Rivera's is mapped to the fake's meeting number (once per database)."""
     app = create_app(config, analyze_factory=analyze, render=render)
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
+    if mapped and app[db_key].class_for_zoom_meeting(MEETING_NUMBER) is None:
+        app[db_key].add_class(ClassRecord(class_id="cls-zoom", name="Zoom maths", owner="ms-rivera",
+                                          created_at="2026-11-26T09:00:00+00:00", zoom_meeting_id=MEETING_NUMBER))
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
         yield app, f"http://127.0.0.1:{runner.addresses[0][1]}"
@@ -487,7 +499,8 @@ def test_a_class_started_and_stopped_by_webhooks(tmp_path: Path, frames: list[li
     result = outcome.result
     assert result is not None and outcome.state == "done"
     assert result.state is State.DONE and result.leave_reason is LeaveReason.MEETING_ENDED, result
-    assert listed["owner"] == "zoom" and listed["origin"] == "zoom" and listed["state"] == "done"
+    assert listed["owner"] == "ms-rivera" and listed["class_id"] == "cls-zoom" and listed["origin"] == "zoom"
+    assert listed["state"] == "done" and listed["class_name"] == "Zoom maths"
     assert [a["end_reason"] for a in listed["attempts"]] == ["done"]
     store = Store(config.store.url)
     info = store.session(result.session_id)
@@ -612,3 +625,134 @@ def test_a_revoke_after_the_class_ended_deletes_the_stored_class(tmp_path: Path,
     store = Store(config.store.url)
     assert sid not in {s.session_id for s in store.sessions()}
     store.close()
+
+
+@pytest.mark.parametrize("fallback", ["", "zoom-admin"])
+def test_only_meetings_mapped_to_a_class_are_analysed(tmp_path: Path, fallback: str) -> None:
+    """Auto-start streams every meeting of the account: an unmapped meeting is ignored (or, with the
+    explicit `zoom.owner` fallback, analysed for that owner); a mapped one belongs to its class."""
+    config = make_config(tmp_path, owner=fallback)
+
+    async def main() -> tuple[list[str], dict[str, str]]:
+        zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
+        stream = await zoom.start()
+        try:
+            async with zoom_service(config) as (app, base):
+                url = f"{base}/zoom/hook"
+                other = {**started_payload(stream, meeting_id=99988877766), "rtms_stream_id": "other-stream"}
+                unnamed = {**started_payload(stream, meeting_id=None), "rtms_stream_id": "older-server"}
+                for payload in (other, unnamed):
+                    assert (await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", payload))[0] == 200
+                await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", started_payload(stream))
+                sid = session_id_for(stream.rtms_stream_id)
+                await until(lambda: app[db_key].session(sid) is not None)
+                await asyncio.sleep(0.3)
+                rows = app[db_key].sessions()[0]
+                owners = {r.session_id: r.owner for r in rows}
+                for r in rows:
+                    app[manager_key].leave(r.session_id)
+                return [r.session_id for r in rows], owners
+        finally:
+            await zoom.close()
+
+    sids, owners = asyncio.run(main())
+    mapped = session_id_for("03db704592624398931a588dd78200cb")
+    assert owners[mapped] == "ms-rivera"
+    if fallback:
+        assert sorted(sids) == sorted([mapped, session_id_for("other-stream"), session_id_for("older-server")])
+        assert {owners[session_id_for(s)] for s in ("other-stream", "older-server")} == {"zoom-admin"}
+    else:
+        assert sids == [mapped]
+
+
+def test_zoom_moving_the_stream_to_another_server_reconnects_the_same_session(tmp_path: Path,
+                                                                               frames: list[list[bytes]]) -> None:
+    config = make_config(tmp_path)
+
+    async def main() -> tuple[Outcome, FakeZoom, str]:
+        zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
+        stream = await zoom.start()
+        zoom.add_present(101, "Ada Lovelace", frames[0])
+        try:
+            async with zoom_service(config) as (app, base):
+                url, sid = f"{base}/zoom/hook", session_id_for(stream.rtms_stream_id)
+                await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", started_payload(stream))
+                await until(zoom.events_ready)
+                await zoom.speak(101)
+                await until(lambda: zoom.log.video_sent.get(101, 0) >= 3)
+                moved = await zoom.fail_over()  # the old server is gone; Zoom announces the new one
+                await asyncio.sleep(0.3)
+                assert zoom.log.signaling_connections == 1  # nothing answers at the old address
+                await send_webhook(url, WEBHOOK_SECRET, "meeting.rtms_started", started_payload(moved))
+                await until(lambda: zoom.log.signaling_connections == 2)
+                sent = zoom.log.video_sent.get(101, 0)
+                await until(lambda: zoom.log.video_sent.get(101, 0) >= sent + 3)
+                await zoom.stop()
+                outcome = await asyncio.wait_for(app[manager_key].wait(sid), 15)
+                record = app[db_key].session(sid)
+                assert outcome is not None and record is not None
+                assert [a.end_reason for a in app[db_key].attempts(sid)] == ["done"]  # one attempt: same session
+                return outcome, zoom, record.meeting_url
+        finally:
+            await zoom.close()
+
+    outcome, zoom, meeting_url = asyncio.run(main())
+    assert outcome.state == "done"
+    assert zoom.base.split("//")[1] in meeting_url.replace("%3A", ":")  # a resumed attempt would go there too
+    assert zoom.log.stream_close_requests == 0
+    store = Store(config.store.url)
+    assert seen_on_video(store, outcome.session_id) == {"Ada Lovelace"}
+    store.close()
+
+
+def test_a_crashed_service_resumes_the_class_knowing_who_zoom_will_not_announce(tmp_path: Path,
+                                                                                frames: list[list[bytes]]) -> None:
+    """Two students present before the stream, named once by speaking; the service dies mid-class.
+    The next service resumes the session in a new attempt: Zoom announces nobody again, yet both
+    are watched under their names because the attempt started with the people the first one knew."""
+    config = make_config(tmp_path)
+    dead = f"{socket.gethostname()}:999999999:1"
+
+    async def main() -> tuple[Outcome, FakeZoom, dict[int, int], list[tuple[str, str]]]:
+        zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
+        stream = await zoom.start()
+        zoom.add_present(1, "Ada Lovelace", frames[0])
+        zoom.add_present(2, "Alan Turing", frames[1])
+        sid = session_id_for(stream.rtms_stream_id)
+        try:
+            async with zoom_service(config) as (app, base):
+                await send_webhook(f"{base}/zoom/hook", WEBHOOK_SECRET, "meeting.rtms_started",
+                                   started_payload(stream))
+                await until(zoom.events_ready)
+                await zoom.speak(1)
+                await zoom.speak(2)
+                db = app[db_key]
+                await until(lambda: len(people_of(getattr(db.session(sid), "known_people", ""))) == 2, 10)
+                kept = people_of(db.session(sid).known_people)  # type: ignore[union-attr]
+                # the process dies: its task is gone, its attempt left open under a dead holder
+                running = app[manager_key].running[sid]
+                running.task.cancel()
+                await asyncio.gather(running.task, return_exceptions=True)
+                with db.engine.begin() as conn:
+                    conn.execute(sa.update(tables.attempts).where(tables.attempts.c.session_id == sid)
+                                 .values(holder=dead))
+            before = dict(zoom.log.video_sent)
+            async with zoom_service(config) as (app, _):  # recovers at start-up
+                await until(lambda: all(zoom.log.video_sent.get(u, 0) >= before.get(u, 0) + 3 for u in (1, 2)), 15)
+                await zoom.stop()
+                outcome = await asyncio.wait_for(app[manager_key].wait(sid), 15)
+                assert outcome is not None
+                return outcome, zoom, before, kept
+        finally:
+            await zoom.close()
+
+    outcome, zoom, _, kept = asyncio.run(main())
+    assert sorted(kept) == [("1", "Ada Lovelace"), ("2", "Alan Turing")]
+    assert zoom.log.stream_close_requests == 0 and zoom.log.signaling_connections == 2
+    assert outcome.state == "done"
+    store = Store(config.store.url)
+    assert set(names_of(store, outcome.session_id).values()) == {"Ada Lovelace", "Alan Turing"}  # no duplicates
+    assert store.interruptions(outcome.session_id)[0].reason == "crash"
+    store.close()
+    db = ServiceStore(Store(config.store.url))
+    assert db.session(outcome.session_id).known_people == ""  # type: ignore[union-attr]  # names not kept after

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+from bot.connectors.informing import BY_THE_BOT
 
 
 class FailureReason(StrEnum):
@@ -165,6 +167,11 @@ class Connector(abc.ABC):
     #: Shown in reports ("source") and logs, e.g. "Janus room 1234 at http://…". No secrets.
     description: str = ""
     capabilities: Capabilities = Capabilities()
+    #: How the students are told (`bot.connectors.informing`); recorded with the session.
+    informed_by: str = BY_THE_BOT
+    #: False when the platform may never name some participants (Zoom RTMS: nobody is replayed,
+    #: docs/zoom.md): a roster student never seen is then "not visible to ClassPulse", not absent.
+    sees_everyone: bool = True
 
     def __init__(self) -> None:
         self.channel = EventChannel()
@@ -179,6 +186,15 @@ class Connector(abc.ABC):
 
     def events(self) -> AsyncIterator[ConnectorEvent]:
         return self.channel.__aiter__()
+
+    def known_people(self) -> list[tuple[str, str]]:
+        """(feed id, name) of everybody the platform named so far, kept with the session so a
+        resumed attempt can pass them to `remember_people` (platforms that do not re-announce
+        who is present: Zoom RTMS). Default: nothing to keep (the platform re-announces)."""
+        return []
+
+    def remember_people(self, people: Iterable[tuple[str, str]]) -> None:  # noqa: B027 - optional hook
+        """Before `join()`: the people an earlier attempt of this session knew (`known_people`)."""
 
     async def watch(self, feed_ids: Collection[str]) -> None:  # noqa: B027 - optional hook
         """Choose whose video to receive when `capabilities.max_video_streams` limits it."""

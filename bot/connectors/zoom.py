@@ -32,10 +32,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
 
 import aiohttp
 
 from bot.config import ZoomSection
+from bot.connectors import informing
 from bot.connectors import zoom_participants as zpp
 from bot.connectors import zoom_protocol as zp
 from bot.connectors.base import (
@@ -78,6 +80,10 @@ def video_params(settings: ZoomSection) -> zp.VideoParams:
 
 class ZoomConnector(Connector):
     capabilities = Capabilities(max_video_streams=1)
+    informed_by = informing.BY_ZOOM_AND_TEACHER  # no tile, no chat: the app indicator and the teacher
+    #: Zoom names a participant only when they join, speak, toggle the camera or send video after the
+    #: stream started (nobody present is replayed): a silent student with the camera off is never seen.
+    sees_everyone = False
 
     def __init__(self, ref: zp.StreamRef, settings: ZoomSection, *, sample_interval_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic, known: Iterable[tuple[str, str]] = ()) -> None:
@@ -479,6 +485,33 @@ class ZoomConnector(Connector):
             self.channel.put(Reconnected())
             return True
         return not self._leaving
+
+    # -- restarts and failover ---------------------------------------------------------------
+    def known_people(self) -> list[tuple[str, str]]:
+        """Everybody named so far, with the earlier attempts' people not seen again yet."""
+        named = dict(self._hints)
+        named.update(self.participants.known())
+        return sorted(named.items())
+
+    def remember_people(self, people: Iterable[tuple[str, str]]) -> None:
+        """An earlier attempt's people (the session runner, when it resumes a class): Zoom
+        will not announce them again, so they are probed from the start under their names."""
+        self._hints = list(dict([*self._hints, *people]).items())
+
+    def fail_over(self, server_urls: str) -> bool:
+        """Zoom moved the stream to another server (a new ``meeting.rtms_started`` for the same
+        stream with other ``server_urls``, WS "RTMS server failure"): redo the handshake there,
+        in this session. False when it is the same server (a webhook retry)."""
+        if server_urls == self.ref.server_urls or self._leaving:
+            return False
+        self._note(f"Zoom moved the stream to {server_urls}: reconnecting there")
+        self.ref = replace(self.ref, server_urls=server_urls)
+        sock = self._signal
+        if sock is not None and not sock.closed:
+            closing = asyncio.ensure_future(sock.close())  # the signaling reader reconnects to the new server
+            self._background.add(closing)
+            closing.add_done_callback(self._background.discard)
+        return True
 
     # -- rotation --------------------------------------------------------------------------
     async def watch(self, feed_ids: Collection[str]) -> None:

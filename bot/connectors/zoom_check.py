@@ -107,13 +107,15 @@ async def wait_for_webhook(config: Config, say: Callable[[str], None]) -> Stream
     """Serve the webhook endpoint until the first `meeting.rtms_started` arrives."""
     from aiohttp import web
 
-    from bot.connectors.zoom_webhook import webhook_handler
+    from bot.connectors.zoom_webhook import Started, webhook_handler
 
     started: asyncio.Future[StreamRef] = asyncio.get_running_loop().create_future()
 
-    def on_started(ref: StreamRef) -> None:
+    def on_started(event: Started) -> None:
+        say(f"meeting.rtms_started: meeting number {event.meeting_id or '(not sent)'}, "
+            f"started by Zoom user {event.operator_id or '(not sent)'}")
         if not started.done():
-            started.set_result(ref)
+            started.set_result(event.ref)
 
     app = web.Application()
     app.router.add_post(config.zoom.webhook_path, webhook_handler(

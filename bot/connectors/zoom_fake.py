@@ -133,6 +133,8 @@ class FakeZoom:
         self._down_until = 0.0  # the network between ClassPulse and Zoom is down until then
         self._pings: set[int] = set()
         self._runner: web.AppRunner | None = None
+        self._runners: list[web.AppRunner] = []
+        self._site: web.TCPSite | None = None
         self.base = ""
 
     # -- server ----------------------------------------------------------------------------
@@ -141,10 +143,26 @@ class FakeZoom:
         app.router.add_get("/signaling", self._signaling)
         app.router.add_get("/media", self._media_socket)
         self._runner = web.AppRunner(app, handle_signals=False)
+        self._runners.append(self._runner)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await self._site.start()
         self.base = f"ws://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self.stream
+
+    async def fail_over(self) -> FakeStream:
+        """Zoom's "RTMS server failure" (developers.zoom.us RTMS "Working with streams"): the
+        stream's server fails, the stream moves to another one, and Zoom sends a new
+        ``meeting.rtms_started`` for the same stream naming the new ``server_urls`` (the test
+        sends it). The old address stops answering; the stream, its people and its grace
+        window for reconnecting carry on."""
+        old = self._site
+        await self.start()
+        if old is not None:
+            await old.stop()  # nothing answers at the old address any more
+        for ws in (self._media, self._signal):
+            if ws is not None:
+                await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server failure")
         return self.stream
 
     @property
@@ -165,8 +183,8 @@ class FakeZoom:
         for ws in (self._media, self._signal):
             if ws is not None:
                 await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        for runner in self._runners:
+            await runner.cleanup()
 
     def _status(self, current: int, legacy: int) -> int:
         return legacy if self.legacy_status else current
@@ -546,10 +564,16 @@ async def send_webhook(url: str, secret: str, event: str, payload: dict[str, Any
             return resp.status, text
 
 
-def started_payload(stream: FakeStream) -> dict[str, Any]:
-    """``meeting.rtms_started`` payload (developers.zoom.us RTMS "Working with streams")."""
-    return {"meeting_uuid": stream.meeting_uuid, "rtms_stream_id": stream.rtms_stream_id,
-            "server_urls": stream.server_urls, "operator_id": "host-1"}
+def started_payload(stream: FakeStream, meeting_id: int | str | None = 81234567890) -> dict[str, Any]:
+    """``meeting.rtms_started`` payload (developers.zoom.us RTMS "Working with streams": meeting_uuid,
+    rtms_stream_id, server_urls; zoom/rtms-samples: operator_id; changelog "RTMS April release":
+    meeting_id, the meeting number, and account_id). `meeting_id=None` leaves it out (older servers)."""
+    payload: dict[str, Any] = {"meeting_uuid": stream.meeting_uuid, "rtms_stream_id": stream.rtms_stream_id,
+                               "server_urls": stream.server_urls, "operator_id": "host-1",
+                               "account_id": "acct-1"}
+    if meeting_id is not None:
+        payload["meeting_id"] = meeting_id
+    return payload
 
 
 def jpeg_frames(video: str, count: int = 12, width: int = 320, step: int = 3) -> list[bytes]:

@@ -7,8 +7,11 @@ the body and schedules the work: the 200 goes out before any socket is opened.
 - Every request must carry a valid ``x-zm-signature`` for its ``x-zm-request-timestamp``
   (at most five minutes old): anything else gets 401 and is never acted on.
 - ``endpoint.url_validation`` is answered with ``{plainToken, encryptedToken}``.
-- ``meeting.rtms_started`` calls `on_started(StreamRef)`; ``meeting.rtms_stopped`` calls
-  `on_stopped(meeting_uuid, rtms_stream_id, stop_reason)`. Other events get 200 and are ignored.
+- ``meeting.rtms_started`` calls `on_started(Started)`: the stream (``meeting_uuid``,
+  ``rtms_stream_id``, ``server_urls``) and, when Zoom sends them, the meeting number
+  (``meeting_id``) and the user who started the stream (``operator_id``), which say which
+  class it is. ``meeting.rtms_stopped`` calls `on_stopped(meeting_uuid, rtms_stream_id,
+  stop_reason)`. Other events get 200 and are ignored.
 """
 
 from __future__ import annotations
@@ -17,16 +20,28 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from bot.connectors.zoom_meetings import meeting_number
 from bot.connectors.zoom_protocol import StreamRef
 from bot.connectors.zoom_signing import url_validation_reply, verify_webhook
 
 log = logging.getLogger(__name__)
 
-OnStarted = Callable[[StreamRef], None]
+
+@dataclass(frozen=True)
+class Started:
+    """One ``meeting.rtms_started``: the stream, and what says which meeting it is."""
+
+    ref: StreamRef
+    meeting_id: str = ""  # the meeting number (digits); "" when Zoom did not send one
+    operator_id: str = ""  # the Zoom user who started the stream, when sent (logged only)
+
+
+OnStarted = Callable[[Started], None]
 OnStopped = Callable[[str, str, int], None]
 
 
@@ -65,7 +80,10 @@ def webhook_handler(secret: str, on_started: OnStarted, on_stopped: OnStopped,
                 ref = StreamRef(str(payload["meeting_uuid"]), str(payload["rtms_stream_id"]), str(urls))
             except KeyError:
                 return web.Response(status=400, text="rtms_started without meeting_uuid/rtms_stream_id")
-            on_started(ref)  # must only schedule work: the answer goes out now
+            operator = payload.get("operator_id")
+            on_started(Started(ref, meeting_number(payload.get("meeting_id")),
+                               str(operator) if isinstance(operator, str | int) else ""))
+            # on_started must only schedule work: the answer goes out now
         elif event == "meeting.rtms_stopped":
             try:
                 stop_reason = int(payload.get("stop_reason", 0) or 0)

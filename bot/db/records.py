@@ -26,6 +26,7 @@ class ClassRecord:
     webhook_url: str = ""
     timetable_uid: str = ""  # the calendar UID the class was imported from ("" = made by hand)
     timetable_fingerprint: str = ""
+    zoom_meeting_id: str = ""  # the Zoom meeting number whose RTMS streams are this class's
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class SessionRecord:
     started_at: str = ""
     attempt: int = 0
     origin: str = ""  # api | schedule | cli | zoom
+    #: JSON [[feed id, name], …] the platform named, for a resumed attempt (Zoom does not
+    #: re-announce who is present); kept only while the session is open.
+    known_people: str = ""
 
     @property
     def final(self) -> bool:

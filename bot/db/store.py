@@ -111,6 +111,15 @@ class ServiceStore:
         t = tables.classes
         return self._page(t, ClassRecord, [t.c.owner == owner] if owner is not None else [], limit, offset)
 
+    def class_for_zoom_meeting(self, meeting_number: str) -> ClassRecord | None:
+        """The class whose Zoom meeting this is (at most one: a unique index)."""
+        if not meeting_number:
+            return None
+        t = tables.classes
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.zoom_meeting_id == meeting_number)).first()
+        return _record(ClassRecord, row) if row is not None else None
+
     def timetable_classes(self, owner: str) -> list[ClassRecord]:
         """The owner's classes imported from a timetable (keyed by their calendar UID)."""
         t = tables.classes
@@ -119,9 +128,10 @@ class ServiceStore:
         return [_record(ClassRecord, r) for r in rows]
 
     def update_class(self, class_id: str, *, name: str | None = None, meeting_url: str | None = None,
-                     timetable_fingerprint: str | None = None) -> int:
+                     timetable_fingerprint: str | None = None, zoom_meeting_id: str | None = None) -> int:
         return self._update(tables.classes, class_id, {"name": name, "meeting_url": meeting_url,
-                                                       "timetable_fingerprint": timetable_fingerprint})
+                                                       "timetable_fingerprint": timetable_fingerprint,
+                                                       "zoom_meeting_id": zoom_meeting_id})
 
     def delete_class(self, class_id: str) -> int:
         return self._delete(tables.classes, class_id)
@@ -162,10 +172,23 @@ class ServiceStore:
 
     def update_session(self, session_id: str, *, state: str | None = None, failure: str | None = None,
                        detail: str | None = None, ended_at: str | None = None, started_at: str | None = None,
-                       window_end: str | None = None, meeting: str | None = None) -> int:
+                       window_end: str | None = None, meeting: str | None = None,
+                       meeting_url: str | None = None, known_people: str | None = None) -> int:
         return self._update(tables.service_sessions, session_id, {
             "state": state, "failure": failure, "detail": None if detail is None else detail[:1000],
-            "ended_at": ended_at, "started_at": started_at, "window_end": window_end, "meeting": meeting})
+            "ended_at": ended_at, "started_at": started_at, "window_end": window_end, "meeting": meeting,
+            "meeting_url": meeting_url, "known_people": known_people})
+
+    def keep_known_people(self, session_id: str, number: int, now: str, people: str) -> bool:
+        """The attempt's `Connector.known_people` (JSON), written through the attempt fence."""
+        s = tables.service_sessions
+        try:
+            with self.engine.begin() as conn:
+                self.fence(conn, session_id, number, now)
+                conn.execute(sa.update(s).where(s.c.session_id == session_id).values(known_people=people))
+        except Superseded:
+            return False
+        return True
 
     def delete_session(self, session_id: str) -> int:
         with self.engine.begin() as conn:

@@ -38,6 +38,7 @@ classes = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("timetable_uid", sa.String(500), nullable=False),  # the calendar UID it was imported from
     sa.Column("timetable_fingerprint", sa.String(64), nullable=False),
+    sa.Column("zoom_meeting_id", sa.String(20), nullable=False),  # Zoom meeting number ("" = none)
 )
 
 #: Every session ClassPulse ran, whoever started it, including those that failed before class.
@@ -59,6 +60,7 @@ service_sessions = sa.Table(
     sa.Column("started_at", sa.String(40), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("known_people", sa.Text, nullable=False),  # JSON, while open: Connector.known_people
 )
 
 attempts = sa.Table(

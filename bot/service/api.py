@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import BaseModel
 
-from bot.service.api_classes import create_class, delete_class, get_class, list_classes, opt_out_student
+from bot.service.api_classes import (
+    create_class,
+    delete_class,
+    get_class,
+    list_classes,
+    opt_out_student,
+    patch_class,
+)
 from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
 from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
 from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
@@ -34,6 +41,7 @@ from bot.service.errors import error_response, query
 from bot.service.schemas import (
     ClassIn,
     ClassOut,
+    ClassPatchIn,
     DeletedOut,
     DeliveryOut,
     OptOutOut,
@@ -86,6 +94,8 @@ ROUTES: list[Route] = [
     Route("GET", "/classes", list_classes, "list classes (teachers: their own)", paged=True, response=ClassOut),
     Route("POST", "/classes", create_class, "create a class", body=ClassIn, response=ClassOut, status=201),
     Route("GET", "/classes/{class_id}", get_class, "one class", response=ClassOut),
+    Route("PATCH", "/classes/{class_id}", patch_class, "map the class to its Zoom meeting (zoom_meeting_id)",
+          body=ClassPatchIn, response=ClassOut),
     Route("DELETE", "/classes/{class_id}", delete_class, "delete a class and all data of its sessions",
           response=DeletedOut),
     Route("POST", "/classes/{class_id}/opt-out", opt_out_student,

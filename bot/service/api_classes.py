@@ -1,14 +1,17 @@
-"""Classes: create, list, read, delete (with all data of their sessions), class-wide opt-out."""
+"""Classes: create, list, read, map to a Zoom meeting, delete (with all data of their sessions),
+class-wide opt-out. A class says how its students are told ClassPulse is on and, for Zoom
+(no bot tile, no chat), the notice the teacher shares (`bot.connectors.informing`)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from aiohttp import web
 
 from bot.config import Config
+from bot.connectors import informing
 from bot.db.records import ClassRecord
 from bot.service.api_common import own_class, page_response, principal_of, run_db
 from bot.service.api_sessions import erase_session, rerender_reports
@@ -17,6 +20,7 @@ from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     ClassIn,
     ClassOut,
+    ClassPatchIn,
     DeletedOut,
     Page,
     StudentOptOutIn,
@@ -29,11 +33,29 @@ from bot.web.app import config_key
 log = logging.getLogger(__name__)
 
 
+def class_out(request: web.Request, record: ClassRecord) -> dict[str, object]:
+    config: Config = request.app[config_key]
+    return ClassOut(**asdict(record),
+                    students_informed_by=informing.informed_by(record.meeting_url, record.zoom_meeting_id),
+                    notice_to_share=informing.notice_to_share(config.bot.notice, record.meeting_url,
+                                                              record.zoom_meeting_id)).model_dump()
+
+
 async def list_classes(request: web.Request) -> web.Response:
     page = query(request, Page)
     rows, total = await run_db(request, lambda: request.app[db_key].classes(
         owner=principal_of(request).owner_filter(), limit=page.limit, offset=page.offset))
-    return page_response([ClassOut(**asdict(r)).model_dump() for r in rows], total, page)
+    return page_response([class_out(request, r) for r in rows], total, page)
+
+
+async def _zoom_meeting_free(request: web.Request, number: str, class_id: str = "") -> None:
+    """One class per Zoom meeting: a webhook must name exactly one class (and one owner)."""
+    if not number:
+        return
+    other = await run_db(request, lambda: request.app[db_key].class_for_zoom_meeting(number))
+    if other is not None and other.class_id != class_id:
+        raise ApiError(409, f"Zoom meeting {number} already belongs to another class",
+                       [{"field": "zoom_meeting_id", "message": "already mapped to another class"}])
 
 
 async def create_class(request: web.Request) -> web.Response:
@@ -49,11 +71,22 @@ async def create_class(request: web.Request) -> web.Response:
             request.app[manager_key].meetings.validate(body.meeting_url)
         except ValueError as exc:
             raise ApiError(422, str(exc), [{"field": "meeting_url", "message": str(exc)}]) from None
+    await _zoom_meeting_free(request, body.zoom_meeting_id)
     record = ClassRecord(class_id=f"cls-{secrets.token_hex(6)}", name=body.name, owner=body.owner or who.name,
                          meeting_url=body.meeting_url, email=body.email, webhook_url=body.webhook_url,
-                         created_at=now_iso())
+                         created_at=now_iso(), zoom_meeting_id=body.zoom_meeting_id)
     await run_db(request, lambda: request.app[db_key].add_class(record))
-    return web.json_response(ClassOut(**asdict(record)).model_dump(), status=201)
+    return web.json_response(class_out(request, record), status=201)
+
+
+async def patch_class(request: web.Request) -> web.Response:
+    """Map the class to its Zoom meeting (or unmap it with "")."""
+    cls = await own_class(request, request.match_info["class_id"])
+    body = await read_json(request, ClassPatchIn)
+    await _zoom_meeting_free(request, body.zoom_meeting_id, cls.class_id)
+    await run_db(request, lambda: request.app[db_key].update_class(cls.class_id,
+                                                                   zoom_meeting_id=body.zoom_meeting_id))
+    return web.json_response(class_out(request, replace(cls, zoom_meeting_id=body.zoom_meeting_id)))
 
 
 async def _check_webhook(request: web.Request, url: str) -> None:
@@ -76,7 +109,7 @@ async def _check_webhook(request: web.Request, url: str) -> None:
 
 async def get_class(request: web.Request) -> web.Response:
     record = await own_class(request, request.match_info["class_id"])
-    return web.json_response(ClassOut(**asdict(record)).model_dump())
+    return web.json_response(class_out(request, record))
 
 
 async def delete_class(request: web.Request) -> web.Response:

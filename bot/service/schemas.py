@@ -42,11 +42,21 @@ class ClassIn(_Request):
                              description="called (signed) when a report is ready; never this service itself")
     owner: str | None = Field(default=None, min_length=1, max_length=200,
                               description="the teacher owning the class (admins only; default: the caller)")
+    zoom_meeting_id: str = Field(default="", max_length=1000, description=(
+        "the class's Zoom meeting: its number (812 3456 7890) or join link (https://….zoom.us/j/…); "
+        "Zoom RTMS streams of this meeting are analysed for this class, other meetings are ignored"))
 
     @field_validator("meeting_url")
     @classmethod
     def _url(cls, v: str) -> str:
         return check_meeting_url(v, ("fake",)) if v else v
+
+    @field_validator("zoom_meeting_id")
+    @classmethod
+    def _zoom(cls, v: str) -> str:
+        from bot.connectors.zoom_meetings import class_meeting_number
+
+        return class_meeting_number(v)
 
     @field_validator("webhook_url")
     @classmethod
@@ -54,6 +64,19 @@ class ClassIn(_Request):
         from bot.service.delivery import check_webhook_url
 
         return check_webhook_url(v) if v else v
+
+
+class ClassPatchIn(_Request):
+    """What can change on a class after it was made: its Zoom meeting."""
+
+    zoom_meeting_id: str = Field(max_length=1000, description="meeting number or join link; \"\" unmaps the class")
+
+    @field_validator("zoom_meeting_id")
+    @classmethod
+    def _zoom(cls, v: str) -> str:
+        from bot.connectors.zoom_meetings import class_meeting_number
+
+        return class_meeting_number(v)
 
 
 class SessionIn(_Request):
@@ -153,6 +176,10 @@ class ClassOut(BaseModel):
     email: str
     webhook_url: str
     created_at: str
+    zoom_meeting_id: str = ""
+    students_informed_by: str = Field(default="", description="how the class's students are told ClassPulse is on")
+    notice_to_share: str = Field(default="", description=(
+        "the text the teacher shares with the students (Zoom: no bot tile or chat); \"\" when the bot shows it"))
 
 
 class DeliveryOut(BaseModel):

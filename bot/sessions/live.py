@@ -86,6 +86,11 @@ class SessionResult:
     data_deleted: bool = False  # the platform revoked the data (Zoom stop reason 8): nothing kept
 
 
+def source_line(connector: Connector) -> str:
+    """The report's "Source": the meeting, and how its students were told (`Connector.informed_by`)."""
+    return f"{connector.description}; students informed by {connector.informed_by}"[:500]
+
+
 class LiveSession:
     def __init__(self, connector: Connector, config: Config, store: Store, *,
                  session_id: str | None = None, class_name: str = "Live class", teacher: str = "",
@@ -234,7 +239,7 @@ class LiveSession:
             # A connector that cannot watch everyone at once (Zoom RTMS rotates one individual
             # stream) describes its own sampling; the report states it.
             sampling=getattr(self.connector, "sampling", "") or f"1 frame per student every {a.sample_interval_s:g} s",
-            source=self.connector.description, model_version=model_version, settings=settings)
+            source=source_line(self.connector), model_version=model_version, settings=settings)
         await loop.run_in_executor(self._io, self.store.ensure_session, info)
         self.lifecycle.to(State.IN_CLASS)
         self.in_class.set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -98,6 +99,16 @@ class Running:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+def people_of(text: str) -> list[tuple[str, str]]:
+    """`SessionRecord.known_people` → (feed id, name) pairs; anything malformed is skipped."""
+    try:
+        data = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return [(str(p[0]), str(p[1])) for p in data if isinstance(p, list) and len(p) == 2] \
+        if isinstance(data, list) else []
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -154,6 +165,7 @@ class SessionRunner:
         self.render = render
         self.now = now
         self.retry_delay_s = retry_delay_s
+        self.people_save_s = 2.0  # how often a running attempt keeps `Connector.known_people`
         self.holder = holder_id()
         self.running: dict[str, Running] = {}
         self.on_finished: list[OnFinished] = []
@@ -257,6 +269,8 @@ class SessionRunner:
             meeting = await meeting_cm.__aenter__()
         except ValueError as exc:
             return SessionResult(sid, State.FAILED, FailureReason.MEETING_NOT_FOUND, str(exc))
+        meeting.connector.remember_people(people_of(record.known_people))
+        keeper = asyncio.ensure_future(self._keep_people(sid, number, meeting.connector))
         try:
             live = LiveSession(meeting.connector, self.config, self.store, session_id=sid,
                                class_name=record.class_name, teacher=record.owner,
@@ -274,7 +288,30 @@ class SessionRunner:
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
         finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            await self._save_people(sid, number, meeting.connector, record.known_people)
             await meeting_cm.__aexit__(None, None, None)
+
+    async def _keep_people(self, sid: str, number: int, connector: Connector) -> None:
+        """Keep the connector's `known_people` with the session while the attempt runs, so an
+        attempt that resumes it after a crash knows who Zoom will not announce again."""
+        saved = ""
+        while True:
+            await asyncio.sleep(self.people_save_s)
+            saved = await self._save_people(sid, number, connector, saved)
+
+    async def _save_people(self, sid: str, number: int, connector: Connector, saved: str) -> str:
+        people = connector.known_people()
+        text = json.dumps(people, ensure_ascii=False) if people else ""
+        if text and text != saved:
+            try:
+                await self._db(partial(self.db.keep_known_people, sid, number, iso(self.now()), text))
+            except Exception:  # a store hiccup must not end the class; the next round retries
+                log.exception("session %s: could not keep the known participants", sid)
+                return saved
+        return text or saved
 
     async def _when_in_class(self, record: SessionRecord, live: LiveSession, gap: Interruption | None) -> None:
         """Mark the session in class; a continued one closes its interruption now."""
@@ -326,7 +363,8 @@ class SessionRunner:
                 report_error = f"{type(exc).__name__}: {exc}"
         ended = iso(self.now())
         await self._db(lambda: self.db.update_session(sid, state=state, failure=failure,
-                                                      detail=detail or report_error, ended_at=ended))
+                                                      detail=detail or report_error, ended_at=ended,
+                                                      known_people=""))
         outcome = Outcome(sid, state, failure, detail, tuple(reports), report_error, result)
         log.info("session finished session_id=%s state=%s failure=%s reports=%d", sid, state, failure or "-",
                  len(reports))
@@ -434,7 +472,7 @@ class SessionRunner:
         except StoreError:
             self.store.delete_interruptions(session_id)
         shutil.rmtree(Path(self.config.reports.out_dir) / session_id, ignore_errors=True)
-        self.db.update_session(session_id, state="failed", failure="revoked",
+        self.db.update_session(session_id, state="failed", failure="revoked", known_people="",
                                detail="the platform revoked the stream: all its data was deleted")
 
     async def wait(self, session_id: str) -> Outcome | None:
