@@ -172,3 +172,19 @@ def test_video_params_follow_the_codec_rules() -> None:
     assert video_params(ZoomSection(codec="jpg", fps=12)).fps == 5  # pictures: at most 5 fps
     assert video_params(ZoomSection(codec="h264", fps=5)).fps == 6  # H.264: only above 5 fps
     assert video_params(ZoomSection(codec="h264", fps=25)).fps == 25
+
+
+def test_lenient_where_zoom_is_vague() -> None:
+    """status_code absent, null or a numeric string; server_urls a plain string; a frame without
+    user_id (the one individual stream subscribed to); ids kept as Zoom wrote them."""
+    for status in (None, "0"):
+        assert zp.parse(json.dumps({"msg_type": 4, "status_code": status})) == zp.DataReady(None)
+    assert zp.parse('{"msg_type": 2, "status_code": "3"}') == zp.Refused(2, 3, "")
+    assert zp.parse('{"msg_type": 2, "media_server": {"server_urls": "wss://m"}}') == zp.SignalingReady("wss://m")
+    data = base64.b64encode(b"\xff\xd8").decode()
+    anonymous = zp.parse(json.dumps({"msg_type": 15, "content": {"data": data, "timestamp": 1}}))
+    assert isinstance(anonymous, zp.VideoData) and anonymous.user_id == ""
+    joined = zp.parse(json.dumps({"msg_type": 6, "event": {"event_type": 3, "participants": [
+        {"user_id": 1, "user_name": "Ada"}, {"user_id": "2", "user_name": "Alan"}]}}))
+    assert isinstance(joined, zp.RosterUpdate) and [p.wire for p in joined.people] == [1, "2"]
+    assert json.loads(zp.encode(zp.video_subscription("2", timestamp=5, wire="2")))["user_id"] == "2"

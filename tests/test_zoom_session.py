@@ -173,6 +173,25 @@ def test_replayed_joins_do_not_double_anyone(tmp_path: Path, frames: list[list[b
     store.close()
 
 
+@pytest.mark.parametrize("string_ids", [True, False])
+def test_video_subscriptions_send_ids_back_as_zoom_wrote_them(tmp_path: Path, frames: list[list[bytes]],
+                                                               string_ids: bool) -> None:
+    """Zoom documents user_id as an integer but its examples write strings: echo what Zoom sent."""
+    zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3, string_ids=string_ids)
+
+    async def scenario(zoom: FakeZoom, live: LiveSession) -> None:
+        await until(zoom.events_ready)
+        await zoom.join(16778240, "Ada Lovelace", frames[0])
+        await until(lambda: zoom.log.video_sent.get(16778240, 0) >= 3)
+        await zoom.stop()
+
+    live, store, _ = run_session(tmp_path, zoom, scenario)
+    sent = [m["user_id"] for m in zoom.log.signaling if m.get("msg_type") == 28]
+    assert sent and all(u == ("16778240" if string_ids else 16778240) for u in sent)
+    assert seen_on_video(store, live.session_id) == {"Ada Lovelace"}
+    store.close()
+
+
 def test_a_restart_mid_class_resumes_without_closing_the_stream(tmp_path: Path,
                                                                 frames: list[list[bytes]]) -> None:
     zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)

@@ -112,6 +112,7 @@ class ZoomConnector(Connector):
         self._background: set[asyncio.Future[None]] = set()
         self._reconnecting = asyncio.Lock()  # never a media and a signaling reconnect at once
         self._tracks: dict[str, PushVideoTrack] = {}
+        self._wire: dict[str, int | str] = {}  # user id → as Zoom wrote it (int or text), for msg_type 28
         self._retry_at: dict[str, float] = {}
         self.codec = self.params.codec  # what Zoom granted (msg_type 4) once connected
         self._decoder: FrameDecoder = decoder_for(self.codec)
@@ -314,6 +315,7 @@ class ZoomConnector(Connector):
         self._note(f"event {update.event.name}: " + ", ".join(
             f"{p.user_id}" + (f" {p.user_name!r}" if p.user_name else "") for p in update.people))
         for person in update.people:
+            self._remember_wire(person.user_id, person.wire)
             self._apply(handler(person))
 
     def _apply(self, effects: list[zpp.Effect]) -> None:
@@ -442,7 +444,16 @@ class ZoomConnector(Connector):
             if self._on_message(msg, sock):
                 return
 
+    def _remember_wire(self, user: str, wire: int | str) -> None:
+        if wire != "" and user not in self._wire:
+            self._wire[user] = wire
+
     def _on_video(self, msg: zp.VideoData) -> None:
+        if not msg.user_id:  # a frame naming nobody: the one individual stream we subscribed to
+            if not self._individual or self.rotation.current is None:
+                return
+            msg = replace(msg, user_id=self.rotation.current)
+        self._remember_wire(msg.user_id, msg.wire)
         self._apply(self.participants.frame(msg.user_id, msg.user_name))
         if self._individual and msg.user_id != self.rotation.current:
             return  # late frames of a student we already moved away from
@@ -556,7 +567,7 @@ class ZoomConnector(Connector):
         if self.trace is not None:
             self.trace(f"subscribing to the video of {user} (28, signaling socket)")
         with contextlib.suppress(SocketClosed):  # the signaling reader notices and reconnects
-            await sock.send(zp.video_subscription(user))
+            await sock.send(zp.video_subscription(user, wire=self._wire.get(user, "")))
 
     # -- leaving ---------------------------------------------------------------------------
     async def end_stream(self) -> bool:

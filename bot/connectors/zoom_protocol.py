@@ -263,7 +263,8 @@ def user_key(value: Any) -> UserId:
 
 
 def wire_user_id(user: UserId) -> int | str:
-    """How to send a user id back (msg_type 28 documents an unsigned int32)."""
+    """How to send back a user id whose original form is unknown (msg_type 28 documents an
+    unsigned int32); a connector that saw the id sends it back as Zoom wrote it."""
     return int(user) if user.isdigit() else user
 
 
@@ -317,9 +318,11 @@ def keep_alive_reply(timestamp: Any) -> dict[str, Any]:
     return {"msg_type": Msg.KEEP_ALIVE_RESP, "timestamp": timestamp}
 
 
-def video_subscription(user: UserId, subscribe: bool = True, timestamp: int | None = None) -> dict[str, Any]:
-    """Sent on the SIGNALING socket; the answer (29) comes back there."""
-    return {"msg_type": Msg.VIDEO_SUBSCRIPTION_REQ, "user_id": wire_user_id(user), "subscribe": subscribe,
+def video_subscription(user: UserId, subscribe: bool = True, timestamp: int | None = None,
+                       wire: int | str = "") -> dict[str, Any]:
+    """Sent on the SIGNALING socket; the answer (29) comes back there. `wire`: the id as Zoom wrote it."""
+    return {"msg_type": Msg.VIDEO_SUBSCRIPTION_REQ, "user_id": wire if wire != "" else wire_user_id(user),
+            "subscribe": subscribe,
             "timestamp": now_ms() if timestamp is None else timestamp}
 
 
@@ -366,6 +369,8 @@ class DataReady:
 class Person:
     user_id: UserId
     user_name: str = ""
+    #: The id exactly as Zoom sent it (int or text): sent back that way in msg_type 28.
+    wire: int | str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -388,10 +393,11 @@ class KeepAlive:
 
 @dataclass(frozen=True)
 class VideoData:
-    user_id: UserId
+    user_id: UserId  # "" when Zoom named nobody: the individual stream subscribed to
     user_name: str
     data: bytes = field(repr=False)
     timestamp: int
+    wire: int | str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -440,6 +446,15 @@ def _int(value: Any, what: str) -> int:
     return value
 
 
+def _status(value: Any) -> int:
+    """``status_code``: absent or null is OK (0); a numeric string is read as its number."""
+    if value is None:
+        return STATUS_OK
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return _int(value, "status_code")
+
+
 def _people(event: dict[str, Any]) -> tuple[Person, ...]:
     """`participants: [{user_id, user_name?}]`, or `user_id`/`user_name` on the event itself
     (active speaker; zoom/rtms-samples' boilerplate reads joins that way too)."""
@@ -452,7 +467,8 @@ def _people(event: dict[str, Any]) -> tuple[Person, ...]:
     for p in items:
         if not isinstance(p, dict):
             raise ProtocolError(f"a participant must be an object, got {p!r}")
-        people.append(Person(user_key(p.get("user_id")), str(p.get("user_name") or "")))
+        raw = p.get("user_id")
+        people.append(Person(user_key(raw), str(p.get("user_name") or ""), raw if isinstance(raw, int | str) else ""))
     return tuple(people)
 
 
@@ -492,14 +508,14 @@ def parse(text: str | bytes) -> Message:
     if not isinstance(msg, dict):
         raise ProtocolError("a message must be a JSON object")
     kind = _int(msg.get("msg_type"), "msg_type")
-    status = _int(msg.get("status_code", STATUS_OK), "status_code")
+    status = _status(msg.get("status_code"))
     reason = msg.get("reason")
     reason_text = reason if isinstance(reason, str) else ""
     if kind in (Msg.SIGNALING_HAND_SHAKE_RESP, Msg.DATA_HAND_SHAKE_RESP) and status != STATUS_OK:
         return Refused(kind, status, reason_text)
     if kind == Msg.SIGNALING_HAND_SHAKE_RESP:
         urls = (msg.get("media_server") or {}).get("server_urls") or {}
-        url = urls.get("video") or urls.get("all")
+        url = urls if isinstance(urls, str) else urls.get("video") or urls.get("all") if isinstance(urls, dict) else ""
         if not isinstance(url, str) or not url:
             raise ProtocolError("handshake answer without media_server.server_urls.video")
         return SignalingReady(url)
@@ -521,8 +537,10 @@ def parse(text: str | bytes) -> Message:
         except (binascii.Error, TypeError, ValueError):
             raise ProtocolError("video data is not base64") from None
         ts = content.get("timestamp")
-        return VideoData(user_key(content.get("user_id")), str(content.get("user_name") or ""),
-                         data, ts if isinstance(ts, int) and not isinstance(ts, bool) else 0)
+        raw = content.get("user_id")
+        return VideoData(user_key(raw) if raw not in (None, "") else "", str(content.get("user_name") or ""),
+                         data, ts if isinstance(ts, int) and not isinstance(ts, bool) else 0,
+                         raw if isinstance(raw, int | str) else "")
     if kind == Msg.STREAM_STATE_UPDATE:
         state = msg.get("state")
         stop = _int(msg.get("reason", 0) or 0, "reason")
