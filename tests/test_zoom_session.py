@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from analysis.records import State as ObsState
 from analysis.store import Store
+from bot.cli.join import run_join
 from bot.config import Config
 from bot.connectors.base import FailureReason
 from bot.connectors.zoom import ZoomConnector
@@ -33,7 +35,7 @@ from bot.db.store import ServiceStore
 from bot.service.app import create_app
 from bot.service.auth import Role, create_token
 from bot.service.state import db_key, manager_key
-from bot.service.zoom_hooks import session_id_for
+from bot.service.zoom_hooks import session_id_for, stream_url
 from bot.sessions.lifecycle import LeaveReason, State
 from bot.sessions.live import LiveSession, Render
 from bot.sessions.runner import Outcome, people_of
@@ -775,3 +777,34 @@ def test_a_crashed_service_resumes_the_class_knowing_who_zoom_will_not_announce(
     store.close()
     db = ServiceStore(Store(config.store.url))
     assert db.session(outcome.session_id).known_people == ""  # type: ignore[union-attr]  # names not kept after
+
+
+def test_an_explicit_join_of_a_stream_is_analysed_without_a_class(tmp_path: Path, frames: list[list[bytes]]) -> None:
+    """`classpulse join 'zoom:?…'` is the operator's choice: no class mapping is asked for."""
+    config = make_config(tmp_path)
+
+    async def main() -> Outcome:
+        zoom = FakeZoom(CLIENT_ID, CLIENT_SECRET, keepalive_s=0.3)
+        stream = await zoom.start()
+        zoom.add_present(1, "Ada Lovelace", frames[0])
+
+        async def drive() -> None:
+            await until(zoom.events_ready)
+            await zoom.speak(1)
+            await until(lambda: zoom.log.video_sent.get(1, 0) >= 3)
+            await zoom.stop()
+
+        try:
+            driver = asyncio.ensure_future(drive())
+            outcome = await run_join(stream_url(ref_of(stream)), config, render=False, out=io.StringIO(),
+                                     analyze_factory=RecordingAnalyzer)
+            await driver
+            return outcome
+        finally:
+            await zoom.close()
+
+    outcome = asyncio.run(main())
+    assert outcome.state == "done"
+    store = Store(config.store.url)
+    assert seen_on_video(store, outcome.session_id) == {"Ada Lovelace"}
+    store.close()
