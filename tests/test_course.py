@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.aggregate import StudentSummary, summarize
+from analysis.aggregate import summarize
 from analysis.course import CourseSession, Drop, course_view
 from analysis.records import FaceReading, Observation, State
+from analysis.summaries import StudentDigest, student_digest
 
 BOX = (10, 10, 80, 80)
 
@@ -25,12 +26,13 @@ def student(pid: str, spec: str, t0: float = 0.0, sid: str = "x") -> list[Observ
     return out
 
 
-def sums(**specs: str | tuple[str, float]) -> dict[str, StudentSummary]:
+def sums(**specs: str | tuple[str, float]) -> dict[str, StudentDigest]:
+    """The digests the store keeps, from the samples (the same path the session end takes)."""
     obs: list[Observation] = []
     for pid, spec in specs.items():
         text, t0 = (spec, 0.0) if isinstance(spec, str) else spec
         obs += student(pid, text, t0)
-    return summarize(obs)
+    return {pid: student_digest("x", pid, s) for pid, s in summarize(obs).items()}
 
 
 TERM = [
