@@ -195,7 +195,7 @@ def changes(before: CourseSession, after: CourseSession) -> tuple[str, ...]:
     """What changed from one recorded session to the next: the model, then each analysis setting."""
     out = []
     if before.model_version != after.model_version:
-        out.append(f"model {before.model_version or 'none (emotions off)'} → {after.model_version or 'none (emotions off)'}")
+        out.append(f"model {before.model_version or 'none'} → {after.model_version or 'none'}")
     if before.settings != after.settings:
         a, b = _settings(before.settings), _settings(after.settings)
         if a is None or b is None:

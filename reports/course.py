@@ -134,8 +134,10 @@ def _when(iso: str) -> datetime | None:
 def session_labels(sessions: Sequence[CourseSession]) -> list[str]:
     """Short labels: "7 Sep", with the time when two sessions share a day."""
     times = [_when(s.started_at) for s in sessions]
-    days = [f"{t.day} {t:%b}" if t else "?" for t in times]
-    return [f"{d} {t:%H:%M}" if t and days.count(d) > 1 else d for d, t in zip(days, times, strict=True)]
+    labels = [f"{t.day} {t:%b}" if t else "?" for t in times]
+    for fmt_ in (" %H:%M", ":%S"):  # add the time, then the seconds, while two labels are the same
+        labels = [f"{x}{t:{fmt_}}" if t and labels.count(x) > 1 else x for x, t in zip(labels, times, strict=True)]
+    return labels
 
 
 def _date(iso: str) -> str:
@@ -168,7 +170,8 @@ def _session_row(i: int, s: ClassSession, cs: CourseSession, label: str) -> Sess
     if recorded and s.n_not_recorded:
         att += f" ({s.n_not_recorded} not recorded)"
     return SessionRow(
-        number=i + 1, date=_date(s.started_at), short_date=_short_date(s.started_at), label=label, status=STATUS_TEXT.get(s.status, s.status),
+        number=i + 1, date=_date(s.started_at), short_date=_short_date(s.started_at), label=label,
+        status=STATUS_TEXT.get(s.status, s.status),
         recorded=recorded, attendance=att, late=str(s.n_late) if recorded else fmt.MISSING,
         absent=str(s.n_absent) if recorded else fmt.MISSING, presence=fmt.pct(s.presence),
         attention=fmt.pct(s.attention), engagement=fmt.score100(s.engagement), camera_off=fmt.pct(s.camera_off_share),
@@ -198,7 +201,7 @@ def build_course_report(inp: CourseInput) -> CourseReport:
     drops = tuple(DropRow(r.name, r.anchor, tuple(drop_text(d) for d in t.drops))
                   for r, t in zip(students, course.students, strict=True) if t.drops)
     multiples = tuple(Multiple(r.name, r.anchor, cc.student_multiple(r.name, t, course.sessions),
-                               f"present {t.attended} · late {t.late} · absent {t.absent} · "
+                               f"attended {t.attended} (late {t.late}) · absent {t.absent} · "
                                f"not recorded {t.not_recorded}")
                       for r, t in zip(students, course.students, strict=True))
     n_rec = sum(s.recorded for s in course.sessions)

@@ -13,7 +13,21 @@ from dataclasses import dataclass
 from html import escape
 
 from analysis.course import CellStatus, ClassSession, StudentSession, StudentTrend
-from reports.charts import BLACK, BLUE, FONT, GREEN, GREY, LIGHT_GREY, ORANGE, SKY, VERMILLION, WIDTH, Chart, _legend, _svg
+from reports.charts import (
+    BLACK,
+    BLUE,
+    FONT,
+    GREEN,
+    GREY,
+    LIGHT_GREY,
+    ORANGE,
+    SKY,
+    VERMILLION,
+    WIDTH,
+    Chart,
+    _legend,
+    _svg,
+)
 
 #: One colour per attendance cell; not recorded is light grey, not enrolled blank.
 CELL_COLOURS: dict[str, str] = {"present": SKY, "late": ORANGE, "absent": VERMILLION,
@@ -163,7 +177,7 @@ def student_multiple(name: str, trend: StudentTrend, sessions: Sequence[ClassSes
 
 def legend_chart() -> Chart:
     """The legend of the small multiples, once above them."""
-    lines, x = _legend([("looking at the screen", BLUE, ""), ("on camera", GREEN, "4 2"),
+    lines, _ = _legend([("looking at the screen", BLUE, ""), ("on camera", GREEN, "4 2"),
                         ("class: looking at the screen", GREY, "3 2")], 4, 14)
     boxes, _ = _legend([(CELL_NAMES[k].capitalize(), CELL_COLOURS[k], "") for k in
                         ("present", "late", "absent", "not_recorded")], 4, 32, swatch="box")

@@ -30,7 +30,7 @@ def attendance_csv(report: CourseReport) -> str:
     w = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     kinds = ("present", "late", "absent", "not_recorded")
     w.writerow([safe_cell(c) for c in ["Student", *(f"{s.number}: {s.label}" for s in report.sessions),
-                                       *(CELL_NAMES[k] for k in kinds)]])
+                                       "present (on time)", "late", "absent", "not recorded"]])
     for row, trend in zip(report.students, report.course.students, strict=True):
         cells = [cell_kind(c) for c in trend.sessions]
         w.writerow([safe_cell(c) for c in [row.name, *(CELL_NAMES[k] for k in cells),
