@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,14 +93,19 @@ def _lessons(config: Config, n: int, name: str, seconds: float, videos: Sequence
                                            analyze_factory=_broken if fault else shared))
         finally:
             quiet.disabled = False
+        if fault:
+            time.sleep(1.0)  # start times are kept to the second: the next lesson must not share this one's
         if outcome.state == "failed" and not fault:
             raise RuntimeError(f"demo lesson {k + 1} failed: {outcome.failure}: {outcome.detail}")
 
 
 def run_course_demo(config: Config, n: int, *, seconds: float = 20.0, videos: Sequence[str] | None = None,
                     out_dir: str | None = None, builtin: bool = False,
-                    progress: Callable[[str], None] = print) -> list[Path]:
-    """Run `n` lessons of one demo class, then write its course report; returns the report's paths."""
+                    progress: Callable[[str], None] = print,
+                    analyze_factory: Callable[[], Any] | None = None) -> list[Path]:
+    """Run `n` lessons of one demo class, then write its course report; returns the report's paths.
+
+    `analyze_factory` replaces the real analyser (tests)."""
     from analysis.store import Store
     from bot.course.inputs import ClassRef
     from bot.course.report import course_folder, write_course_report
@@ -112,7 +118,7 @@ def run_course_demo(config: Config, n: int, *, seconds: float = 20.0, videos: Se
         config = config.model_copy(update={"reports": config.reports.model_copy(
             update={"out_dir": str(Path(out_dir).expanduser().resolve())})})
     name = f"Demo course {datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
-    shared = _Shared(analyzer_factory(config))
+    shared = _Shared(analyze_factory or analyzer_factory(config))
     try:
         _lessons(config, n, name, seconds, videos, builtin, shared, progress)
     finally:
