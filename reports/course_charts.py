@@ -165,7 +165,7 @@ def student_multiple(name: str, trend: StudentTrend, sessions: Sequence[ClassSes
     body.append(f'<text x="{x0}" y="{sy + 20:.1f}" font-size="8" fill="#333">1</text>'
                 f'<text x="{x0 + pw}" y="{sy + 20:.1f}" font-size="8" text-anchor="end" fill="#333">{n}</text>')
     missed = sum(cell_kind(c) == "absent" for c in cells)
-    alt = (f"{name}: present in {trend.attended} of {trend.attended + trend.absent} recorded sessions "
+    alt = (f"{name}: attended {trend.attended} of {trend.attended + trend.absent} recorded sessions "
            f"({trend.late} late, {missed} absent, {trend.not_recorded} not recorded); "
            f"looking at the screen {_pct(trend.attention)} on average against the class's "
            f"{_pct(_mean(s.attention for s in sessions))}; on camera {_pct(trend.presence)}.")

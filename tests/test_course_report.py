@@ -154,3 +154,11 @@ def test_thirty_students_and_twenty_four_sessions_render(tmp_path: Path) -> None
     text = _pdf_text(tmp_path / "course.pdf")
     assert not EMOTION_WORDS.search(text)
     assert text.count("not recorded (no capacity)") >= 1
+
+
+def test_names_in_charts_and_pages_are_escaped() -> None:
+    name = '<img src=x onerror="alert(1)">'
+    inp = CourseInput("C", "", SESSIONS[:1], (("ada", name), ("ben", "Ben"), ("evil", "E")))
+    r = build_course_report(inp)
+    assert name not in r.multiples[0].chart.svg and "&lt;img src=x" in r.multiples[0].chart.svg
+    assert name not in course_html(r)
