@@ -38,7 +38,7 @@ test: install-dev
 # The store and service suites once more on PostgreSQL (a throw-away cluster the tests start;
 # Debian's `postgresql` package must be installed: .ci/run installs it).
 PG_SUITES = tests/test_migrations.py tests/test_store.py tests/test_db_service_state.py tests/test_session_runner.py \
-            tests/test_purge.py tests/test_timetable_import.py \
+            tests/test_purge.py tests/test_timetable_import.py tests/test_course_summaries.py tests/test_course_inputs.py \
             tests/test_service_*.py
 test-postgres: install-dev
 	CLASSPULSE_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS) $(PG_SUITES)

@@ -1,8 +1,8 @@
 """A class across a term: per session and per student, from each session's student summaries.
 
 Input: one `CourseSession` per scheduled lesson, in any order, each with the
-`analysis.aggregate.StudentSummary` of every roster student seen (keyed by roster student id:
-the caller links participants to students through roster matching) and the run's status.
+`analysis.summaries.StudentDigest` of every student seen (keyed by the student's course
+identity: the caller links participants to students, `bot.course.identity`) and the run's status.
 Output: frozen records a course report lays out. Pure functions, no clock, no store.
 
 What counts as what (DESIGN.md, "Observation states"):
@@ -24,16 +24,17 @@ signal averages only the sessions (or students) where it was measurable. A stude
 their last `RECENT_N` attended sessions against their own earlier ones (at least `MIN_EARLIER`),
 reported with both numbers when it reaches `DROP` (15 points): reasons and numbers, never a
 verdict. A change of the model or analysis settings between recorded sessions is marked on the
-later one, so a step in a trend is not read as the class changing.
+later one, with what changed, so a step in a trend is not read as the class changing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from analysis.aggregate import StudentSummary
+from analysis.summaries import StudentDigest
 
 SessionStatus = Literal["recorded", "interrupted", "missed", "no_capacity", "failed"]
 CellStatus = Literal["attended", "absent", "not_recorded", "not_enrolled"]
@@ -54,10 +55,12 @@ class CourseSession:
     session_id: str
     started_at: str  # ISO 8601 (orders the sessions)
     status: SessionStatus
-    summaries: Mapping[str, StudentSummary] = field(default_factory=dict)  # roster student id → summary
+    summaries: Mapping[str, StudentDigest] = field(default_factory=dict)  # student id → digest
     roster: tuple[str, ...] | None = None  # students enrolled then; None: the course roster
-    settings: str = ""  # model and analysis settings (a change is marked)
+    settings: str = ""  # analysis settings, JSON (a change is marked)
     lesson_start_s: float = 0.0  # the lesson's start in the session's seconds (the bot may join early)
+    model_version: str = ""  # the emotion model ("" when emotions were off; a change is marked)
+    note: str = ""  # why it was not recorded, or what interrupted it (shown as is)
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,12 @@ class ClassSession:
     attention: float | None
     engagement: float | None
     camera_off_share: float | None
-    settings_changed: bool
+    changes: tuple[str, ...] = ()  # what changed in the model or settings since the previous recorded session
+    note: str = ""
+
+    @property
+    def settings_changed(self) -> bool:
+        return bool(self.changes)
 
 
 @dataclass(frozen=True)
@@ -155,10 +163,9 @@ def cell(session: CourseSession, student_id: str, enrolled: bool, *, late_after_
     if session.status in NOT_RECORDED:
         return StudentSession(session.session_id, "not_recorded")
     summary = session.summaries.get(student_id)
-    if summary is None or summary.signals.n_samples == 0:
+    if summary is None or summary.n_samples == 0:
         status: CellStatus = "not_recorded" if session.status == "interrupted" else "absent"
         return StudentSession(session.session_id, status)
-    sig = summary.signals
     joined = None if summary.first_t is None else max(0.0, summary.first_t - session.lesson_start_s)
     late: bool | None = None
     status = "attended"
@@ -167,8 +174,36 @@ def cell(session: CourseSession, student_id: str, enrolled: bool, *, late_after_
             status = "absent"
         else:
             late = joined > late_after_s
-    return StudentSession(session.session_id, status, sig.presence_share, sig.attention_share, sig.engagement,
-                          sig.n_camera_off / sig.n_samples, joined, late)
+    return StudentSession(session.session_id, status, summary.presence, summary.attention, summary.engagement,
+                          summary.camera_off_share, joined, late)
+
+
+def _settings(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def changes(before: CourseSession, after: CourseSession) -> tuple[str, ...]:
+    """What changed from one recorded session to the next: the model, then each analysis setting."""
+    out = []
+    if before.model_version != after.model_version:
+        out.append(f"model {before.model_version or 'none'} → {after.model_version or 'none'}")
+    if before.settings != after.settings:
+        a, b = _settings(before.settings), _settings(after.settings)
+        if a is None or b is None:
+            out.append("analysis settings changed")
+        else:
+            out += [f"{key}: {_short(a.get(key, '—'))} → {_short(b.get(key, '—'))}"
+                    for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+    return tuple(out)
 
 
 def _drops(cells: Sequence[StudentSession], recent_n: int, min_earlier: int, drop: float) -> tuple[Drop, ...]:
@@ -215,15 +250,15 @@ def course_view(sessions: Sequence[CourseSession], roster: Sequence[str] | None 
             camera_off_share=_mean([c.camera_off_share for c in attended]),
             drops=_drops(cells, recent_n, min_earlier, drop)))
     class_sessions = []
-    previous_settings: str | None = None
+    previous: CourseSession | None = None
     for i, s in enumerate(ordered):
         column = [grid[sid][i] for sid in students if grid[sid][i].status != "not_enrolled"]
         attended = [c for c in column if c.status == "attended"]
         n_absent = sum(c.status == "absent" for c in column)
         recorded = s.status not in NOT_RECORDED
-        changed = recorded and previous_settings is not None and s.settings != previous_settings
+        changed = changes(previous, s) if recorded and previous is not None else ()
         if recorded:
-            previous_settings = s.settings
+            previous = s
         class_sessions.append(ClassSession(
             session_id=s.session_id, started_at=s.started_at, status=s.status, recorded=recorded,
             n_enrolled=len(column), n_attended=len(attended), n_absent=n_absent,
@@ -232,5 +267,5 @@ def course_view(sessions: Sequence[CourseSession], roster: Sequence[str] | None 
             attendance_rate=_rate(len(attended), len(attended) + n_absent),
             presence=_mean([c.presence for c in attended]), attention=_mean([c.attention for c in attended]),
             engagement=_mean([c.engagement for c in attended]),
-            camera_off_share=_mean([c.camera_off_share for c in attended]), settings_changed=changed))
+            camera_off_share=_mean([c.camera_off_share for c in attended]), changes=changed, note=s.note))
     return Course(tuple(class_sessions), tuple(trends))

@@ -74,3 +74,38 @@ interruptions = sa.Table(
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Index("ix_interruptions_session", "session_id"),
 )
+
+#: One row per session ClassPulse ran or tried to run, kept for `store.summary_retention_days`
+#: (the term view); `class_key` is the service's class id ("" for sessions started without one).
+session_summaries = sa.Table(
+    "session_summaries", metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("class_key", sa.String(200), nullable=False, default=""),
+    sa.Column("class_name", sa.String(200), nullable=False, default=""),
+    sa.Column("started_at", sa.String(40), nullable=False, default=""),
+    sa.Column("ended_at", sa.String(40), nullable=False, default=""),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("model_version", sa.String(200), nullable=False, default=""),
+    sa.Column("settings", sa.Text, nullable=False, default=""),
+    sa.Column("emotions_enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("written_at", sa.String(40), nullable=False, default=""),
+    sa.Index("ix_session_summaries_class", "class_key", "class_name"),
+    sa.Index("ix_session_summaries_started", "started_at"),
+)
+
+#: One row per student per session: a few numbers, never for an opted-out student.
+student_summaries = sa.Table(
+    "student_summaries", metadata,
+    sa.Column("session_id", sa.String(64), sa.ForeignKey("session_summaries.session_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("participant_id", sa.String(128), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("n_samples", sa.Integer, nullable=False),
+    sa.Column("presence", sa.Float, nullable=True),
+    sa.Column("attention", sa.Float, nullable=True),
+    sa.Column("engagement", sa.Float, nullable=True),
+    sa.Column("camera_off_share", sa.Float, nullable=True),
+    sa.Column("first_t", sa.Float, nullable=True),
+    sa.Column("last_t", sa.Float, nullable=True),
+    sa.Column("in_class_s", sa.Float, nullable=True),
+)

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from analysis import schema
 from analysis.migrate import upgrade
 from analysis.records import FaceReading, Interruption, Observation, Participant, Quality, SessionInfo, State
+from analysis.summaries import SessionDigest, StudentDigest
 from model.labels import LABELS
 
 _P_COLS = [f"p_{name}" for name in LABELS]
@@ -169,9 +170,11 @@ class Store:
         raise StoreError(f"no participant {participant_id!r} in session {session_id!r}")
 
     def opt_out(self, session_id: str, participant_id: str) -> int:
-        """Mark a participant opted out and delete everything measured about them."""
+        """Mark a participant opted out and delete everything measured about them (their term
+        summary too)."""
         p = self.participant(session_id, participant_id)
         self.upsert_participant(replace(p, opted_out=True))
+        self.delete_summaries(session_id=session_id, participant_id=participant_id)
         return self.delete_observations(session_id, participant_id)
 
     # -- observations -----------------------------------------------------------------------
@@ -236,7 +239,12 @@ class Store:
         with self.engine.begin() as conn:
             return int(conn.execute(q).rowcount or 0)
 
-    def delete_session(self, session_id: str) -> None:
+    def delete_session(self, session_id: str, *, keep_summaries: bool = False) -> None:
+        """Erase a session: observations, participants, interruptions and (unless `keep_summaries`,
+        which only the raw-data retention passes) its term summaries. The summaries go first, so
+        they go even when the raw session is already gone (then `StoreError` is raised)."""
+        if not keep_summaries:
+            self.delete_summaries(session_id=session_id)
         self.session(session_id)
         self.delete_observations(session_id)
         self.delete_interruptions(session_id)
@@ -249,10 +257,92 @@ class Store:
             conn.execute(sa.delete(schema.interruptions).where(schema.interruptions.c.session_id == session_id))
 
     def purge_before(self, cutoff_iso: str) -> list[str]:
-        """Delete every session that started before `cutoff_iso`; returns their ids."""
+        """Delete the raw data of every session that started before `cutoff_iso` (term summaries
+        stay: they have their own retention); returns their ids."""
         old = [s.session_id for s in self.sessions() if s.started_at and s.started_at < cutoff_iso]
         for sid in old:
-            self.delete_session(sid)
+            self.delete_session(sid, keep_summaries=True)
+        return old
+
+    # -- term summaries (analysis.summaries) --------------------------------------------------
+    def write_summaries(self, session: SessionDigest, students: Iterable[StudentDigest]) -> None:
+        """Keep a session's term summaries, replacing any written before (a retried end)."""
+        rows = [s.__dict__ for s in students]
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(schema.student_summaries)
+                         .where(schema.student_summaries.c.session_id == session.session_id))
+            conn.execute(sa.delete(schema.session_summaries)
+                         .where(schema.session_summaries.c.session_id == session.session_id))
+            conn.execute(sa.insert(schema.session_summaries).values(**session.__dict__))
+            if rows:
+                conn.execute(sa.insert(schema.student_summaries), rows)
+
+    def session_digests(self, *, class_key: str | None = None, class_name: str | None = None,
+                        session_ids: Iterable[str] | None = None) -> list[SessionDigest]:
+        """Kept sessions in start order: of a class (by id, or by name for sessions without one),
+        or the given ids; all of them without a filter."""
+        t = schema.session_summaries
+        q = sa.select(t).order_by(t.c.started_at, t.c.session_id)
+        if class_key is not None:
+            q = q.where(t.c.class_key == class_key)
+        if class_name is not None:
+            q = q.where(t.c.class_name == class_name)
+        if session_ids is not None:
+            q = q.where(t.c.session_id.in_(list(session_ids)))
+        with self.engine.connect() as conn:
+            return [SessionDigest(**r._asdict()) for r in conn.execute(q).all()]
+
+    def student_digests(self, session_ids: Iterable[str]) -> list[StudentDigest]:
+        t = schema.student_summaries
+        ids = list(session_ids)
+        out: list[StudentDigest] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):  # bounded IN lists
+                rows = conn.execute(sa.select(t).where(t.c.session_id.in_(ids[i:i + 500]))
+                                    .order_by(t.c.session_id, t.c.participant_id)).all()
+                out += [StudentDigest(**r._asdict()) for r in rows]
+        return out
+
+    def delete_summaries(self, *, session_id: str | None = None, participant_id: str | None = None,
+                         class_key: str | None = None, display_name: str | None = None) -> int:
+        """Delete term summaries: a session's (or one participant's in it), a class's, or a
+        student's by display name (case-insensitive, within `class_key` when given); returns
+        the student rows deleted. Without a student filter the session rows go too."""
+        if session_id is None and class_key is None and display_name is None:
+            raise ValueError("delete_summaries needs a session, a class or a student")
+        ss, st = schema.session_summaries, schema.student_summaries
+        with self.engine.begin() as conn:
+            q = sa.select(ss.c.session_id)
+            if session_id is not None:
+                q = q.where(ss.c.session_id == session_id)
+            if class_key is not None:
+                q = q.where(ss.c.class_key == class_key)
+            sessions = [r[0] for r in conn.execute(q).all()]
+            if not sessions:
+                return 0
+            rows = conn.execute(sa.select(st.c.session_id, st.c.participant_id, st.c.display_name)
+                                .where(st.c.session_id.in_(sessions))).all()
+            wanted = display_name.casefold() if display_name is not None else None
+            doomed = [(r.session_id, r.participant_id) for r in rows
+                      if (participant_id is None or r.participant_id == participant_id)
+                      and (wanted is None or r.display_name.casefold() == wanted)]
+            for sid, pid in doomed:
+                conn.execute(sa.delete(st).where((st.c.session_id == sid) & (st.c.participant_id == pid)))
+            if participant_id is None and display_name is None:
+                conn.execute(sa.delete(ss).where(ss.c.session_id.in_(sessions)))
+        return len(doomed)
+
+    def purge_summaries_before(self, cutoff_iso: str) -> list[str]:
+        """Delete the term summaries of sessions that started before `cutoff_iso`; returns their ids."""
+        ss, st = schema.session_summaries, schema.student_summaries
+        with self.engine.begin() as conn:
+            started = sa.case((ss.c.started_at == "", ss.c.written_at), else_=ss.c.started_at)
+            old = [r[0] for r in conn.execute(sa.select(ss.c.session_id).where(started < cutoff_iso)
+                                              .order_by(ss.c.started_at, ss.c.session_id)).all()]
+            for i in range(0, len(old), 500):
+                chunk = old[i:i + 500]
+                conn.execute(sa.delete(st).where(st.c.session_id.in_(chunk)))
+                conn.execute(sa.delete(ss).where(ss.c.session_id.in_(chunk)))
         return old
 
 

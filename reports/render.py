@@ -23,11 +23,13 @@ import jinja2
 
 from analysis.records import Interruption, Observation, Participant, SessionInfo
 from reports.context import ClassReport, Reports, StudentReport, build_reports
+from reports.course import CourseInput, CourseReport, build_course_report
 
 if TYPE_CHECKING:
     from weasyprint.document import Document
 
 FORMATS = ("html", "pdf")
+COURSE_FORMATS = ("html", "pdf", "csv")
 PAPER_SIZES = {"a4": "A4", "letter": "Letter"}
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -140,3 +142,35 @@ def render_session(store: ReportStore, session_id: str, out_dir: str | Path,
     reports = build_reports(info, store.participants(session_id), store.observations(session_id),
                             store.interruptions(session_id))
     return write_reports(reports, out_dir, formats, paper=paper)
+
+
+def course_html(report: CourseReport, *, paper: str = "a4") -> str:
+    """The course report as a standalone HTML page."""
+    return _env().get_template("course.html.j2").render(report=report, paper=_paper(paper))
+
+
+def course_pdf(report: CourseReport, *, paper: str = "a4", base: Path | None = None) -> bytes:
+    pdf = _Pdf(base or Path.cwd())
+    return pdf.bytes(pdf.document(course_html(report, paper=paper)))
+
+
+def render_course(course: CourseInput, out_dir: str | Path, formats: Sequence[str] = COURSE_FORMATS, *,
+                  paper: str = "a4") -> list[Path]:
+    """Write the course report of a class: ``course.html``, ``course.pdf`` and ``attendance.csv``
+    (the attendance grid, escaped against formula injection) in `out_dir`; returns the paths."""
+    from reports.course_csv import attendance_csv
+
+    unknown = set(formats) - set(COURSE_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown course report format(s) {sorted(unknown)}; expected html, pdf and/or csv")
+    report = build_course_report(course)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if "html" in formats:
+        written.append(_write(out / "course.html", course_html(report, paper=paper)))
+    if "pdf" in formats:
+        written.append(_write(out / "course.pdf", course_pdf(report, paper=paper, base=out)))
+    if "csv" in formats:
+        written.append(_write(out / "attendance.csv", attendance_csv(report)))
+    return written

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.aggregate import StudentSummary, summarize
+from analysis.aggregate import summarize
 from analysis.course import CourseSession, Drop, course_view
 from analysis.records import FaceReading, Observation, State
+from analysis.summaries import StudentDigest, student_digest
 
 BOX = (10, 10, 80, 80)
 
@@ -25,12 +26,13 @@ def student(pid: str, spec: str, t0: float = 0.0, sid: str = "x") -> list[Observ
     return out
 
 
-def sums(**specs: str | tuple[str, float]) -> dict[str, StudentSummary]:
+def sums(**specs: str | tuple[str, float]) -> dict[str, StudentDigest]:
+    """The digests the store keeps, from the samples (the same path the session end takes)."""
     obs: list[Observation] = []
     for pid, spec in specs.items():
         text, t0 = (spec, 0.0) if isinstance(spec, str) else spec
         obs += student(pid, text, t0)
-    return summarize(obs)
+    return {pid: student_digest("x", pid, s) for pid, s in summarize(obs).items()}
 
 
 TERM = [
@@ -130,3 +132,20 @@ def test_no_drop_reported_without_enough_earlier_sessions() -> None:
 def test_thresholds_are_checked() -> None:
     with pytest.raises(ValueError, match="late_after_s"):
         course_view(TERM, late_after_s=1000, absent_after_s=900)
+
+
+def test_changes_say_what_changed() -> None:
+    from analysis.course import changes
+
+    a = CourseSession("A", "1", "recorded", settings='{"detector": "yunet", "sample_interval_s": 1.0}',
+                      model_version="vgg@1")
+    b = CourseSession("B", "2", "recorded", settings='{"detector": "blazeface", "sample_interval_s": 1.0}',
+                      model_version="vgg@2")
+    assert changes(a, b) == ("model vgg@1 → vgg@2", "detector: yunet → blazeface")
+    assert changes(a, a) == ()
+    c = CourseSession("C", "3", "recorded", settings="not json", model_version="vgg@1")
+    assert changes(a, c) == ("analysis settings changed",)
+    off = CourseSession("D", "4", "recorded", settings=a.settings)
+    assert changes(a, off) == ("model vgg@1 → none",)
+    course = course_view([a, CourseSession("M", "1.5", "missed"), b])  # a gap between them changes nothing
+    assert [s.changes for s in course.sessions] == [(), (), ("model vgg@1 → vgg@2", "detector: yunet → blazeface")]

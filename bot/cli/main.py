@@ -66,17 +66,27 @@ def cmd_demo(args: argparse.Namespace, config: Config) -> int:
     from bot.sim.demo import run_demo
 
     paths: list[Path] | None = None
+    if args.course is not None:
+        from bot.sim.demo_course import run_course_demo
+
+        if args.course < 1 or args.live:
+            raise CliError("--course needs a number of lessons ≥ 1 (and runs without --live)")
+        for p in run_course_demo(config, args.course, seconds=args.seconds or 20.0, videos=args.videos or None,
+                                 out_dir=args.out, builtin=args.builtin_faces,
+                                 progress=lambda line: print(line, file=sys.stderr, flush=True)):
+            print(p)
+        return 0
     if args.live:
         from bot.sim.demo_live import LiveDemoUnavailable, run_live_demo
 
         try:
-            paths = run_live_demo(args.videos or None, args.seconds, args.out, config_path=args.config,
+            paths = run_live_demo(args.videos or None, args.seconds or 60.0, args.out, config_path=args.config,
                                   overrides=args.overrides)
         except LiveDemoUnavailable as exc:
             print(f"classpulse: the live demo cannot run here ({exc}); running the offline demo instead",
                   file=sys.stderr)
     if paths is None:
-        paths = run_demo(config, videos=args.videos or None, seconds=args.seconds, out_dir=args.out,
+        paths = run_demo(config, videos=args.videos or None, seconds=args.seconds or 60.0, out_dir=args.out,
                          builtin=args.builtin_faces)
     for p in paths:
         print(p)
@@ -244,6 +254,10 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     from reports.render import render_session
 
     formats = ("html", "pdf") if args.format == "both" else (args.format,)
+    if args.course is not None:
+        return _course_report(args, config, formats)
+    if not args.session:
+        raise CliError("give a SESSION (see `classpulse sessions`) or --course CLASS")
     store = Store(config.store.url, create=False)
     try:
         store.session(args.session)
@@ -252,6 +266,27 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
             print(p)
     finally:
         store.close()
+    return 0
+
+
+def _course_report(args: argparse.Namespace, config: Config, formats: tuple[str, ...]) -> int:
+    """`report --course CLASS`: the term view of a class (by id or name); SESSION is not needed."""
+    from analysis.store import Store
+    from bot.course.inputs import CourseNotFound
+    from bot.course.report import write_course_report
+    from bot.db.store import ServiceStore
+
+    store = Store(config.store.url, create=False)
+    try:
+        out = Path(args.out).expanduser().resolve() if args.out else None
+        paths = write_course_report(store, ServiceStore(store), config, args.course, out_dir=out,
+                                    formats=(*formats, "csv"))
+    except CourseNotFound as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    for p in paths:
+        print(p)
     return 0
 
 
@@ -370,13 +405,16 @@ def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
 def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     """Retention by hand: sessions past `store.retention_days`, whatever started them."""
     from bot.db.store import ServiceStore
-    from bot.service.retention import expired, purge
+    from bot.service.retention import expired, purge, summary_cutoff
 
     store = _recorded_store(config)
     if store is None:
         return 0
     try:
         db = ServiceStore(store)
+        kept_cutoff = summary_cutoff(config)
+        old_summaries = [d.session_id for d in store.session_digests()
+                         if (d.started_at or d.written_at) < kept_cutoff]
         if args.dry_run:
             old, cutoff = expired(store, db, config)
             verb = "would delete"
@@ -388,7 +426,9 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     for sid in old:
         print(sid)
     print(f"classpulse: {verb} {len(old)} session(s) that started before {cutoff} "
-          f"(store.retention_days = {config.store.retention_days})", file=sys.stderr)
+          f"(store.retention_days = {config.store.retention_days}); their term summaries stay", file=sys.stderr)
+    print(f"classpulse: {verb} the term summaries of {len(old_summaries)} session(s) that started before "
+          f"{kept_cutoff} (store.summary_retention_days = {config.store.summary_retention_days})", file=sys.stderr)
     return 0
 
 
@@ -419,8 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Without --videos it uses ../shared/datasets/videos when present, else "
                                    "built-in students made from a public-domain photograph.")
     d.add_argument("--videos", nargs="*", metavar="VIDEO", help="one video per student")
-    d.add_argument("--seconds", type=float, default=60.0,
-                   help="class length; the class runs in real time (default 60)")
+    d.add_argument("--seconds", type=float, default=None,
+                   help="class length; the class runs in real time (default 60; 20 per lesson with --course)")
+    d.add_argument("--course", type=int, metavar="N",
+                   help="simulate N short lessons of one class (one after another, in real time) and write "
+                        "its course report (course.html, course.pdf, attendance.csv) under the reports folder")
     d.add_argument("--builtin-faces", action="store_true",
                    help="use the built-in students (a public-domain photo) even when videos are available")
     d.add_argument("--out", metavar="DIR", help="reports folder (default: reports.out_dir)")
@@ -531,10 +574,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "classifier); a photo without a detected face counts as wrong")
     e.set_defaults(func=cmd_evaluate)
 
-    r = sub.add_parser("report", help="render the reports of a stored session")
-    r.add_argument("session", help="session id (see `classpulse sessions`)")
+    r = sub.add_parser("report", help="render the reports of a stored session, or a class's course report",
+                       description="Render a session's class and student reports, or with --course the course "
+                                   "report of a class across the term (course.html, course.pdf and "
+                                   "attendance.csv under <reports.out_dir>/courses/<class>).")
+    r.add_argument("session", nargs="?", help="session id (see `classpulse sessions`); not needed with --course")
+    r.add_argument("--course", metavar="CLASS", help="a class id or name: its course report across the term")
     r.add_argument("--format", default="both", choices=["html", "pdf", "both"])
-    r.add_argument("--out", metavar="DIR", help="output folder (default: reports.out_dir)")
+    r.add_argument("--out", metavar="DIR", help="output folder (default: reports.out_dir; with --course, "
+                                                "the course report's own folder)")
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("sessions", help="list stored sessions")
@@ -558,7 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     tk.set_defaults(func=cmd_token)
 
     pg = sub.add_parser("purge", help="delete sessions past store.retention_days (observations, reports, "
-                                      "deliveries), whatever started them")
+                                      "deliveries), whatever started them, and term summaries past "
+                                      "store.summary_retention_days")
     pg.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     pg.set_defaults(func=cmd_purge)
 

@@ -24,6 +24,7 @@ from bot.service.api_classes import (
     patch_class,
 )
 from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
+from bot.service.api_courses import course_report
 from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
 from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
 from bot.service.api_sessions import (
@@ -101,6 +102,9 @@ ROUTES: list[Route] = [
     Route("POST", "/classes/{class_id}/opt-out", opt_out_student,
           "opt a student out of every session of a class (by name): delete their data", body=StudentOptOutIn,
           response=StudentOptOutOut),
+    Route("GET", "/classes/{class_id}/course-report", course_report,
+          "the class's course report across the term: ?format=pdf (default), html or csv (attendance); "
+          "owner or admin", content="application/pdf"),
     Route("GET", "/sessions", list_sessions, "list sessions", paged=True, response=SessionOut),
     Route("POST", "/sessions", create_session, "invite the bot now (meeting_url or class_id)", body=SessionIn,
           response=SessionOut, status=201),

@@ -125,6 +125,8 @@ async def delete_class(request: web.Request) -> web.Response:
         o, f = await erase_session(request, s.session_id)
         obs += o
         files_n += f
+    # term summaries kept past the raw data (their sessions may be gone from the service already)
+    await run_db(request, lambda: request.app[store_key].delete_summaries(class_key=cls.class_id))
     await run_db(request, lambda: db.delete_class(cls.class_id))
     return web.json_response(DeletedOut(deleted=cls.class_id, observations_deleted=obs,
                                         report_files_deleted=files_n).model_dump())
@@ -139,7 +141,7 @@ async def opt_out_student(request: web.Request) -> web.Response:
     store = request.app[store_key]
     wanted = body.display_name.casefold()
 
-    def erase() -> tuple[list[str], int]:
+    def erase() -> tuple[list[str], int, int]:
         sessions, _ = request.app[db_key].sessions(class_id=cls.class_id)
         touched, deleted = [], 0
         for s in sessions:
@@ -147,10 +149,12 @@ async def opt_out_student(request: web.Request) -> web.Response:
                 if p.display_name.casefold() == wanted:
                     deleted += store.opt_out(s.session_id, p.participant_id)
                     touched.append(s.session_id)
-        return sorted(set(touched)), deleted
+        # the term summaries, also of sessions whose raw data retention already deleted
+        kept = store.delete_summaries(class_key=cls.class_id, display_name=body.display_name)
+        return sorted(set(touched)), deleted, kept
 
-    touched, deleted = await run_db(request, erase)
-    if not touched:
+    touched, deleted, kept = await run_db(request, erase)
+    if not touched and not kept:
         raise not_found("student")
     for sid in touched:
         await rerender_reports(request, sid)

@@ -1,4 +1,5 @@
-"""Retention: a daily job deletes sessions (observations, participants, reports) past `store.retention_days`.
+"""Retention: a daily job deletes sessions (observations, participants, reports) past `store.retention_days`,
+and the term view's summaries past `store.summary_retention_days` (their own, longer retention).
 
 It runs in the service's scheduler (job id ``retention``, 03:30 UTC, coalesced), so a
 service that was down at that hour catches up once when it starts again. Sessions still
@@ -31,14 +32,29 @@ def expired(store: Store, db: ServiceStore, config: Config, now: datetime | None
     return sorted(old - still_open), cutoff
 
 
+def summary_cutoff(config: Config, now: datetime | None = None) -> str:
+    """Term summaries of sessions that started before this are deleted (never sooner than the raw data)."""
+    days = max(config.store.summary_retention_days, config.store.retention_days)
+    return ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
+
+
+def purge_summaries(store: Store, config: Config, now: datetime | None = None) -> list[str]:
+    """Delete the term summaries past `summary_retention_days`; returns the sessions they were of."""
+    gone = store.purge_summaries_before(summary_cutoff(config, now))
+    if gone:
+        log.info("retention deleted term summaries of %d session(s)", len(gone))
+    return gone
+
+
 def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
           now: datetime | None = None) -> list[str]:
-    """Delete every session past `retention_days` (observations, participants, reports, deliveries)."""
+    """Delete every session past `retention_days` (observations, participants, reports, deliveries);
+    its term summaries stay until `summary_retention_days` (`purge_summaries`, run here too)."""
     old, cutoff = expired(store, db, config, now)
     deleted = []
     for sid in sorted(set(old) - running):
         try:
-            store.delete_session(sid)
+            store.delete_session(sid, keep_summaries=True)
         except LookupError:  # failed before class: only the service row exists
             store.delete_interruptions(sid)
         folder = files.session_dir(config.reports.out_dir, sid)
@@ -50,4 +66,5 @@ def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
         deleted.append(sid)
     if deleted:
         log.info("retention deleted=%d cutoff=%s", len(deleted), cutoff)
+    purge_summaries(store, config, now)
     return deleted

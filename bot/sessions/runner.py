@@ -362,6 +362,7 @@ class SessionRunner:
                 log.exception("report rendering failed for %s", sid)
                 report_error = f"{type(exc).__name__}: {exc}"
         ended = iso(self.now())
+        await self._keep_summaries(record, state, failure)
         await self._db(lambda: self.db.update_session(sid, state=state, failure=failure,
                                                       detail=detail or report_error, ended_at=ended,
                                                       known_people=""))
@@ -376,6 +377,15 @@ class SessionRunner:
             except Exception:
                 log.exception("session-finished hook failed for %s", sid)
         return outcome
+
+    async def _keep_summaries(self, record: SessionRecord, state: str, failure: str) -> None:
+        """The term view's summaries (`bot.course.summaries`); a failure here never fails the session."""
+        from bot.course.summaries import keep_summaries
+
+        try:
+            await self._db(lambda: keep_summaries(self.store, record, state, failure, iso(self.now())))
+        except Exception:
+            log.exception("could not keep the term summaries of %s", record.session_id)
 
     def _has_data(self, session_id: str) -> bool:
         try:

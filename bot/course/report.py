@@ -1,0 +1,33 @@
+"""Writing a class's course report: the one path the CLI, the API and the demo share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analysis.course import ABSENT_AFTER_S, LATE_AFTER_S
+from analysis.store import Store
+from bot.config import Config
+from bot.course.inputs import ClassRef, course_input, resolve_class
+from bot.db.store import ServiceStore
+from reports.format import safe_stem
+from reports.render import COURSE_FORMATS, render_course
+
+
+def course_folder(out_dir: str | Path, cls: ClassRef) -> Path:
+    """``<reports>/courses/<class>``: a stem made safe (class names are typed by people)."""
+    return Path(out_dir) / "courses" / (cls.key or safe_stem(cls.name, cls.name))
+
+
+def write_course_report(store: Store, db: ServiceStore, config: Config, cls: ClassRef | str, *,
+                        out_dir: str | Path | None = None, formats: Sequence[str] = COURSE_FORMATS,
+                        now: datetime | None = None, late_after_s: float = LATE_AFTER_S,
+                        absent_after_s: float = ABSENT_AFTER_S) -> list[Path]:
+    """Render `cls`'s course report (course.html, course.pdf, attendance.csv); returns the paths."""
+    ref = resolve_class(store, db, cls) if isinstance(cls, str) else cls
+    course = course_input(store, db, ref, emotions=config.analysis.emotions,
+                          generated_at=(now or datetime.now(UTC)).replace(microsecond=0).isoformat(),
+                          late_after_s=late_after_s, absent_after_s=absent_after_s)
+    folder = Path(out_dir) if out_dir is not None else course_folder(config.reports.out_dir, ref)
+    return render_course(course, folder, formats, paper=config.reports.paper.lower())
