@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from analysis.attendance import ClassRoll
 from analysis.records import Observation, Participant, SessionInfo
 from analysis.records import State as ObsState
 from analysis.store import Guard, ObservationBuffer, Store, Superseded
@@ -51,15 +52,19 @@ log = logging.getLogger(__name__)
 
 
 class Render(Protocol):
-    def __call__(self, store: Store, session_id: str, out_dir: Path,
-                 formats: Sequence[str], paper: str = "a4") -> list[Path]: ...
+    """Renders a stored session's reports. The runner passes `roll` and `opted_out` (keywords)
+    only for a class with a roster, so a render without them still serves classes without one."""
+
+    def __call__(self, store: Store, session_id: str, out_dir: Path, formats: Sequence[str], paper: str = "a4", *,
+                 roll: ClassRoll | None = None, opted_out: frozenset[str] = frozenset()) -> list[Path]: ...
 
 
 def render_reports(store: Store, session_id: str, out_dir: Path, formats: Sequence[str],
-                   paper: str = "a4") -> list[Path]:
+                   paper: str = "a4", *, roll: ClassRoll | None = None,
+                   opted_out: frozenset[str] = frozenset()) -> list[Path]:
     from reports.render import render_session
 
-    return render_session(store, session_id, out_dir, formats=formats, paper=paper)
+    return render_session(store, session_id, out_dir, formats=formats, paper=paper, roll=roll, opted_out=opted_out)
 
 
 
