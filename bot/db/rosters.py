@@ -193,16 +193,16 @@ class Rosters:
         with self.engine.begin() as conn:
             conn.execute(sa.update(t).where(t.c.session_id == session_id).values(sees_everyone=sees_everyone))
 
-    def forget_student_in_snapshots(self, roster_student_id: str) -> int:
-        """Remove a student from every session's expected list (erasure); returns sessions changed."""
+    def forget_student_in_snapshots(self, roster_student_id: str) -> list[str]:
+        """Remove a student from every session's expected list (erasure); returns the sessions changed."""
         t = tables.session_rosters
-        changed = 0
+        changed: list[str] = []
         with self.engine.begin() as conn:
             for row in conn.execute(sa.select(t.c.session_id, t.c.students)
                                     .where(t.c.students.contains(roster_student_id))).all():
                 kept = [s for s in json.loads(row.students) if s[0] != roster_student_id]
                 conn.execute(sa.update(t).where(t.c.session_id == row.session_id).values(students=json.dumps(kept)))
-                changed += 1
+                changed.append(row.session_id)
         return changed
 
     def delete_session(self, session_id: str) -> None:

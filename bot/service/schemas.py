@@ -153,6 +153,8 @@ class ClassOut(BaseModel):
     email: str
     webhook_url: str
     created_at: str
+    late_after_min: float = 5.0  # joined later than this after the class start: late
+    absent_after_min: float = 15.0  # … than this: counted absent
 
 
 class DeliveryOut(BaseModel):
