@@ -326,3 +326,25 @@ def test_dashboard_class_page_uploads_confirms_and_deletes(tmp_path: Path) -> No
             assert (await s.client.get(f"/dashboard/classes/{cid}")).status == 404
 
     run(body)
+
+
+def test_an_opted_out_roster_student_is_never_stored(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with service(tmp_path) as s:
+            cid = await new_class(s)
+            alex = (await put_roster(s, cid, ROSTER))[1]["students"][0]["roster_student_id"]
+            await s.client.post(f"{API}/classes/{cid}/roster/{alex}/opt-out", json={}, headers=s.auth("alice"))
+            sid = await session_with(s, cid, ["Lexi (phone)", "Mia Wong"])  # an alias: certainly Alex Kim
+            pid = pid_of(s, sid, "Lexi (phone)")
+            assert s.store.participant(sid, pid).opted_out and s.store.observations(sid, pid) == []
+            assert s.store.observations(sid, pid_of(s, sid, "Mia Wong"))
+            html = (Path(s.config.reports.out_dir) / sid / "class.html").read_text()
+            assert "Lexi" not in html and "Alex Kim" not in html  # nor listed as "did not join"
+            # opted back in: measured again from the next session
+            res = await s.client.post(f"{API}/classes/{cid}/roster/{alex}/opt-out", json={"opted_out": False},
+                                      headers=s.auth("alice"))
+            assert (await res.json())["opted_out"] is False
+            again = await session_with(s, cid, ["Lexi (phone)"])
+            assert s.store.observations(again, pid_of(s, again, "Lexi (phone)"))
+
+    run(body)

@@ -16,7 +16,7 @@ Pure functions between the stored records (`bot.db.records`) and the report's fr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from analysis.attendance import ClassRoll, Rules
@@ -65,6 +65,21 @@ def opt_outs(matches: Iterable[RosterMatchRecord], opted_out_students: Iterable[
         elif any(c in out for c in m.candidate_ids):
             maybe.add(m.participant_id)
     return frozenset(certain), frozenset(maybe)
+
+
+def certainly_opted_out(roster: Sequence[RosterStudentRecord], confirmed: Mapping[str, str]) -> Callable[[str], bool]:
+    """For the live session: is this display name certainly (exact, alias, e-mail, the teacher's
+    confirmation) an opted-out roster student? Fuzzy matches are recorded and decided after class."""
+    students = as_students(roster)
+    out = {r.roster_student_id for r in roster if r.opted_out}
+
+    def test(display_name: str) -> bool:
+        if not out:
+            return False
+        m = match_name(display_name, students, confirmed=confirmed)
+        return m.certain and m.student_id in out
+
+    return test
 
 
 def snapshot_students(record: SessionRosterRecord) -> list[tuple[str, str]]:

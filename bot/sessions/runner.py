@@ -40,6 +40,7 @@ from bot.db.store import ServiceStore, SessionConflict
 from bot.sessions.lifecycle import LeaveReason, State
 from bot.sessions.live import LiveSession, Render, SessionResult, new_session_id, render_reports
 from bot.sessions.roster_apply import render_with_roster
+from bot.sessions.roster_session import certainly_opted_out
 from bot.sessions.sampler import Analyze
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,11 @@ class SessionRunner:
             late_after_s=60 * (cls.late_after_min if cls else 5.0),
             absent_after_s=60 * (cls.absent_after_min if cls else 15.0), created_at=record.created_at))
 
+    def _not_measured(self, class_id: str) -> Callable[[str], bool]:
+        """Display names that are certainly an opted-out student of the class: never stored."""
+        confirmed, _ = self.db.rosters.decisions(class_id)
+        return certainly_opted_out(self.db.rosters.roster(class_id), confirmed)
+
     def _launch(self, record: SessionRecord, attempt: AttemptRecord, gap: Interruption | None = None) -> None:
         task = asyncio.ensure_future(self._run(record, attempt, gap))
         self.running[record.session_id] = Running(None, task, record.class_id, record.owner)
@@ -271,6 +277,8 @@ class SessionRunner:
         def guard(conn: Any) -> None:
             self.db.fence(conn, sid, number, iso(self.now()))
 
+        not_measured = await self._db(partial(self._not_measured, record.class_id)) if record.class_id else None
+
         try:
             meeting_cm = self.meetings.open(record.meeting_url, record.class_name)
             meeting = await meeting_cm.__aenter__()
@@ -283,7 +291,8 @@ class SessionRunner:
                                class_name=record.class_name, teacher=record.owner,
                                analyze_factory=self.analyze_factory, render=None,
                                max_duration_s=max(remaining, 1.0) if remaining is not None else None,
-                               guard=guard, t_offset=max(t_offset, 0.0), returning=returning)
+                               guard=guard, t_offset=max(t_offset, 0.0), returning=returning,
+                               not_measured=not_measured)
             running.live, running.join_link = live, meeting.join_link
             if running.leave_reason is not None:  # asked to leave while the meeting was being opened
                 live.request_leave(running.leave_reason)
