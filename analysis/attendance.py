@@ -54,6 +54,7 @@ class ClassRoll:
     sees_everyone: bool = True  # False: the platform may hide participants from the bot (Zoom)
     unmatched: int = 0  # participants whose name fits no roster student (shown under their own name)
     to_confirm: int = 0  # participants with a fuzzy or ambiguous match awaiting the teacher
+    matched: tuple[tuple[str, str], ...] = ()  # (participant id, roster name) of certain or confirmed matches
 
 
 @dataclass(frozen=True)

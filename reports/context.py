@@ -120,7 +120,9 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
     obs = [o for o in observations if o.participant_id not in opted]
     if not info.emotions_enabled:
         obs = [_without_emotions(o) for o in obs]
-    names = {p.participant_id: p.display_name for p in participants if not p.opted_out}
+    known = dict(roll.matched)
+    names = {p.participant_id: roster_name(known[p.participant_id], p.display_name) if p.participant_id in known
+             else p.display_name for p in participants if not p.opted_out}
     for o in obs:
         names.setdefault(o.participant_id, o.participant_id)  # measured but never listed
     names = dict(sorted(names.items(), key=lambda kv: (kv[1].casefold(), kv[0])))
@@ -149,6 +151,12 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
         concerns={c.participant_id: c for c in concern_rules.needs_attention(summaries)},
         span=span, attendance=arrivals, roll=roll)
     return data, len(opted)
+
+
+def roster_name(roster: str, display: str) -> str:
+    """A matched student under their roster name, with the name they used when it differs:
+    "Alex Kim (as “Alex's iPhone”)"."""
+    return roster if display.casefold() == roster.casefold() else f"{roster} (as “{display}”)"
 
 
 def build_reports(info: SessionInfo, participants: Sequence[Participant],

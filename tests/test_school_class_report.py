@@ -87,3 +87,12 @@ def test_pdf_text_names_who_did_not_join(tmp_path: Path) -> None:
                    "late by 4 min", "counted absent: joined 18 min after the start", "Counted absent",
                    "10:02–10:47 UTC", "waited 2 min for the first student"):
         assert phrase in text, phrase
+
+
+def test_matched_students_appear_under_their_roster_name() -> None:
+    roll = ClassRoll(roster_size=3, matched=(("a", "Ann Archer"), ("b", "Benjamin Brook")))
+    people = [Participant(SID, "a", "ann archer"), Participant(SID, "b", "Ben's iPhone"), PEOPLE[2]]
+    reports = build_reports(HOUR, people, OBS, roll=roll)
+    assert [r.name for r in reports.class_report.students] == [
+        "Ann Archer", "Benjamin Brook (as “Ben's iPhone”)", "Cleo Cruz"]  # differing in case only: the roster spelling
+    assert [s.name for s in reports.students][1] == "Benjamin Brook (as “Ben's iPhone”)"

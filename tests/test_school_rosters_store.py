@@ -45,6 +45,7 @@ def test_matching_opt_outs_and_the_roll_worked_out_by_hand() -> None:
     assert roll is not None
     assert (roll.roster_size, roll.not_seen, roll.sees_everyone) == (2, ("Mia Wong", "Alexander Roe"), False)
     assert (roll.unmatched, roll.to_confirm, roll.rules) == (2, 1, Rules(120, 600))
+    assert roll.matched == (("p1", "Alex Kim"),)
     assert class_roll(None, [], set()) is None
 
 
@@ -85,3 +86,26 @@ def test_roster_rows_decisions_and_retention(tmp_path: Path, capsys: pytest.Capt
         assert db.get_class("c-old") is not None  # the class itself stays
     finally:
         store.close()
+
+
+def test_classpulse_report_renders_a_class_session_with_its_roster(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from analysis.records import Observation, SessionInfo, State
+
+    url = database_url(tmp_path)
+    store = Store(url)
+    db = ServiceStore(store)
+    db.add_class(ClassRecord("c1", "7b", "t", created_at=_iso(1)))
+    rows, *_ = db.rosters.replace("c1", parse_roster_csv(ROSTER), _iso(1))
+    students = json.dumps([[r.roster_student_id, r.name] for r in rows])
+    db.rosters.save_session_roster(SessionRosterRecord("s1", "c1", students, late_after_s=300, absent_after_s=900))
+    store.create_session(SessionInfo("s1", "7b", started_at="2026-03-02T10:00:00+00:00",
+                                     ended_at="2026-03-02T10:10:00+00:00", emotions_enabled=False))
+    store.upsert_participant(Participant("s1", "p1", "Lexi (phone)"))
+    store.add_observations([Observation("s1", "p1", float(t), State.CAMERA_OFF) for t in range(60)])
+    store.close()
+    out = tmp_path / "out"
+    assert main(["--set", f"store.url={url}", "report", "s1", "--format", "html", "--out", str(out)]) == 0
+    html = (out / "s1" / "class.html").read_text()
+    assert "Alex Kim (as “Lexi (phone)”)" in html
+    assert html.count("did not join") == 2 and "Mia Wong" in html and "Alexander Roe" in html

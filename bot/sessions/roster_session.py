@@ -95,8 +95,11 @@ def class_roll(snapshot: SessionRosterRecord | None, matches: Sequence[RosterMat
     out = set(opted_out_students)
     expected = [(sid, name) for sid, name in snapshot_students(snapshot) if sid not in out]
     seen = {m.roster_student_id for m in matches if m.roster_student_id}
+    names = dict(snapshot_students(snapshot))
     return ClassRoll(
         rules=rules, roster_size=len(expected), sees_everyone=snapshot.sees_everyone,
         not_seen=tuple(name for sid, name in expected if sid not in seen),
         unmatched=sum(not m.roster_student_id and not m.candidate_ids for m in matches),
-        to_confirm=sum(not m.confirmed and bool(m.candidate_ids) for m in matches))
+        to_confirm=sum(not m.confirmed and bool(m.candidate_ids) for m in matches),
+        matched=tuple((m.participant_id, names[m.roster_student_id]) for m in matches
+                      if m.confirmed and m.roster_student_id in names))
