@@ -230,7 +230,13 @@ def test_delete_a_student_everywhere(tmp_path: Path) -> None:
             s3 = await session_with(s, maths, ["Alex"], room="r1")  # only a fuzzy proposal: kept, listed
             s4 = await session_with(s, other, ["Alex Kim"], room="r3", who="bob")  # another teacher's: untouched
             assert (await s.client.delete(f"{API}/classes/{maths}/roster/{alex}", headers=s.auth("bob"))).status == 404
-            res = await s.client.delete(f"{API}/classes/{maths}/roster/{alex}", headers=s.auth("alice"))
+            ask = await s.client.delete(f"{API}/classes/{maths}/roster/{alex}", headers=s.auth("alice"))
+            assert ask.status == 409  # "Alex" in s3 is only proposed: the teacher must say what to do with it
+            assert "“Alex” (" + s3 + ")" in (await ask.json())["error"]["message"]
+            assert s.db.rosters.student(alex) is not None  # nothing deleted yet
+            assert (await s.client.delete(f"{API}/classes/{maths}/roster/{alex}?possible=maybe",
+                                          headers=s.auth("alice"))).status == 422
+            res = await s.client.delete(f"{API}/classes/{maths}/roster/{alex}?possible=keep", headers=s.auth("alice"))
             assert res.status == 200, await res.text()
             out = await res.json()
             assert out["participants_deleted"] == 2 and out["observations_deleted"] > 0
@@ -249,6 +255,7 @@ def test_delete_a_student_everywhere(tmp_path: Path) -> None:
             assert [p.display_name for p in s.store.participants(s4)] == ["Alex Kim"]
             assert [r.name for r in s.db.rosters.roster(art)] == ["Mia Wong"]
             # a session whose only participant was the student: its reports are removed
+            assert [p.display_name for p in s.store.participants(s3)] == ["Alex"]  # kept under the name used
             s5 = await session_with(s, art, ["Mia Wong"], room="r2")
             mia = s.db.rosters.roster(art)[0].roster_student_id
             gone = await (await s.client.delete(f"{API}/classes/{art}/roster/{mia}", headers=s.auth("admin"))).json()
@@ -346,5 +353,21 @@ def test_an_opted_out_roster_student_is_never_stored(tmp_path: Path) -> None:
             assert (await res.json())["opted_out"] is False
             again = await session_with(s, cid, ["Lexi (phone)"])
             assert s.store.observations(again, pid_of(s, again, "Lexi (phone)"))
+
+    run(body)
+
+
+def test_delete_everywhere_can_take_proposed_names_too(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with service(tmp_path) as s:
+            cid = await new_class(s)
+            alex = (await put_roster(s, cid, ROSTER))[1]["students"][0]["roster_student_id"]
+            sid = await session_with(s, cid, ["Alex", "Mia Wong"])
+            res = await s.client.delete(f"{API}/classes/{cid}/roster/{alex}?possible=delete", headers=s.auth("alice"))
+            out = await res.json()
+            assert res.status == 200 and out["participants_deleted"] == 1 and out["possible"] == []
+            assert [p.display_name for p in s.store.participants(sid)] == ["Mia Wong"]
+            assert out["reports_rerendered"] == [sid]
+            assert "Alex" not in (Path(s.config.reports.out_dir) / sid / "class.html").read_text()
 
     run(body)

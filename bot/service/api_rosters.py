@@ -28,7 +28,7 @@ from bot.service.api_common import own_class, run_db
 from bot.service.api_sessions import rerender_reports
 from bot.service.auth import now_iso
 from bot.service.errors import ApiError, not_found, read_json
-from bot.service.roster_erasure import erase_student
+from bot.service.roster_erasure import erase_student, pending_proposals
 from bot.service.schemas import ClassOut
 from bot.service.state import db_key, manager_key, store_key
 from bot.sessions.roster_apply import report_roster
@@ -100,7 +100,7 @@ class ErasureOut(BaseModel):
     observations_deleted: int
     reports_rerendered: list[str]
     reports_removed: list[str]
-    possible: list[dict[str, str]]  # pending fuzzy proposals that may be the student: not deleted
+    possible: list[dict[str, str]]  # names only proposed as the student, kept (with ?possible=keep)
 
 
 def student_out(r: RosterStudentRecord) -> RosterStudentOut:
@@ -250,15 +250,25 @@ async def roster_opt_out(request: web.Request) -> web.Response:
     return web.json_response(student_out(fresh).model_dump())
 
 
-async def erase_everywhere(request: web.Request, cls: ClassRecord, student: RosterStudentRecord) -> ErasureOut:
-    """Delete the student everywhere in the class owner's data (API and dashboard)."""
+async def erase_everywhere(request: web.Request, cls: ClassRecord, student: RosterStudentRecord,
+                           possible: str = "ask") -> ErasureOut:
+    """Delete the student everywhere in the class owner's data (API and dashboard). `possible`:
+    what to do with names only proposed as the student — "delete", "keep", or "ask" (409 if any)."""
     store, db = request.app[store_key], request.app[db_key]
     config: Config = request.app[config_key]
     manager = request.app[manager_key]
     busy = [sid for sid, r in manager.running.items() if r.owner == cls.owner and not r.done.is_set()]
     if busy:
         raise ApiError(409, f"a session of {cls.owner} is running ({busy[0]}): end it first")
-    done = await run_db(request, lambda: erase_student(store, db, student, cls.owner))
+    if possible == "ask":
+        pending = await run_db(request, lambda: pending_proposals(db, student, cls.owner))
+        if pending:
+            names = ", ".join(f"“{p['display_name']}” ({p['session_id']})" for p in pending[:10])
+            raise ApiError(409, f"{len(pending)} name(s) are only proposed as {student.name}, not confirmed: {names}. "
+                                "Confirm or reject them first, or repeat with ?possible=delete (delete them too, "
+                                "they may be someone else) or ?possible=keep")
+    done = await run_db(request, lambda: erase_student(store, db, student, cls.owner,
+                                                       possible_too=possible == "delete"))
     removed: list[str] = []
     for sid in done.empty_sessions:
         folder = files.session_dir(config.reports.out_dir, sid)
@@ -279,7 +289,10 @@ async def erase_everywhere(request: web.Request, cls: ClassRecord, student: Rost
 async def delete_roster_student(request: web.Request) -> web.Response:
     cls = await own_class(request, request.match_info["class_id"])
     student = await _own_student(request, cls)
-    out = await erase_everywhere(request, cls, student)
+    possible = request.query.get("possible", "ask")
+    if possible not in ("ask", "delete", "keep"):
+        raise ApiError(422, "possible must be ask, delete or keep", [{"field": "possible", "message": "bad value"}])
+    out = await erase_everywhere(request, cls, student, possible)
     return web.json_response(out.model_dump())
 
 

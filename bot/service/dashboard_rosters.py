@@ -116,7 +116,7 @@ async def erase(request: web.Request) -> web.Response:
         return await class_page(request, error=f"Tick the box to confirm deleting {student.name} everywhere.",
                                 status=422)
     try:
-        out = await erase_everywhere(request, cls, student)
+        out = await erase_everywhere(request, cls, student, "delete" if form.get("possible") == "yes" else "keep")
     except ApiError as exc:
         return await class_page(request, error=exc.message, status=exc.status)
     parts = [f"{student.name} was deleted everywhere: {len(out.roster_rows_deleted)} roster row(s), "
@@ -124,7 +124,7 @@ async def erase(request: web.Request) -> web.Response:
              f"reports rendered again: {', '.join(out.reports_rerendered) or 'none'}",
              f"reports removed (nobody left): {', '.join(out.reports_removed) or 'none'}"]
     if out.possible:
-        parts.append("not deleted, only proposed matches (confirm them, then delete again): "
+        parts.append("kept, only proposed as this student: "
                      + ", ".join(f"“{p['display_name']}” in {p['session_id']}" for p in out.possible))
     return await class_page(request, notice="; ".join(parts) + ".")
 

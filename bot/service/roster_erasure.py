@@ -10,8 +10,9 @@ What goes (synchronous; the API runs it off the event loop and then re-renders r
   and match;
 * the student's name in the rosters those sessions expected.
 
-A *pending fuzzy* proposal ("Alex" for "Alex Kim") is not deleted: it may be another person.
-It is listed in the answer (`possible`) so the teacher can confirm it and delete again.
+A *pending* proposal ("Alex" for "Alex Kim", fuzzy or ambiguous) may be another person: the
+caller decides (`possible_too`): deleted as well, or kept under the name used (and listed in the
+answer, `possible`). `pending_proposals` finds them first so the API can ask.
 Report files of the touched sessions are then rendered again, or removed when nobody is left.
 """
 
@@ -40,16 +41,33 @@ def _same_person(a: RosterStudentRecord, b: RosterStudentRecord) -> bool:
     return a.student_id == b.student_id or bool(a.email and a.email.casefold() == b.email.casefold())
 
 
-def erase_student(store: Store, db: ServiceStore, student: RosterStudentRecord, owner: str) -> Erasure:
-    out = Erasure()
+def _scope(db: ServiceStore, student: RosterStudentRecord, owner: str) -> tuple[
+        list[RosterStudentRecord], list[str]]:
+    """The student's rows on the owner's rosters, and the owner's sessions."""
     classes = db.classes(owner=owner)[0]
     rows = [student, *(r for c in classes if c.class_id != student.class_id
                        for r in db.rosters.roster(c.class_id) if _same_person(r, student))]
-    ids = {r.roster_student_id for r in rows}
-    targets = as_students(rows)
     sessions = {s.session_id for c in classes for s in db.sessions(class_id=c.class_id)[0]}
     sessions |= {s.session_id for s in db.sessions(owner=owner)[0]}
-    for sid in sorted(sessions):
+    return rows, sorted(sessions)
+
+
+def pending_proposals(db: ServiceStore, student: RosterStudentRecord, owner: str) -> list[dict[str, str]]:
+    """Participants only *proposed* as this student (fuzzy or ambiguous, undecided)."""
+    rows, sessions = _scope(db, student, owner)
+    ids = {r.roster_student_id for r in rows}
+    return [{"session_id": m.session_id, "participant_id": m.participant_id, "display_name": m.display_name}
+            for sid in sessions for m in db.rosters.matches(session_id=sid)
+            if not m.confirmed and ids & set(m.candidate_ids)]
+
+
+def erase_student(store: Store, db: ServiceStore, student: RosterStudentRecord, owner: str, *,
+                  possible_too: bool = False) -> Erasure:
+    out = Erasure()
+    rows, sessions = _scope(db, student, owner)
+    ids = {r.roster_student_id for r in rows}
+    targets = as_students(rows)
+    for sid in sessions:
         matches = {m.participant_id: m for m in db.rosters.matches(session_id=sid)}
         try:
             people = store.participants(sid)
@@ -60,12 +78,13 @@ def erase_student(store: Store, db: ServiceStore, student: RosterStudentRecord, 
             m = matches.get(p.participant_id)
             linked = m is not None and m.confirmed and m.roster_student_id in ids
             named = match_name(p.display_name, targets).certain
-            if linked or named:
+            proposed = m is not None and not m.confirmed and bool(ids & set(m.candidate_ids))
+            if linked or named or (proposed and possible_too):
                 out.observations += store.delete_participant(sid, p.participant_id)
                 db.rosters.delete_matches(sid, p.participant_id)
                 out.participants += 1
                 hit = True
-            elif m is not None and not m.confirmed and ids & set(m.candidate_ids):
+            elif proposed:
                 out.possible.append({"session_id": sid, "participant_id": p.participant_id,
                                      "display_name": p.display_name})
         if hit:
