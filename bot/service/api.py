@@ -119,7 +119,8 @@ ROUTES: list[Route] = [
           body=RosterOptOutIn, response=RosterStudentOut),
     Route("DELETE", "/classes/{class_id}/roster/{roster_student_id}", delete_roster_student,
           "delete this student everywhere: roster rows, matches, their data in every session of the owner's "
-          "classes; reports rendered again or removed", response=ErasureOut),
+          "classes; reports rendered again or removed (?possible=delete|keep: names only proposed as them)",
+          response=ErasureOut),
     Route("GET", "/classes/{class_id}/matches", list_matches, "how session participants matched the roster "
           "(?pending=true: fuzzy or ambiguous proposals awaiting the teacher)"),
     Route("POST", "/classes/{class_id}/matches/{session_id}/{participant_id}", post_match,
