@@ -8,9 +8,15 @@ waiting before and after is reported apart.
 A student is "late" when their first sample comes more than `late_after_s` after the class
 started (the first student's arrival: the scheduled start is not known here), and "left early"
 when their last sample ends more than `left_early_s` before the class ended. Virtual-classroom
-products default to 5 minutes for lateness; the same is used for leaving early. Time in class is
-the span from joining to leaving without the gaps in which no sample arrived (disconnections).
-Pure functions over `analysis.aggregate.StudentSummary`.
+products default to 5 minutes for lateness; the same is used for leaving early. A student who
+joins more than `absent_after_s` (default 15 minutes) after the start is counted absent, as those
+products do. Time in class is the span from joining to leaving without the gaps in which no
+sample arrived (disconnections). Pure functions over `analysis.aggregate.StudentSummary`.
+
+`ClassRoll` is what the caller (the service, which knows the class's roster) hands the report:
+the rules of the class and the roster students no participant matched, so the report can list
+them as "did not join" — or, when the platform does not show the bot every participant (Zoom),
+as "not visible to ClassPulse", never as absent.
 """
 
 from __future__ import annotations
@@ -22,6 +28,33 @@ from analysis.aggregate import StudentSummary
 
 LATE_AFTER_S = 300.0
 LEFT_EARLY_S = 300.0
+ABSENT_AFTER_S = 900.0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A class's attendance thresholds, in seconds after the class start."""
+
+    late_after_s: float = LATE_AFTER_S
+    absent_after_s: float = ABSENT_AFTER_S
+    left_early_s: float = LEFT_EARLY_S
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.late_after_s <= self.absent_after_s:
+            raise ValueError("late_after_s must be between 0 and absent_after_s")
+
+
+@dataclass(frozen=True)
+class ClassRoll:
+    """The roster side of one session, handed to the report by its caller (frozen, no I/O)."""
+
+    rules: Rules = Rules()
+    roster_size: int = 0  # students on the class roster when the session started (0: no roster)
+    not_seen: tuple[str, ...] = ()  # roster names no participant of the session matched
+    sees_everyone: bool = True  # False: the platform may hide participants from the bot (Zoom)
+    unmatched: int = 0  # participants whose name fits no roster student (shown under their own name)
+    to_confirm: int = 0  # participants with a fuzzy or ambiguous match awaiting the teacher
+    matched: tuple[tuple[str, str], ...] = ()  # (participant id, roster name) of certain or confirmed matches
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,7 @@ class StudentAttendance:
     left_early_by_s: float  # before the class end; 0 when stayed
     late: bool
     left_early: bool
+    counted_absent: bool = False  # joined more than `absent_after_s` after the start
 
 
 def _end(summary: StudentSummary) -> float | None:
@@ -72,8 +106,11 @@ def class_span(summaries: Mapping[str, StudentSummary], session_s: float) -> Cla
 
 
 def student_attendance(summary: StudentSummary, span: ClassSpan, *, late_after_s: float = LATE_AFTER_S,
-                       left_early_s: float = LEFT_EARLY_S) -> StudentAttendance | None:
-    """One student's arrival and departure against the class span; None without samples."""
+                       left_early_s: float = LEFT_EARLY_S,
+                       absent_after_s: float = ABSENT_AFTER_S) -> StudentAttendance | None:
+    """One student's arrival and departure against the class span; None without samples.
+
+    Joining after `absent_after_s` counts as absent (and so not also as late)."""
     end = _end(summary)
     if summary.first_t is None or end is None:
         return None
@@ -82,4 +119,5 @@ def student_attendance(summary: StudentSummary, span: ClassSpan, *, late_after_s
     return StudentAttendance(
         participant_id=summary.participant_id, joined_s=summary.first_t, left_s=end,
         in_class_s=max(0.0, end - summary.first_t - summary.gap_s), late_by_s=late_by, left_early_by_s=early_by,
-        late=late_by > late_after_s, left_early=early_by > left_early_s)
+        late=late_after_s < late_by <= absent_after_s, left_early=early_by > left_early_s,
+        counted_absent=late_by > absent_after_s)

@@ -177,6 +177,17 @@ class Store:
         self.delete_summaries(session_id=session_id, participant_id=participant_id)
         return self.delete_observations(session_id, participant_id)
 
+    def delete_participant(self, session_id: str, participant_id: str) -> int:
+        """Erasure: the participant's observations and their row (with the display name) go;
+        returns the observations deleted. Unlike `opt_out`, no trace of them is left (their term
+        summary goes too)."""
+        n = self.delete_observations(session_id, participant_id)
+        self.delete_summaries(session_id=session_id, participant_id=participant_id)
+        t = schema.participants
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(t).where(t.c.session_id == session_id, t.c.participant_id == participant_id))
+        return n
+
     # -- observations -----------------------------------------------------------------------
     def add_observations(self, batch: Iterable[Observation], guard: Guard | None = None) -> int:
         """Write a batch in one transaction; `guard` may refuse it (fencing) before anything is written."""

@@ -66,6 +66,8 @@ class StoreSection(_Section):
     retention_days: int = Field(default=30, ge=1, le=3650)
     #: The term view's per-student per-session summaries (`analysis.summaries`): a school year.
     summary_retention_days: int = Field(default=365, ge=1, le=3650)
+    #: Class rosters (students' names, aliases, e-mails) are deleted this long after their last upload.
+    roster_retention_days: int = Field(default=365, ge=1, le=3650)
     flush_s: float = Field(default=2.0, gt=0, le=60)
 
 

@@ -66,6 +66,7 @@ class _Data:
     concerns: dict[str, concern_rules.Concern]
     span: att.ClassSpan | None  # the class from the first to the last student
     attendance: dict[str, att.StudentAttendance]
+    roll: att.ClassRoll  # the class's rules and the roster students never seen
 
 
 def _without_emotions(obs: Observation) -> Observation:
@@ -114,12 +115,14 @@ def window_label(window_s: float) -> str:
 
 
 def _prepare(info: SessionInfo, participants: Sequence[Participant],
-             observations: Sequence[Observation]) -> tuple[_Data, int]:
+             observations: Sequence[Observation], roll: att.ClassRoll) -> tuple[_Data, int]:
     opted = {p.participant_id for p in participants if p.opted_out}
     obs = [o for o in observations if o.participant_id not in opted]
     if not info.emotions_enabled:
         obs = [_without_emotions(o) for o in obs]
-    names = {p.participant_id: p.display_name for p in participants if not p.opted_out}
+    known = dict(roll.matched)
+    names = {p.participant_id: roster_name(known[p.participant_id], p.display_name) if p.participant_id in known
+             else p.display_name for p in participants if not p.opted_out}
     for o in obs:
         names.setdefault(o.participant_id, o.participant_id)  # measured but never listed
     names = dict(sorted(names.items(), key=lambda kv: (kv[1].casefold(), kv[0])))
@@ -137,25 +140,37 @@ def _prepare(info: SessionInfo, participants: Sequence[Participant],
     strongest = sorted(moments, key=lambda m: (-m.share, -m.n_students, m.start - m.end, m.start))
     span = att.class_span({pid: summaries[pid] for pid in names if pid in summaries}, duration_s)
     arrivals = {} if span is None else {
-        pid: a for pid in names if pid in summaries and (a := att.student_attendance(summaries[pid], span))}
+        pid: a for pid in names if pid in summaries and (a := att.student_attendance(
+            summaries[pid], span, late_after_s=roll.rules.late_after_s, left_early_s=roll.rules.left_early_s,
+            absent_after_s=roll.rules.absent_after_s))}
     data = _Data(
         info=info, duration_s=duration_s, window_s=window_s, names=names,
         stems=fmt.unique_stems(names.items()), windows=wins, summaries=summaries,
         series=classwide.class_series(wins),
         moments=moments, shown=sorted(strongest[:MAX_MOMENTS], key=lambda m: (m.start, m.kind)),
         concerns={c.participant_id: c for c in concern_rules.needs_attention(summaries)},
-        span=span, attendance=arrivals)
+        span=span, attendance=arrivals, roll=roll)
     return data, len(opted)
 
 
+def roster_name(roster: str, display: str) -> str:
+    """A matched student under their roster name, with the name they used when it differs:
+    "Alex Kim (as “Alex's iPhone”)"."""
+    return roster if display.casefold() == roster.casefold() else f"{roster} (as “{display}”)"
+
+
 def build_reports(info: SessionInfo, participants: Sequence[Participant],
-                  observations: Sequence[Observation], interruptions: Sequence[Interruption] = ()) -> Reports:
+                  observations: Sequence[Observation], interruptions: Sequence[Interruption] = (),
+                  roll: att.ClassRoll | None = None) -> Reports:
     """Contexts for the class report and one per participant who did not opt out.
 
     Interruptions (gaps ClassPulse did not record: a crash, a restart, a lost connection) are
     named in every report's data quality, so a gap never reads as the students' absence.
+    `roll` (from the caller, who knows the class roster) sets the late / absent thresholds and
+    lists roster students never seen: "did not join", or "not visible to ClassPulse" when the
+    platform may hide participants from the bot (never counted absent then).
     """
-    data, n_opted_out = _prepare(info, participants, observations)
+    data, n_opted_out = _prepare(info, participants, observations, roll or att.ClassRoll())
     header = _header(info, data.duration_s, data.span)
     gaps = tuple(interruption_fact(info, g) for g in interruptions)
     students = tuple(replace(r, quality=r.quality + gaps) for r in (_student(data, header, pid) for pid in data.names))
@@ -239,6 +254,7 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
         Fact("No video received", str(len(data.names) - len(sums))),
         Fact("Average presence", fmt.pct(_mean([s.presence_share for s in sigs])),
              "share of camera-on time with a face; camera-off time is not counted"),
+        *_roster_facts(data.roll),
         *_waiting_facts(data),
         *_arrival_facts(data),
     )
@@ -272,6 +288,7 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
             fmt.duration(summary.camera_off_s) if summary and summary.camera_off_s else fmt.MISSING,
             len(data.concerns[pid].reasons) if pid in data.concerns else 0,
             *_in_class_cells(data.attendance.get(pid))))
+    rows.extend(_not_seen_row(name, data.roll.sees_everyone) for name in data.roll.not_seen)
     class_emotions = _mean_vector([s.emotions for s in sigs])
     n_uncertain = sum(s.n_uncertain for s in sigs)
     quality = [
@@ -299,6 +316,8 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
 def arrival_text(a: att.StudentAttendance) -> str:
     """ "late by 7 min", "left 12 min early", both, or "" (on time and stayed to the end)."""
     parts = []
+    if a.counted_absent:
+        parts.append(f"counted absent: joined {fmt.duration(a.late_by_s)} after the start")
     if a.late:
         parts.append(f"late by {fmt.duration(a.late_by_s)}")
     if a.left_early:
@@ -322,14 +341,47 @@ def _waiting_facts(data: _Data) -> tuple[Fact, ...]:
                  f"the class itself: {fmt.duration(span.duration_s)}"),)
 
 
+NOT_VISIBLE = "not visible to ClassPulse"
+DID_NOT_JOIN = "did not join"
+
+
+def _not_seen_row(name: str, sees_everyone: bool) -> StudentRow:
+    """A roster student no participant matched: no link, no numbers, why they are not there."""
+    return StudentRow(name, "", fmt.MISSING, fmt.MISSING, fmt.MISSING, fmt.MISSING, fmt.MISSING, 0,
+                      DID_NOT_JOIN if sees_everyone else NOT_VISIBLE, fmt.MISSING, "")
+
+
+def _roster_facts(roll: att.ClassRoll) -> tuple[Fact, ...]:
+    if not roll.roster_size:
+        return ()
+    facts = [Fact("On the class roster", str(roll.roster_size))]
+    if roll.sees_everyone:
+        facts.append(Fact("Did not join", str(len(roll.not_seen)), "roster students no participant matched"))
+    else:
+        facts.append(Fact("Not visible to ClassPulse", str(len(roll.not_seen)),
+                          "roster students the platform did not show the bot (it may stream only some "
+                          "participants): not counted absent"))
+    if roll.unmatched or roll.to_confirm:
+        facts.append(Fact("Names not on the roster", str(roll.unmatched),
+                          f"{roll.to_confirm} more await the teacher's confirmation" if roll.to_confirm else
+                          "shown under the name they used"))
+    return tuple(facts)
+
+
 def _arrival_facts(data: _Data) -> tuple[Fact, ...]:
     if not data.attendance:
         return ()
+    rules = data.roll.rules
     late = sum(a.late for a in data.attendance.values())
     early = sum(a.left_early for a in data.attendance.values())
-    return (Fact("Late / left early", f"{late} / {early}",
-                 f"joined more than {fmt.duration(att.LATE_AFTER_S)} after the first student, or left more than "
-                 f"{fmt.duration(att.LEFT_EARLY_S)} before the last one"),)
+    absent = sum(a.counted_absent for a in data.attendance.values())
+    facts = [Fact("Late / left early", f"{late} / {early}",
+                  f"joined more than {fmt.duration(rules.late_after_s)} after the first student, or left more "
+                  f"than {fmt.duration(rules.left_early_s)} before the last one")]
+    if absent:
+        facts.append(Fact("Counted absent", str(absent),
+                          f"joined more than {fmt.duration(rules.absent_after_s)} after the first student"))
+    return tuple(facts)
 
 
 # -- one student --------------------------------------------------------------------------------

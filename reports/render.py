@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import jinja2
 
+from analysis.attendance import ClassRoll
 from analysis.records import Interruption, Observation, Participant, SessionInfo
 from reports.context import ClassReport, Reports, StudentReport, build_reports
 from reports.course import CourseInput, CourseReport, build_course_report
@@ -131,16 +133,21 @@ def write_reports(reports: Reports, out_dir: str | Path, formats: Sequence[str] 
 
 
 def render_session(store: ReportStore, session_id: str, out_dir: str | Path,
-                   formats: Sequence[str] = FORMATS, *, paper: str = "a4") -> list[Path]:
+                   formats: Sequence[str] = FORMATS, *, paper: str = "a4", roll: ClassRoll | None = None,
+                   opted_out: frozenset[str] = frozenset()) -> list[Path]:
     """Render the class report and every consenting student's report for one stored session.
 
     Reads only `store.session`, `store.participants` and `store.observations`; `paper` is
-    "a4" (default) or "letter". Returns the paths written.
+    "a4" (default) or "letter". `roll` is the class's roster side (see `analysis.attendance`);
+    `opted_out` names participants to leave out as opted out without deleting their data
+    (a fuzzy match to an opted-out roster student, until the teacher decides). Returns the
+    paths written.
     """
     _paper(paper)
     info = store.session(session_id)
-    reports = build_reports(info, store.participants(session_id), store.observations(session_id),
-                            store.interruptions(session_id))
+    people = [replace(p, opted_out=True) if p.participant_id in opted_out else p
+              for p in store.participants(session_id)]
+    reports = build_reports(info, people, store.observations(session_id), store.interruptions(session_id), roll)
     return write_reports(reports, out_dir, formats, paper=paper)
 
 

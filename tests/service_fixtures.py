@@ -54,12 +54,17 @@ class FilesRender:
     calls: list[str] = field(default_factory=list)
     skip_pdf: bool = False  # a render that produced HTML only (delivery tests)
 
+    rolls: dict[str, Any] = field(default_factory=dict)  # session id → the ClassRoll it was given
+
     def __call__(self, store: Store, session_id: str, out_dir: Path, formats: Sequence[str],
-                 paper: str = "a4") -> list[Path]:
+                 paper: str = "a4", *, roll: Any = None, opted_out: frozenset[str] = frozenset()) -> list[Path]:
         self.calls.append(session_id)
-        people = [p for p in store.participants(session_id) if not p.opted_out]
+        self.rolls[session_id] = roll
+        people = [p for p in store.participants(session_id) if not p.opted_out and p.participant_id not in opted_out]
         (out_dir / "students").mkdir(parents=True, exist_ok=True)
-        (out_dir / "class.html").write_text("<h1>class " + ", ".join(p.display_name for p in people) + "</h1>")
+        not_seen = ", ".join(roll.not_seen) if roll is not None else ""
+        (out_dir / "class.html").write_text("<h1>class " + ", ".join(p.display_name for p in people) + "</h1>"
+                                            + (f"<p>not seen: {not_seen}</p>" if not_seen else ""))
         if not self.skip_pdf:
             (out_dir / "class.pdf").write_bytes(pdf_bytes(session_id))
         for p in people:

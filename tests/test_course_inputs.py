@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from analysis.store import Store
 from analysis.summaries import SessionDigest, StudentDigest
 from bot.cli.main import main
-from bot.course.identity import course_identity
+from bot.course.identity import course_identity, roster_identity
 from bot.course.inputs import ClassRef, CourseNotFound, course_input, course_sessions, resolve_class
-from bot.db.records import ClassRecord, ScheduleRecord
+from bot.db.records import ClassRecord, RosterMatchRecord, ScheduleRecord
 from bot.db.service_state import DbScheduleRecords
 from bot.db.store import ServiceStore
 from bot.service import missed_runs
@@ -39,6 +39,23 @@ def test_one_student_across_device_names() -> None:
     assert [sorted(s.summaries) for s in sessions] == [["name:alex kim"], ["name:alex kim"]]
     assert sessions[0].summaries["name:alex kim"].attention == 0.9  # the connection with more samples
     assert names == {"name:alex kim": "Álex Kim"}  # the latest name, without the device
+
+
+def test_a_roster_match_joins_different_names_and_a_proposal_does_not() -> None:
+    """"Alex (phone)" one week and "Alex Kim" the next are one roster student once matched;
+    a fuzzy proposal the teacher has not confirmed joins nobody."""
+    identity = roster_identity([
+        RosterMatchRecord("s1", "a", "c", "Alex (phone)", "rs-1", kind="alias", confirmed=True),
+        RosterMatchRecord("s2", "b", "c", "Alex Kim", "rs-1", kind="exact", confirmed=True),
+        RosterMatchRecord("s2", "z", "c", "Alx Km", "rs-1", kind="fuzzy", confirmed=False),
+    ])
+    s1 = SessionDigest("s1", "c", "C", "2026-09-07T07:15:00+00:00")
+    s2 = SessionDigest("s2", "c", "C", "2026-09-10T07:15:00+00:00")
+    sessions, names = course_sessions([(s1, [st("s1", "a", "Alex (phone)")]),
+                                       (s2, [st("s2", "b", "Alex Kim"), st("s2", "z", "Alx Km")])], identity)
+    assert [sorted(s.summaries) for s in sessions] == [["roster:rs-1"], ["name:alx km", "roster:rs-1"]]
+    assert names["roster:rs-1"] == "Alex Kim"
+    assert identity("Alex (phone)", "a", "s9") == "name:alex"  # same name, other session, no match: by name
 
 
 def _seed(url: str) -> str:

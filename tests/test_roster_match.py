@@ -12,6 +12,8 @@ from bot.sessions.roster_match import (
     match_names,
     name_key,
     parse_roster_csv,
+    roster_to_csv,
+    safe_cell,
     strip_decorations,
 )
 
@@ -148,13 +150,32 @@ def test_columns_in_any_order() -> None:
     ("", "empty"),
     ("student,email\nx,y\n", "line 1: no 'name' column"),
     ("name,phone\nMia,123\n", "line 1: unknown column(s) phone"),
-    ("name,student_id\nMia,1\nLeo,1\n", "line 3: student_id '1' is already used on line 2"),
-    ("name,email\nMia,not-an-address\n", "line 2: 'not-an-address' is not an e-mail address"),
-    ("name,email\n,mia@x.example\n", "line 2: the name is empty"),
+    ("name,name\nMia,Mia\n", "line 1: column(s) name appear more than once"),
+    ("name,student_id\nMia,1\nLeo,1\n", "line 3, column 2 (student_id): student_id '1' is already used on line 2"),
+    ("name,email\nMia,mia@x.example\nMia Two,MIA@x.example\n",
+     "line 3, student_id (made from the e-mail or name): student_id 'mia@x.example' is already used on line 2"),
+    ("name,email\nMia,not-an-address\n", "line 2, column 2 (email): 'not-an-address' is not an e-mail address"),
+    ("name,email\n,mia@x.example\n", "line 2, column 1 (name): the name is empty"),
     ("name\nMia,extra\n", "line 2: 2 fields"),
-    ("name\n" + "x" * 201 + "\n", "line 2: name is longer than 200"),
+    ("name\n" + "x" * 201 + "\n", "line 2, column 1 (name): longer than 200 characters"),
+    ("name,aliases\nMia,\"M\x07\"\n", "line 2, column 2 (aliases): control character U+0007 is not allowed"),
+    ("email,name\n,\"Mia\u202eKim\"\n", "line 2, column 2 (name): control character U+202E is not allowed"),
+    ("name\nMia\n\n\"Leo\nBo\"\n", "line 5, column 1 (name): control character U+000A"),  # quoted newline
 ])
 def test_bad_rosters_name_the_line(text: str, message: str) -> None:
     with pytest.raises(RosterError) as err:
         parse_roster_csv(text)
     assert message in str(err.value)
+
+
+def test_export_escapes_spreadsheet_formulas_and_reads_back() -> None:
+    students = (RosterStudent("s1", "=HYPERLINK(\"http://x.example\")", ("+1", "@me", "Al"), "a@x.example"),
+                RosterStudent("-2", "Mia, \"the\" Wong"), RosterStudent("s3", "Ｎormal"))
+    text = roster_to_csv(students)
+    lines = text.split("\r\n")
+    assert lines[0] == "name,aliases,email,student_id"
+    assert lines[1] == "\"'=HYPERLINK(\"\"http://x.example\"\")\",'+1;@me;Al,a@x.example,s1"
+    assert lines[2] == "\"Mia, \"\"the\"\" Wong\",,,'-2"
+    assert [safe_cell(v) for v in ("＝1", "\tx", "a=b", "")] == ["'＝1", "'\tx", "a=b", ""]
+    back = parse_roster_csv(text)
+    assert [s.name for s in back] == ["'=HYPERLINK(\"http://x.example\")", "Mia, \"the\" Wong", "Ｎormal"]

@@ -23,6 +23,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/sessions"): {"class_id": "{class_id}"},
     ("POST", "/schedules"): {"class_id": "{class_id}", "cron": "0 9 * * mon", "duration_min": "50"},
     ("POST", "/classes/{class_id}/opt-out"): {"display_name": "Ada"},
+    ("PATCH", "/classes/{class_id}"): {"late_after_min": "3"},
+    ("POST", "/classes/{class_id}/matches/{session_id}/{participant_id}"): {"roster_student_id": ""},
 }
 
 
@@ -41,7 +43,11 @@ async def fill(s: Service, route: Route) -> tuple[str, dict[str, Any] | None, di
     s.db.add_delivery(DeliveryRecord(delivery_id=f"evt-{sid}-webhook", session_id=sid, owner="alice",
                                      kind="webhook", target="http://hooks.example/x", state="failed", attempts=3,
                                      last_error="HTTP 500", created_at="2026-01-01T00:00:00+00:00"))
+    roster = await s.client.put(f"{PREFIX}/classes/{class_id}/roster", data=b"name\nAda\n",
+                                headers={**s.auth("alice"), "Content-Type": "text/csv"})
+    assert roster.status == 200, await roster.text()
     values = {"class_id": class_id, "session_id": sid, "participant_id": pid, "path": "class.pdf",
+              "roster_student_id": (await roster.json())["students"][0]["roster_student_id"],
               "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook"}
     path = re.sub(r"\{(\w+)(?::[^}]*)?\}", lambda m: values[m.group(1)], route.path)
     body = BODIES.get((route.method, route.path))

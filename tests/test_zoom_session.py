@@ -613,7 +613,8 @@ def test_real_analyser_finds_the_students_faces_and_renders_the_report(tmp_path:
 def test_a_revoke_after_the_class_ended_deletes_the_stored_class(tmp_path: Path, frames: list[list[bytes]]) -> None:
     config = make_config(tmp_path)
 
-    def render(store: Store, session_id: str, out_dir: Path, formats: object, paper: str = "a4") -> list[Path]:
+    def render(store: Store, session_id: str, out_dir: Path, formats: object, paper: str = "a4",
+               **roster: object) -> list[Path]:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "class.html").write_text(session_id)
         return [out_dir / "class.html"]

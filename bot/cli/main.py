@@ -251,7 +251,10 @@ def _evaluate_frames(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_report(args: argparse.Namespace, config: Config) -> int:
     from analysis.store import Store
-    from reports.render import render_session
+    from bot.db.store import ServiceStore
+    from bot.service.auth import now_iso
+    from bot.sessions.live import render_reports
+    from bot.sessions.roster_apply import render_with_roster
 
     formats = ("html", "pdf") if args.format == "both" else (args.format,)
     if args.course is not None:
@@ -262,7 +265,9 @@ def cmd_report(args: argparse.Namespace, config: Config) -> int:
     try:
         store.session(args.session)
         out = Path(args.out or config.reports.out_dir).expanduser().resolve() / args.session
-        for p in render_session(store, args.session, out, formats=formats, paper=config.reports.paper.lower()):
+        # a session of a class is rendered with its roster (who never came, the class's thresholds)
+        for p in render_with_roster(render_reports, store, ServiceStore(store), args.session, out, formats,
+                                    config.reports.paper.lower(), now_iso()):
             print(p)
     finally:
         store.close()
@@ -405,7 +410,7 @@ def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
 def cmd_purge(args: argparse.Namespace, config: Config) -> int:
     """Retention by hand: sessions past `store.retention_days`, whatever started them."""
     from bot.db.store import ServiceStore
-    from bot.service.retention import expired, purge, summary_cutoff
+    from bot.service.retention import expired, expired_rosters, purge, summary_cutoff
 
     store = _recorded_store(config)
     if store is None:
@@ -415,6 +420,7 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
         kept_cutoff = summary_cutoff(config)
         old_summaries = [d.session_id for d in store.session_digests()
                          if (d.started_at or d.written_at) < kept_cutoff]
+        rosters, roster_cutoff = expired_rosters(db, config)
         if args.dry_run:
             old, cutoff = expired(store, db, config)
             verb = "would delete"
@@ -429,6 +435,9 @@ def cmd_purge(args: argparse.Namespace, config: Config) -> int:
           f"(store.retention_days = {config.store.retention_days}); their term summaries stay", file=sys.stderr)
     print(f"classpulse: {verb} the term summaries of {len(old_summaries)} session(s) that started before "
           f"{kept_cutoff} (store.summary_retention_days = {config.store.summary_retention_days})", file=sys.stderr)
+    print(f"classpulse: {verb} the rosters of {len(rosters)} class(es), {sum(rosters.values())} student(s), "
+          f"last uploaded before {roster_cutoff} (store.roster_retention_days = "
+          f"{config.store.roster_retention_days})", file=sys.stderr)
     return 0
 
 
@@ -606,8 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     tk.set_defaults(func=cmd_token)
 
     pg = sub.add_parser("purge", help="delete sessions past store.retention_days (observations, reports, "
-                                      "deliveries), whatever started them, and term summaries past "
-                                      "store.summary_retention_days")
+                                      "deliveries), whatever started them, term summaries past "
+                                      "store.summary_retention_days and class rosters past "
+                                      "store.roster_retention_days")
     pg.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     pg.set_defaults(func=cmd_purge)
 

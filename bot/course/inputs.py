@@ -17,19 +17,17 @@ the connection with more samples stands for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 
 from analysis.course import ABSENT_AFTER_S, LATE_AFTER_S, CourseSession
 from analysis.store import Store, StoreError
 from analysis.summaries import SessionDigest, StudentDigest, digest_session, status_of
-from bot.course.identity import course_identity, course_label
+from bot.course.identity import Identity, course_identity, course_label
 from bot.db.records import ClassRecord
 from bot.db.store import ServiceStore
 from reports.course import CourseInput
-
-Identity = Callable[[str, str], str]
 
 
 class CourseNotFound(LookupError):
@@ -107,7 +105,7 @@ def course_sessions(digests: Iterable[tuple[SessionDigest, Iterable[StudentDiges
     for d, students in digests:
         by_student: dict[str, StudentDigest] = {}
         for st in students:
-            key = identity(st.display_name, st.participant_id)
+            key = identity(st.display_name, st.participant_id, st.session_id)
             if key not in by_student or st.n_samples > by_student[key].n_samples:
                 by_student[key] = st
             if key not in names or names[key][0] <= d.started_at:

@@ -9,6 +9,7 @@ from pathlib import Path
 from analysis.course import ABSENT_AFTER_S, LATE_AFTER_S
 from analysis.store import Store
 from bot.config import Config
+from bot.course.identity import course_identity, roster_identity
 from bot.course.inputs import ClassRef, course_input, resolve_class
 from bot.db.store import ServiceStore
 from reports.format import safe_stem
@@ -22,12 +23,22 @@ def course_folder(out_dir: str | Path, cls: ClassRef) -> Path:
 
 def write_course_report(store: Store, db: ServiceStore, config: Config, cls: ClassRef | str, *,
                         out_dir: str | Path | None = None, formats: Sequence[str] = COURSE_FORMATS,
-                        now: datetime | None = None, late_after_s: float = LATE_AFTER_S,
-                        absent_after_s: float = ABSENT_AFTER_S) -> list[Path]:
-    """Render `cls`'s course report (course.html, course.pdf, attendance.csv); returns the paths."""
+                        now: datetime | None = None, late_after_s: float | None = None,
+                        absent_after_s: float | None = None) -> list[Path]:
+    """Render `cls`'s course report (course.html, course.pdf, attendance.csv); returns the paths.
+
+    A service class brings its roster (students matched across sessions by roster student, not
+    by name) and its late / absent thresholds, unless the caller gives thresholds.
+    """
     ref = resolve_class(store, db, cls) if isinstance(cls, str) else cls
+    record = db.get_class(ref.key) if ref.key else None
+    identity = roster_identity(db.rosters.matches(class_id=ref.key)) if record is not None else course_identity
+    if late_after_s is None:
+        late_after_s = 60 * record.late_after_min if record is not None else LATE_AFTER_S
+    if absent_after_s is None:
+        absent_after_s = 60 * record.absent_after_min if record is not None else ABSENT_AFTER_S
     course = course_input(store, db, ref, emotions=config.analysis.emotions,
                           generated_at=(now or datetime.now(UTC)).replace(microsecond=0).isoformat(),
-                          late_after_s=late_after_s, absent_after_s=absent_after_s)
+                          identity=identity, late_after_s=late_after_s, absent_after_s=absent_after_s)
     folder = Path(out_dir) if out_dir is not None else course_folder(config.reports.out_dir, ref)
     return render_course(course, folder, formats, paper=config.reports.paper.lower())

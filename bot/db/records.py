@@ -27,6 +27,8 @@ class ClassRecord:
     timetable_uid: str = ""  # the calendar UID the class was imported from ("" = made by hand)
     timetable_fingerprint: str = ""
     zoom_meeting_id: str = ""  # the Zoom meeting number whose RTMS streams are this class's
+    late_after_min: float = 5.0  # joined later than this after the class start: late
+    absent_after_min: float = 15.0  # … than this: counted absent
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,49 @@ class DeliveryRecord:
     event: str = "report.ready"  # report.ready | session.failed | run.missed
     class_id: str = ""
     detail: str = ""  # what happened, for notices (a failure's reason, a missed run's time)
+
+
+@dataclass(frozen=True)
+class RosterStudentRecord:
+    roster_student_id: str  # ClassPulse's stable id ("rs-…"), kept across re-uploads
+    class_id: str
+    student_id: str  # the school's id from the CSV
+    name: str
+    aliases: str = ""  # ';'-separated
+    email: str = ""
+    opted_out: bool = False
+    position: int = 0
+    uploaded_at: str = ""
+
+    @property
+    def alias_list(self) -> tuple[str, ...]:
+        return tuple(a for a in self.aliases.split(";") if a)
+
+
+@dataclass(frozen=True)
+class RosterMatchRecord:
+    session_id: str
+    participant_id: str
+    class_id: str
+    display_name: str
+    roster_student_id: str = ""  # "" = matched nobody (unmatched, ambiguous, rejected)
+    kind: str = "unmatched"
+    candidates: str = ""  # comma-separated roster student ids
+    reason: str = ""
+    confirmed: bool = False  # certain tier, or the teacher's decision
+    created_at: str = ""
+
+    @property
+    def candidate_ids(self) -> tuple[str, ...]:
+        return tuple(c for c in self.candidates.split(",") if c)
+
+
+@dataclass(frozen=True)
+class SessionRosterRecord:
+    session_id: str
+    class_id: str
+    students: str  # JSON [[roster_student_id, name], …]
+    sees_everyone: bool = True
+    late_after_s: float = 300.0
+    absent_after_s: float = 900.0
+    created_at: str = ""

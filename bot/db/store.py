@@ -25,6 +25,7 @@ from bot.db.records import (
     SessionRecord,
     TokenRecord,
 )
+from bot.db.rosters import Rosters
 
 R = TypeVar("R")
 Page = tuple[list[R], int]
@@ -44,6 +45,7 @@ class ServiceStore:
         """Opens on the observation store's engine; that store has migrated its own tables already."""
         self.engine = store.engine
         upgrade(self.engine, tables.HISTORY)
+        self.rosters = Rosters(self.engine)
 
     # -- generic helpers (private: callers use the typed methods) ------------------------
     def _insert(self, table: sa.Table, record: Any) -> None:
@@ -128,12 +130,17 @@ class ServiceStore:
         return [_record(ClassRecord, r) for r in rows]
 
     def update_class(self, class_id: str, *, name: str | None = None, meeting_url: str | None = None,
-                     timetable_fingerprint: str | None = None, zoom_meeting_id: str | None = None) -> int:
+                     timetable_fingerprint: str | None = None, zoom_meeting_id: str | None = None,
+                     late_after_min: float | None = None, absent_after_min: float | None = None) -> int:
         return self._update(tables.classes, class_id, {"name": name, "meeting_url": meeting_url,
                                                        "timetable_fingerprint": timetable_fingerprint,
-                                                       "zoom_meeting_id": zoom_meeting_id})
+                                                       "zoom_meeting_id": zoom_meeting_id,
+                                                       "late_after_min": late_after_min,
+                                                       "absent_after_min": absent_after_min})
 
     def delete_class(self, class_id: str) -> int:
+        """The class row and its roster (students, matches, the rosters its sessions expected)."""
+        self.rosters.delete_class(class_id)
         return self._delete(tables.classes, class_id)
 
     # -- sessions -------------------------------------------------------------------------
@@ -191,6 +198,7 @@ class ServiceStore:
         return True
 
     def delete_session(self, session_id: str) -> int:
+        self.rosters.delete_session(session_id)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(tables.attempts).where(tables.attempts.c.session_id == session_id))
         return self._delete(tables.service_sessions, session_id)

@@ -39,6 +39,8 @@ classes = sa.Table(
     sa.Column("timetable_uid", sa.String(500), nullable=False),  # the calendar UID it was imported from
     sa.Column("timetable_fingerprint", sa.String(64), nullable=False),
     sa.Column("zoom_meeting_id", sa.String(20), nullable=False),  # Zoom meeting number ("" = none)
+    sa.Column("late_after_min", sa.Float, nullable=False, server_default="5"),  # attendance rules (s008)
+    sa.Column("absent_after_min", sa.Float, nullable=False, server_default="15"),
 )
 
 #: Every session ClassPulse ran, whoever started it, including those that failed before class.
@@ -127,4 +129,46 @@ schedule_runs = sa.Table(
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("detail", sa.String(500), nullable=False),
     sa.Column("recorded_at", sa.String(40), nullable=False),
+)
+
+#: A class roster's students (CSV upload); `roster_student_id` is stable across re-uploads.
+roster_students = sa.Table(
+    "roster_students", metadata,
+    sa.Column("roster_student_id", sa.String(32), primary_key=True),
+    sa.Column("class_id", sa.String(64), nullable=False, index=True),
+    sa.Column("student_id", sa.String(200), nullable=False),  # the school's id, from the CSV
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("aliases", sa.String(1000), nullable=False),  # ';'-separated
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("opted_out", sa.Boolean, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # order in the CSV
+    sa.Column("uploaded_at", sa.String(40), nullable=False),  # the roster's retention runs from here
+    sa.UniqueConstraint("class_id", "student_id", name="uq_roster_students_class_student"),
+)
+
+#: Session participant → roster student, how it matched and whether that is settled.
+roster_matches = sa.Table(
+    "roster_matches", metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("participant_id", sa.String(64), primary_key=True),
+    sa.Column("class_id", sa.String(64), nullable=False, index=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("roster_student_id", sa.String(32), nullable=False, index=True),  # "" = none
+    sa.Column("kind", sa.String(16), nullable=False),  # exact|alias|email|confirmed|fuzzy|ambiguous|unmatched
+    sa.Column("candidates", sa.String(1000), nullable=False),  # comma-separated roster student ids
+    sa.Column("reason", sa.String(300), nullable=False),
+    sa.Column("confirmed", sa.Boolean, nullable=False),  # certain, or decided by the teacher
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+#: The roster a session expected when it started (a re-render later says the same).
+session_rosters = sa.Table(
+    "session_rosters", metadata,
+    sa.Column("session_id", sa.String(64), primary_key=True),
+    sa.Column("class_id", sa.String(64), nullable=False, index=True),
+    sa.Column("students", sa.Text, nullable=False),  # JSON [[roster_student_id, name], …]
+    sa.Column("sees_everyone", sa.Boolean, nullable=False),
+    sa.Column("late_after_s", sa.Float, nullable=False),
+    sa.Column("absent_after_s", sa.Float, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
 )

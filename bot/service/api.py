@@ -26,6 +26,20 @@ from bot.service.api_classes import (
 from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
 from bot.service.api_courses import course_report
 from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
+from bot.service.api_rosters import (
+    ErasureOut,
+    MatchDecisionIn,
+    MatchOut,
+    RosterOptOutIn,
+    RosterOut,
+    RosterStudentOut,
+    delete_roster_student,
+    get_roster,
+    list_matches,
+    post_match,
+    put_roster,
+    roster_opt_out,
+)
 from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
 from bot.service.api_sessions import (
     create_session,
@@ -105,6 +119,23 @@ ROUTES: list[Route] = [
     Route("GET", "/classes/{class_id}/course-report", course_report,
           "the class's course report across the term: ?format=pdf (default), html or csv (attendance); "
           "owner or admin", content="application/pdf"),
+    Route("PUT", "/classes/{class_id}/roster", put_roster, "upload the class roster (text/csv: name,aliases,email,"
+          "student_id; aliases separated by ';'); replaces the roster, students keep their roster_student_id",
+          response=RosterOut, upload="text/csv"),
+    Route("GET", "/classes/{class_id}/roster", get_roster, "the class roster (JSON; ?format=csv for the CSV, "
+          "cells escaped against spreadsheet formulas)", response=RosterOut),
+    Route("POST", "/classes/{class_id}/roster/{roster_student_id}/opt-out", roster_opt_out,
+          "opt a roster student out (their data in every session of the class is deleted) or back in",
+          body=RosterOptOutIn, response=RosterStudentOut),
+    Route("DELETE", "/classes/{class_id}/roster/{roster_student_id}", delete_roster_student,
+          "delete this student everywhere: roster rows, matches, their data in every session of the owner's "
+          "classes; reports rendered again or removed (?possible=delete|keep: names only proposed as them)",
+          response=ErasureOut),
+    Route("GET", "/classes/{class_id}/matches", list_matches, "how session participants matched the roster "
+          "(?pending=true: fuzzy or ambiguous proposals awaiting the teacher)"),
+    Route("POST", "/classes/{class_id}/matches/{session_id}/{participant_id}", post_match,
+          "confirm a proposed match (or name another roster student), or reject it with roster_student_id \"\"",
+          body=MatchDecisionIn, response=MatchOut),
     Route("GET", "/sessions", list_sessions, "list sessions", paged=True, response=SessionOut),
     Route("POST", "/sessions", create_session, "invite the bot now (meeting_url or class_id)", body=SessionIn,
           response=SessionOut, status=201),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 from aiohttp import web
 
@@ -80,13 +80,23 @@ async def create_class(request: web.Request) -> web.Response:
 
 
 async def patch_class(request: web.Request) -> web.Response:
-    """Map the class to its Zoom meeting (or unmap it with "")."""
+    """Change a class's Zoom meeting (\"\" unmaps it) and/or its late / absent thresholds."""
     cls = await own_class(request, request.match_info["class_id"])
     body = await read_json(request, ClassPatchIn)
-    await _zoom_meeting_free(request, body.zoom_meeting_id, cls.class_id)
-    await run_db(request, lambda: request.app[db_key].update_class(cls.class_id,
-                                                                   zoom_meeting_id=body.zoom_meeting_id))
-    return web.json_response(class_out(request, replace(cls, zoom_meeting_id=body.zoom_meeting_id)))
+    if body.zoom_meeting_id is not None:
+        await _zoom_meeting_free(request, body.zoom_meeting_id, cls.class_id)
+    late = cls.late_after_min if body.late_after_min is None else body.late_after_min
+    absent = cls.absent_after_min if body.absent_after_min is None else body.absent_after_min
+    if late > absent:
+        message = f"late_after_min ({late:g}) must not exceed absent_after_min ({absent:g})"
+        raise ApiError(422, message, [{"field": "late_after_min", "message": message}])
+    db = request.app[db_key]
+    await run_db(request, lambda: db.update_class(cls.class_id, zoom_meeting_id=body.zoom_meeting_id,
+                                                  late_after_min=late, absent_after_min=absent))
+    fresh = await run_db(request, lambda: db.get_class(cls.class_id))
+    if fresh is None:
+        raise ApiError(404, f"class {cls.class_id} was deleted meanwhile")
+    return web.json_response(class_out(request, fresh))
 
 
 async def _check_webhook(request: web.Request, url: str) -> None:

@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.db.records import SessionRecord
 from bot.service import files
 from bot.service.api_common import PREFIX, SessionsQuery, own_class, own_session, page_response, principal_of, run_db
-from bot.service.auth import Principal
+from bot.service.auth import Principal, now_iso
 from bot.service.capacity import CapacityExceeded
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
@@ -27,6 +27,7 @@ from bot.service.schemas import (
 )
 from bot.service.state import capacity_key, db_key, manager_key, principal_key, store_key
 from bot.sessions.live import Render
+from bot.sessions.roster_apply import render_with_roster
 from bot.sessions.runner import SessionConflict, SessionSpec
 from bot.web.app import config_key
 
@@ -172,7 +173,8 @@ async def rerender_reports(request: web.Request, session_id: str) -> None:
     def rerender(folder: Path = folder, render: Render = render) -> None:
         if files.list_files(folder):
             files.delete_folder(folder)
-            render(store, session_id, folder, config.reports.formats, config.reports.paper.lower())
+            render_with_roster(render, store, request.app[db_key], session_id, folder, config.reports.formats,
+                               config.reports.paper.lower(), now_iso())
 
     try:
         await run_db(request, rerender)

@@ -272,3 +272,6 @@ def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0) -> None:
     app.router.add_get("/dashboard/sessions/{session_id}", session_page)
     app.router.add_post("/dashboard/sessions/{session_id}/leave", leave)
     app.router.add_get("/dashboard/sessions/{session_id}/events", events)
+    from bot.service.dashboard_rosters import add_class_pages  # it imports this module's helpers
+
+    add_class_pages(app)

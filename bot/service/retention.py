@@ -1,5 +1,6 @@
 """Retention: a daily job deletes sessions (observations, participants, reports) past `store.retention_days`,
-and the term view's summaries past `store.summary_retention_days` (their own, longer retention).
+and the term view's summaries past `store.summary_retention_days` (their own, longer retention),
+and class rosters (students' names, aliases, e-mails) past `store.roster_retention_days`.
 
 It runs in the service's scheduler (job id ``retention``, 03:30 UTC, coalesced), so a
 service that was down at that hour catches up once when it starts again. Sessions still
@@ -46,10 +47,35 @@ def purge_summaries(store: Store, config: Config, now: datetime | None = None) -
     return gone
 
 
+def roster_cutoff(config: Config, now: datetime | None = None) -> str:
+    return ((now or datetime.now(UTC)) - timedelta(days=config.store.roster_retention_days)).isoformat()
+
+
+def expired_rosters(db: ServiceStore, config: Config, now: datetime | None = None) -> tuple[dict[str, int], str]:
+    """Classes whose roster was last uploaded before `roster_retention_days` ago → students on it."""
+    cutoff = roster_cutoff(config, now)
+    found: dict[str, int] = {}
+    for cls in db.classes()[0]:
+        rows = db.rosters.roster(cls.class_id)
+        if rows and rows[0].uploaded_at < cutoff:
+            found[cls.class_id] = len(rows)
+    return found, cutoff
+
+
+def purge_rosters(db: ServiceStore, config: Config, now: datetime | None = None) -> tuple[list[str], int]:
+    """Roster retention: rosters past `store.roster_retention_days` (and their matches) go;
+    returns (class ids, students deleted). Sessions keep their own, shorter retention."""
+    classes, n = db.rosters.purge_before(roster_cutoff(config, now))
+    if n:
+        log.info("roster retention deleted=%d classes=%d", n, len(classes))
+    return classes, n
+
+
 def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
           now: datetime | None = None) -> list[str]:
-    """Delete every session past `retention_days` (observations, participants, reports, deliveries);
-    its term summaries stay until `summary_retention_days` (`purge_summaries`, run here too)."""
+    """Delete every session past `retention_days` (observations, participants, reports, deliveries,
+    roster matches) and every roster past `roster_retention_days`; the sessions' term summaries stay
+    until `summary_retention_days` (`purge_summaries`, run here too). Returns the sessions deleted."""
     old, cutoff = expired(store, db, config, now)
     deleted = []
     for sid in sorted(set(old) - running):
@@ -67,4 +93,5 @@ def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
     if deleted:
         log.info("retention deleted=%d cutoff=%s", len(deleted), cutoff)
     purge_summaries(store, config, now)
+    purge_rosters(db, config, now)
     return deleted

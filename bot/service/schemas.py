@@ -67,16 +67,29 @@ class ClassIn(_Request):
 
 
 class ClassPatchIn(_Request):
-    """What can change on a class after it was made: its Zoom meeting."""
+    """What can change on a class after it was made: its Zoom meeting and its attendance rules.
 
-    zoom_meeting_id: str = Field(max_length=1000, description="meeting number or join link; \"\" unmaps the class")
+    Fields left out keep their value; at least one must be sent.
+    """
+
+    zoom_meeting_id: str | None = Field(default=None, max_length=1000,
+                                        description="meeting number or join link; \"\" unmaps the class")
+    late_after_min: float | None = Field(default=None, ge=0, le=240, description="late after this many minutes")
+    absent_after_min: float | None = Field(default=None, ge=0, le=240,
+                                           description="joined later than this: counted absent")
 
     @field_validator("zoom_meeting_id")
     @classmethod
-    def _zoom(cls, v: str) -> str:
+    def _zoom(cls, v: str | None) -> str | None:
         from bot.connectors.zoom_meetings import class_meeting_number
 
-        return class_meeting_number(v)
+        return None if v is None else class_meeting_number(v)
+
+    @model_validator(mode="after")
+    def _some(self) -> ClassPatchIn:
+        if self.zoom_meeting_id is None and self.late_after_min is None and self.absent_after_min is None:
+            raise ValueError("send zoom_meeting_id, late_after_min and/or absent_after_min")
+        return self
 
 
 class SessionIn(_Request):
@@ -180,6 +193,8 @@ class ClassOut(BaseModel):
     students_informed_by: str = Field(default="", description="how the class's students are told ClassPulse is on")
     notice_to_share: str = Field(default="", description=(
         "the text the teacher shares with the students (Zoom: no bot tile or chat); \"\" when the bot shows it"))
+    late_after_min: float = 5.0  # joined later than this after the class start: late
+    absent_after_min: float = 15.0  # … than this: counted absent
 
 
 class DeliveryOut(BaseModel):

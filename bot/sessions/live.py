@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from analysis.attendance import ClassRoll
 from analysis.records import Observation, Participant, SessionInfo
 from analysis.records import State as ObsState
 from analysis.store import Guard, ObservationBuffer, Store, Superseded
@@ -51,15 +52,19 @@ log = logging.getLogger(__name__)
 
 
 class Render(Protocol):
-    def __call__(self, store: Store, session_id: str, out_dir: Path,
-                 formats: Sequence[str], paper: str = "a4") -> list[Path]: ...
+    """Renders a stored session's reports. The runner passes `roll` and `opted_out` (keywords)
+    only for a class with a roster, so a render without them still serves classes without one."""
+
+    def __call__(self, store: Store, session_id: str, out_dir: Path, formats: Sequence[str], paper: str = "a4", *,
+                 roll: ClassRoll | None = None, opted_out: frozenset[str] = frozenset()) -> list[Path]: ...
 
 
 def render_reports(store: Store, session_id: str, out_dir: Path, formats: Sequence[str],
-                   paper: str = "a4") -> list[Path]:
+                   paper: str = "a4", *, roll: ClassRoll | None = None,
+                   opted_out: frozenset[str] = frozenset()) -> list[Path]:
     from reports.render import render_session
 
-    return render_session(store, session_id, out_dir, formats=formats, paper=paper)
+    return render_session(store, session_id, out_dir, formats=formats, paper=paper, roll=roll, opted_out=opted_out)
 
 
 
@@ -97,10 +102,13 @@ class LiveSession:
                  analyze_factory: Callable[[], Analyze] | None = None, render: Render | None = render_reports,
                  max_duration_s: float | None = None, out_dir: str | Path | None = None,
                  clock: Callable[[], float] = time.monotonic, guard: Guard | None = None,
-                 t_offset: float = 0.0, returning: Sequence[Participant] = ()) -> None:
+                 t_offset: float = 0.0, returning: Sequence[Participant] = (),
+                 not_measured: Callable[[str], bool] | None = None) -> None:
         """`guard` fences every store write (the runner's attempt check); `t_offset` and `returning`
         continue an earlier attempt: observation times go on from the offset, and students who
-        were there before keep their participant ids when they come back."""
+        were there before keep their participant ids when they come back. `not_measured(name)`
+        says a display name is certainly an opted-out roster student: they are listed as opted out
+        and none of their observations is stored."""
         s = config.session
         self.connector = connector
         self.config = config
@@ -114,6 +122,8 @@ class LiveSession:
         self.lifecycle = Lifecycle()
         self.roster = Roster()
         self.roster.restore((p.participant_id, p.display_name) for p in returning)
+        self._not_measured = not_measured
+        self._opted_out = {p.participant_id for p in returning if p.opted_out}
         self._t_offset = t_offset
         self._resumed = bool(t_offset or returning)
         self.superseded = False
@@ -402,7 +412,10 @@ class LiveSession:
         student, new = self.roster.joined(event.feed_id, event.display_name)
         self.sampler.join(student.participant_id, video_expected=event.video_expected)
         if new:
-            p = Participant(self.session_id, student.participant_id, student.display_name)
+            opted = self._not_measured is not None and self._not_measured(student.display_name)
+            if opted:
+                self._opted_out.add(student.participant_id)
+            p = Participant(self.session_id, student.participant_id, student.display_name, opted_out=opted)
             await asyncio.get_running_loop().run_in_executor(self._io, self.store.upsert_participant, p)
         log.info("%s joined (%s, feed %s)", student.display_name, student.participant_id, event.feed_id)
 
@@ -439,6 +452,8 @@ class LiveSession:
     async def _deliver(self, observations: list[Observation]) -> None:
         if self.superseded:
             return
+        if self._opted_out:  # opted-out roster students are never stored
+            observations = [o for o in observations if o.participant_id not in self._opted_out]
         try:
             await asyncio.get_running_loop().run_in_executor(self._io, self._buffer.add, observations)
         except Superseded as exc:

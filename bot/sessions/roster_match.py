@@ -242,12 +242,23 @@ def _slug(text: str) -> str:
     return "-".join(_plain(text).split())[:60] or "student"
 
 
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _control(value: str) -> str | None:
+    """The first control character in a cell (C0/C1 controls, bidirectional overrides), if any."""
+    for ch in value:
+        if unicodedata.category(ch) == "Cc" or ch in _BIDI:
+            return f"U+{ord(ch):04X}"
+    return None
+
+
 def parse_roster_csv(text: str) -> tuple[RosterStudent, ...]:
     """Students of a ``name,aliases,email,student_id`` CSV (header required, any column order,
     name required; a missing student_id becomes the e-mail or a slug of the name).
 
-    Raises `RosterError` naming the line for a missing header, an empty name, an over-long
-    field, a duplicate student_id or too many rows."""
+    Raises `RosterError` naming the line and column for a missing header, an empty name, an
+    over-long field, a control character, a bad e-mail, a duplicate student_id or too many rows."""
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     try:
         header = [h.strip().casefold() for h in next(reader)]
@@ -256,10 +267,15 @@ def parse_roster_csv(text: str) -> tuple[RosterStudent, ...]:
     except csv.Error as exc:
         raise RosterError(f"line 1: {exc}") from None
     if "name" not in header:
-        raise RosterError(f"line 1: no 'name' column (expected the header {','.join(HEADER)}; got {','.join(header)})")
+        raise RosterError(f"line 1: no 'name' column (expected the header {','.join(HEADER)}; got "
+                          f"{','.join(header)[:200]})")
     unknown = [h for h in header if h not in HEADER]
     if unknown:
-        raise RosterError(f"line 1: unknown column(s) {', '.join(unknown)} (expected {','.join(HEADER)})")
+        raise RosterError(f"line 1: unknown column(s) {', '.join(unknown)[:200]} (expected {','.join(HEADER)})")
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise RosterError(f"line 1: column(s) {', '.join(twice)} appear more than once")
+    where = {h: f"column {i + 1} ({h})" for i, h in enumerate(header)}
     students: list[RosterStudent] = []
     seen: dict[str, int] = {}
     try:
@@ -269,24 +285,51 @@ def parse_roster_csv(text: str) -> tuple[RosterStudent, ...]:
                 continue
             if len(students) >= MAX_ROWS:
                 raise RosterError(f"line {line}: more than {MAX_ROWS} students")
-            cells = dict(zip(header, (c.strip() for c in row), strict=False))
             if len(row) > len(header):
                 raise RosterError(f"line {line}: {len(row)} fields, the header has {len(header)}")
+            cells = dict(zip(header, (c.strip() for c in row), strict=False))
             for column, value in cells.items():
-                if len(value) > MAX_FIELD * (5 if column == "aliases" else 1):
-                    raise RosterError(f"line {line}: {column} is longer than {MAX_FIELD} characters")
+                limit = MAX_FIELD * (5 if column == "aliases" else 1)
+                if len(value) > limit:
+                    raise RosterError(f"line {line}, {where[column]}: longer than {limit} characters")
+                bad = _control(value)
+                if bad:
+                    raise RosterError(f"line {line}, {where[column]}: control character {bad} is not allowed")
             name = " ".join(cells.get("name", "").split())
             if not name_key(name):
-                raise RosterError(f"line {line}: the name is empty")
+                raise RosterError(f"line {line}, {where['name']}: the name is empty")
             email = cells.get("email", "")
             if email and not _EMAIL.match(email):
-                raise RosterError(f"line {line}: {email!r} is not an e-mail address")
+                raise RosterError(f"line {line}, {where['email']}: {email!r} is not an e-mail address")
             sid = cells.get("student_id", "") or email.casefold() or _slug(name)
             if sid in seen:
-                raise RosterError(f"line {line}: student_id {sid!r} is already used on line {seen[sid]}")
+                col = where.get("student_id", "student_id (made from the e-mail or name)")
+                raise RosterError(f"line {line}, {col}: student_id {sid!r} is already used on line {seen[sid]}")
             seen[sid] = line
             aliases = tuple(a.strip() for a in cells.get("aliases", "").split(";") if a.strip())
             students.append(RosterStudent(sid, name, aliases, email))
     except csv.Error as exc:
         raise RosterError(f"line {reader.line_num}: {exc}") from None
     return tuple(students)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def safe_cell(value: str) -> str:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab / line break,
+    or their full-width forms) gets a leading apostrophe (OWASP's CSV-injection advice).
+    Display names are chosen by students, so every exported cell goes through this."""
+    return f"'{value}" if value.startswith(_FORMULA) else value
+
+
+def roster_to_csv(students: Iterable[RosterStudent]) -> str:
+    """The roster as the CSV it was uploaded as (header, aliases joined by ';'), cells escaped."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for s in students:
+        writer.writerow([safe_cell(v) for v in (s.name, ";".join(s.aliases), s.email, s.student_id)])
+    return buf.getvalue()

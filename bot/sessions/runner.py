@@ -35,10 +35,12 @@ from analysis.records import Interruption, Participant
 from analysis.store import Store, StoreError, Superseded
 from bot.config import Config
 from bot.connectors.base import Connector, FailureReason
-from bot.db.records import AttemptRecord, SessionRecord
+from bot.db.records import AttemptRecord, SessionRecord, SessionRosterRecord
 from bot.db.store import ServiceStore, SessionConflict
 from bot.sessions.lifecycle import LeaveReason, State
 from bot.sessions.live import LiveSession, Render, SessionResult, new_session_id, render_reports
+from bot.sessions.roster_apply import render_with_roster
+from bot.sessions.roster_session import certainly_opted_out
 from bot.sessions.sampler import Analyze
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ class SessionSpec:
     duration_s: float | None = None
     origin: str = "api"  # api | schedule | cli | zoom
     session_id: str = ""  # "" = a new id; platforms give a stable one so a retried webhook is one session
+    #: The roster students the class expects, (roster student id, name); None = the class's stored
+    #: roster when the session starts (`SessionRunner.start` reads it), () = no roster.
+    expected: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,7 @@ class SessionRunner:
             if spec.session_id and self.db.session(spec.session_id) is not None:
                 raise SessionConflict(f"session {spec.session_id} exists already")
             self.db.add_session(record)
+            self._expect(record, spec)
             return self.db.begin_attempt(record.session_id, self.holder, iso(now))
 
         attempt = await self._db(insert)
@@ -208,6 +214,24 @@ class SessionRunner:
         log.info("session started session_id=%s class_id=%s owner=%s origin=%s", record.session_id,
                  spec.class_id or "-", spec.owner, spec.origin)
         return record.session_id
+
+    def _expect(self, record: SessionRecord, spec: SessionSpec) -> None:
+        """Record which roster students the session expects, and the class's attendance rules."""
+        cls = self.db.get_class(spec.class_id) if spec.class_id else None
+        if cls is None and spec.expected is None:
+            return
+        expected = spec.expected
+        if expected is None:
+            expected = tuple((r.roster_student_id, r.name) for r in self.db.rosters.roster(spec.class_id))
+        self.db.rosters.save_session_roster(SessionRosterRecord(
+            session_id=record.session_id, class_id=spec.class_id, students=json.dumps([list(e) for e in expected]),
+            late_after_s=60 * (cls.late_after_min if cls else 5.0),
+            absent_after_s=60 * (cls.absent_after_min if cls else 15.0), created_at=record.created_at))
+
+    def _not_measured(self, class_id: str) -> Callable[[str], bool]:
+        """Display names that are certainly an opted-out student of the class: never stored."""
+        confirmed, _ = self.db.rosters.decisions(class_id)
+        return certainly_opted_out(self.db.rosters.roster(class_id), confirmed)
 
     def _launch(self, record: SessionRecord, attempt: AttemptRecord, gap: Interruption | None = None) -> None:
         task = asyncio.ensure_future(self._run(record, attempt, gap))
@@ -264,6 +288,8 @@ class SessionRunner:
         def guard(conn: Any) -> None:
             self.db.fence(conn, sid, number, iso(self.now()))
 
+        not_measured = await self._db(partial(self._not_measured, record.class_id)) if record.class_id else None
+
         try:
             meeting_cm = self.meetings.open(record.meeting_url, record.class_name)
             meeting = await meeting_cm.__aenter__()
@@ -271,12 +297,15 @@ class SessionRunner:
             return SessionResult(sid, State.FAILED, FailureReason.MEETING_NOT_FOUND, str(exc))
         meeting.connector.remember_people(people_of(record.known_people))
         keeper = asyncio.ensure_future(self._keep_people(sid, number, meeting.connector))
+        if not getattr(meeting.connector, "sees_everyone", True):  # e.g. Zoom streams only some participants
+            await self._db(partial(self.db.rosters.set_sees_everyone, sid, False))
         try:
             live = LiveSession(meeting.connector, self.config, self.store, session_id=sid,
                                class_name=record.class_name, teacher=record.owner,
                                analyze_factory=self.analyze_factory, render=None,
                                max_duration_s=max(remaining, 1.0) if remaining is not None else None,
-                               guard=guard, t_offset=max(t_offset, 0.0), returning=returning)
+                               guard=guard, t_offset=max(t_offset, 0.0), returning=returning,
+                               not_measured=not_measured)
             running.live, running.join_link = live, meeting.join_link
             if running.leave_reason is not None:  # asked to leave while the meeting was being opened
                 live.request_leave(running.leave_reason)
@@ -356,8 +385,7 @@ class SessionRunner:
             render = self.render
             out = Path(self.config.reports.out_dir) / sid
             try:
-                reports = await self._db(lambda: render(self.store, sid, out, self.config.reports.formats,
-                                                        self.config.reports.paper.lower()))
+                reports = await self._db(lambda: self._render(render, sid, out))
             except Exception as exc:  # the data is safe in the store: `classpulse report` can retry
                 log.exception("report rendering failed for %s", sid)
                 report_error = f"{type(exc).__name__}: {exc}"
@@ -386,6 +414,12 @@ class SessionRunner:
             await self._db(lambda: keep_summaries(self.store, record, state, failure, iso(self.now())))
         except Exception:
             log.exception("could not keep the term summaries of %s", record.session_id)
+
+
+    def _render(self, render: Render, sid: str, out: Path) -> list[Path]:
+        """Apply the class roster (matches, opt-outs, who never came), then render."""
+        return render_with_roster(render, self.store, self.db, sid, out, self.config.reports.formats,
+                                  self.config.reports.paper.lower(), iso(self.now()))
 
     def _has_data(self, session_id: str) -> bool:
         try:

@@ -1,6 +1,6 @@
 """Classes name their Zoom meeting: RTMS webhooks of other meetings are ignored.
 
-Revision ID: s007_zoom
+Revision ID: s007
 Revises: s006
 
 ``classes.zoom_meeting_id``: the Zoom meeting number (digits, "" = none). With auto-start
@@ -16,7 +16,7 @@ named during an open session, so an attempt that resumes it after a restart know
 import sqlalchemy as sa
 from alembic import op
 
-revision = "s007_zoom"
+revision = "s007"
 down_revision = "s006"
 branch_labels = None
 depends_on = None
