@@ -284,9 +284,29 @@ async def _start_feeds(app: web.Application) -> None:
                                emotions=config.analysis.emotions, reuse_s=app[pulse_key] / 2)
 
 
+def when(iso: str) -> str:
+    """A stored ISO time as a person reads it ("26 Nov 13:00 UTC"); unparseable text as it is."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{t.astimezone(UTC):%d %b %H:%M} UTC" if t.tzinfo else f"{t:%d %b %H:%M}"
+
+
+def local_when(iso: str) -> str:
+    """A run time in its own zone ("Mon 02 Mar 09:15 CET")."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{t:%a %d %b %H:%M} {t.tzname() or ''}".strip()
+
+
 def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0,
                   live: LiveSettings | None = None) -> None:
     app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app[pages_key].filters["when"] = when
+    app[pages_key].filters["local_when"] = local_when
     app[pulse_key] = pulse_interval_s
     app[live_settings_key] = live or LiveSettings()
     app[now_key] = lambda: datetime.now(UTC)

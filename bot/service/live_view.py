@@ -34,7 +34,7 @@ TILE_TEXT: dict[str, str] = {
     State.CAMERA_OFF.value: "Camera off",
     State.PRESENT.value: "On camera",
     JOINING: "Joining",
-    State.NOT_SAMPLED.value: "Not watched now (the platform shows one student at a time)",
+    State.NOT_SAMPLED.value: "Not watched now",
     State.NO_SIGNAL.value: "No signal (our side, not the student)",
     State.LEFT.value: "Left the class",
 }
@@ -110,6 +110,8 @@ def tile(entry: RosterEntry, observations: Sequence[Observation], now: float, wi
         for_s = round(_stretch(observations, now), 1)
         if state == State.PRESENT.value and attention is not None and attention < AWAY_TURN:
             state = "looking_away"
+    if state not in (State.PRESENT.value, "looking_away"):
+        attention = None  # a number from before they left or lost the camera would read as now
     return {"id": entry.participant_id, "name": entry.name, "state": state, "text": TILE_TEXT[state],
             "for_s": for_s, "attention": None if attention is None else round(attention, 3),
             "look": state in NEEDS_A_LOOK}
