@@ -105,10 +105,10 @@ class LiveTimeline:
                    if origin <= o.t < (last + 1) * self.window_s]
         scored = agg.score_all(shifted)
         by_pid = agg.windows_of(scored, self.window_s, end=(last + 1 - first) * self.window_s)
+        pooled = _pooled_attention(scored, self.window_s)
         for i in range(first, last + 1):
-            column = {pid: [ws[i - first]] for pid, ws in by_pid.items()}
-            self.points[i] = _pooled_attention(scored, (i - first) * self.window_s, self.window_s)
-            self._moments(i, column)
+            self.points[i] = pooled.get(i - first)
+            self._moments(i, {pid: [ws[i - first]] for pid, ws in by_pid.items()})
         self.evaluated = last
         keep_from = last - round(self.history_s / self.window_s) + 1
         for old in [k for k in self.points if k < keep_from]:
@@ -154,7 +154,15 @@ def _r(v: float | None) -> float | None:
     return None if v is None else round(v, 3)
 
 
-def _pooled_attention(scored: agg.Scored, start: float, size: float) -> float | None:
-    flags = [s.attentive for scores in scored.values() for s in scores
-             if start <= s.t < start + size and s.state is State.PRESENT and s.attentive is not None]
-    return sum(flags) / len(flags) if flags else None
+def _pooled_attention(scored: agg.Scored, size: float) -> dict[int, float]:
+    """Per window index (from t = 0): attentive readings / present readings with a known head pose,
+    over the whole class (windows without any such reading are left out)."""
+    attentive: dict[int, int] = {}
+    known: dict[int, int] = {}
+    for scores in scored.values():
+        for s in scores:
+            if s.state is State.PRESENT and s.attentive is not None:
+                j = int(s.t // size)
+                known[j] = known.get(j, 0) + 1
+                attentive[j] = attentive.get(j, 0) + bool(s.attentive)
+    return {j: attentive.get(j, 0) / n for j, n in known.items()}

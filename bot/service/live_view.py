@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.aggregate import score
+from analysis.aggregate import POSE_UNRELIABLE
 from analysis.classwide import AWAY_TURN
 from analysis.records import Observation, State
 from model.labels import LABELS
@@ -80,8 +80,10 @@ def class_pulse(observations: Sequence[Observation], present: Sequence[str], pro
 
 
 def _attention(observations: Iterable[Observation]) -> float | None:
-    """Share of attentive readings among present samples whose head pose could be read."""
-    flags = [s.attentive for s in map(score, observations) if s.state is State.PRESENT and s.attentive is not None]
+    """Share of attentive readings among present samples whose head pose could be read
+    (the primary face, by `analysis.aggregate.score`'s rule: no pose from an unreliable face)."""
+    flags = [f.attentive for o in observations if o.state is State.PRESENT and (f := o.primary) is not None
+             and f.attentive is not None and not (f.quality & POSE_UNRELIABLE)]
     return sum(flags) / len(flags) if flags else None
 
 
