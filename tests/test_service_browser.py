@@ -24,7 +24,7 @@ from bot.service.live_timeline import LiveSettings
 from bot.service.state import db_key
 from tests.fixtures_reports import face, probs
 from tests.service_fixtures import ThreadedService
-from tests.test_service_dashboard import Attentive
+from tests.test_service_dashboard import EMOTION_WORDS, Attentive, FacesOnly
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.integration
@@ -196,6 +196,8 @@ def test_live_view_at_a_glance(tmp_path: Path, browser_page: Any) -> None:
         svc.soon(room.depart, "f4")
         expect(page.locator("#tiles > li").last).to_contain_text("Left the class", timeout=10_000)
         assert tile_names(page) == ["Cleo", "Eve", "Ben", "Ada", "Dan"]
+        expect(page.locator("#now-look")).to_have_text("2")
+        expect(page.locator("#now-left")).to_have_text("1")
         for name in ("Cleo", "Eve"):
             expect(page.locator("#tiles > li", has_text=name)).to_contain_text("Needs a look")
         expect(page.locator("#chart-desc")).to_contain_text("lowest", timeout=10_000)
@@ -232,3 +234,34 @@ def test_live_view_at_a_glance(tmp_path: Path, browser_page: Any) -> None:
         expect(page.locator("#state")).to_have_text("done", timeout=15_000)
     foreign = [u for u in requests if not u.startswith(svc.base)]
     assert not foreign, foreign  # no CDN, no web fonts: everything comes from the service
+
+
+def test_live_view_with_emotions_off_shows_no_emotion_word(tmp_path: Path, browser_page: Any) -> None:
+    """`analysis.emotions: off`: what a teacher sees (the rendered page, after live updates) has no
+    mood section and not one emotion word."""
+    page = browser_page
+    expect = sync_api.expect
+    svc = ThreadedService(tmp_path, analyze_factory=FacesOnly, pulse_interval_s=0.3,
+                          sections={"analysis": {"emotions": False, "sample_interval_s": 0.05}})
+    svc.app[live_settings_key] = LiveSettings(window_s=1.0, chart_window_s=0.5, history_s=15.0, lag_s=0.3)
+    with svc:
+        token = svc.token("rivera", Role.TEACHER)
+        svc.app[db_key].add_class(ClassRecord(class_id="cls-1", name="Art 5C", owner="rivera",
+                                              meeting_url="fake:r1", created_at="2026-01-01"))
+        log_in(page, svc.base, token)
+        page.select_option("#class_id", "cls-1")
+        page.click("#invite-button")
+        page.wait_for_url("**/dashboard/sessions/*")
+        expect(page.locator("#state")).to_have_text("in_class", timeout=10_000)
+        room = svc.meetings.room("r1")
+        svc.soon(room.arrive, "f1", "Ada", video=solid(100))
+        svc.soon(room.arrive, "f2", "Ben")
+        expect(page.locator("#tiles > li")).to_have_count(2, timeout=10_000)
+        expect(page.locator("#chart")).not_to_have_attribute("data-points", "0", timeout=10_000)
+        expect(page.locator("#attention")).to_have_text("100 %", timeout=10_000)
+        assert page.locator("#mood").count() == 0
+        shown = page.evaluate("() => document.body.innerText").lower()
+        assert not [w for w in EMOTION_WORDS if w in shown], shown
+        shot(page, "live-emotions-off.png")
+        page.click("#leave")
+        expect(page.locator("#state")).to_have_text("done", timeout=15_000)
