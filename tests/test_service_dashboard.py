@@ -199,6 +199,8 @@ def test_live_tiles_left_and_no_signal_with_emotions_off(tmp_path: Path) -> None
                 assert "mood" not in pulse and not [w for w in EMOTION_WORDS if w in text]
             s.manager.leave(sid)
             await s.manager.wait(sid)
+            final = (await read_pulses(s, f"{url}/events", 1))[-1]
+            assert final["state"] == "done" and "mood" not in final
 
     run(main)
 

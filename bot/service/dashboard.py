@@ -17,7 +17,6 @@ import asyncio
 import hmac
 import json
 import secrets
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,8 +52,6 @@ pulse_key = web.AppKey("pulse_interval_s", float)
 #: what the live view looks back on; tests set short windows before the app starts
 live_settings_key = web.AppKey("live_settings", LiveSettings)
 feeds_key = web.AppKey("live_feeds", LiveFeeds)
-#: the home page's clock (tests fix it)
-now_key: web.AppKey[Callable[[], datetime]] = web.AppKey("dashboard_now")
 LOGIN_COOKIE = "classpulse_login"  # double-submit token of the login form
 LOGIN_PATH = "/dashboard/login"
 
@@ -161,7 +158,7 @@ async def home(request: web.Request, error: str = "", status: int = 200) -> web.
         sch["next_run_at"] = runner.next_run(sch["schedule_id"])
     names = {c["class_id"]: c["name"] for c in classes}
     today, after_today = await asyncio.get_running_loop().run_in_executor(
-        None, upcoming, rows, names, runner.trigger_for, request.app[now_key]())
+        None, upcoming, rows, names, runner.trigger_for, datetime.now(UTC))
     reports = await asyncio.get_running_loop().run_in_executor(None, lambda: [
         r for r in (report_of(request, SessionRecord(**{k: v for k, v in s.items() if k != "running"}))
                     for s in sessions if s["state"] in ("done", "interrupted")) if r["files"]])
@@ -264,9 +261,10 @@ async def events(request: web.Request) -> web.StreamResponse:
                     continue
                 db = request.app[db_key]
                 fresh = await asyncio.get_running_loop().run_in_executor(None, db.session, record.session_id)
-                window = request.app[live_settings_key].window_s
-                await resp.send(json.dumps(class_pulse([], [], None, window) | {"state": (fresh or record).state}),
-                                event="pulse")
+                last = class_pulse([], [], None, request.app[live_settings_key].window_s)
+                if not request.app[config_key].analysis.emotions:
+                    last.pop("mood")
+                await resp.send(json.dumps(last | {"state": (fresh or record).state}), event="pulse")
                 break
             await resp.send(json.dumps(pulse), event="pulse")
             await asyncio.sleep(interval)
@@ -309,7 +307,6 @@ def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0,
     app[pages_key].filters["local_when"] = local_when
     app[pulse_key] = pulse_interval_s
     app[live_settings_key] = live or LiveSettings()
-    app[now_key] = lambda: datetime.now(UTC)
     app.on_startup.append(_start_feeds)
     app.router.add_get("/", root)
     app.router.add_get("/dashboard/login", login_page)
