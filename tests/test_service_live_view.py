@@ -3,13 +3,17 @@ and the home page's "Today" list."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from analysis.records import Observation, State
 from bot.db.records import ScheduleRecord
 from bot.service.home_view import upcoming
+from bot.service.live_feed import LiveFeeds
 from bot.service.live_timeline import LiveSettings, LiveTimeline
 from bot.service.live_view import LEGEND, TILE_TEXT, RosterEntry, carry_since, counts, tiles
 from bot.service.schedules import make_trigger
@@ -163,3 +167,50 @@ def test_today_lists_the_runs_left_today_in_each_schedules_zone() -> None:
     today, after = upcoming(rows, {"c1": "Maths"}, trigger, evening)
     assert today == [] and after is not None
     assert (after.class_name, after.local_day) == ("Maths", "Tue 03 Mar 09:15 CET")
+
+
+class CountingStore:
+    """`Store.observations` over a list, recording each `since_t` asked for."""
+
+    def __init__(self, obs: list[Observation]) -> None:
+        self.obs = obs
+        self.since: list[float | None] = []
+
+    def observations(self, session_id: str, *, since_t: float | None = None) -> list[Observation]:
+        self.since.append(since_t)
+        return [o for o in self.obs if since_t is None or o.t >= since_t]
+
+
+class StandIn:
+    """The parts of a LiveSession that the feed reads."""
+
+    def __init__(self, now: float) -> None:
+        self.session_id = SID
+        self.now = now
+        self.roster = self
+
+    def all(self) -> list[Any]:
+        return [SimpleNamespace(participant_id="p1", display_name="Ada", present=True)]
+
+    def progress(self) -> dict[str, Any]:
+        return {"state": "in_class", "elapsed_s": self.now, "students": 1, "samples": 0}
+
+
+def test_a_feed_reads_the_history_once_and_viewers_share_a_pulse() -> None:
+    async def main() -> None:
+        store = CountingStore(present("p1", ts(0, 1200)))
+        live = StandIn(now=900.0)
+        feeds = LiveFeeds(LiveSettings(), lag_s=3.0, emotions=False, reuse_s=60.0)
+        a, b = await asyncio.gather(feeds.pulse(store, live), feeds.pulse(store, live))  # type: ignore[arg-type]
+        assert a is b and store.since == [300.0]  # two viewers, one read of the last 10 minutes
+        assert "mood" not in a and a["tiles"][0]["state"] == "present"
+        assert a["chart"]["attention"] == [None] + [1.0] * 59  # window 29 began before the 10 minutes
+        feeds.reuse_s = 0.0
+        live.now = 913.0
+        await feeds.pulse(store, live)  # type: ignore[arg-type]
+        assert store.since[-1] == 883.0  # later pulses: the tiles' 30 s (it covers the new windows too)
+        feeds.prune([])
+        await feeds.pulse(store, live)  # type: ignore[arg-type]
+        assert store.since[-1] == 310.0  # a dropped feed starts again from the history
+
+    asyncio.run(main())

@@ -4,7 +4,8 @@ Every viewer's SSE loop asks for a pulse once a second; the feed of a session co
 at most once per `reuse_s` (a lock makes concurrent viewers wait for the same read) and
 reads only what it has not evaluated yet: the last `window_s` for the tiles and the
 header, the windows completed since the last pulse for the chart, and the whole chart
-span only on the first pulse. Feeds of sessions that stopped running are dropped.
+span only on the first pulse. Feeds of sessions that stopped running are dropped. Reading
+and computing run on a worker thread: the same event loop samples the running classes.
 """
 
 from __future__ import annotations
@@ -57,19 +58,29 @@ class LiveFeeds:
         async with feed.lock:
             if feed.last is not None and loop.time() - feed.at < self.reuse_s:
                 return feed.last
-            progress = live.progress()
-            now = float(progress["elapsed_s"])
-            window = self.settings.window_s
-            since = max(0.0, min(feed.timeline.read_since(now), now - window))
-            obs = await loop.run_in_executor(None, lambda: store.observations(live.session_id, since_t=since))
-            feed.timeline.update(obs, now)
-            recent = [o for o in obs if o.t >= now - window]
+            progress = live.progress()  # the session's state is read on the loop that changes it
             roster = [RosterEntry(s.participant_id, s.display_name, s.present) for s in live.roster.all()]
-            shown = tiles(roster, recent, now, window)
-            feed.since = carry_since(shown, feed.since, now)
-            pulse = class_pulse(recent, [e.name for e in roster if e.present], progress, window)
-            if not self.emotions:  # emotions off: not even the word
-                pulse.pop("mood")
-            feed.last = pulse | {"tiles": shown, "counts": counts(shown)} | feed.timeline.snapshot()
+            work = loop.run_in_executor(None, self._build, feed, store, live.session_id, progress, roster)
+            try:
+                feed.last = await asyncio.shield(work)
+            except asyncio.CancelledError:  # the viewer left: hold the lock until the worker is done with
+                await asyncio.wait({work})  # the timeline, so that no other pulse changes it meanwhile
+                raise
             feed.at = loop.time()
             return feed.last
+
+    def _build(self, feed: _Feed, store: Store, session_id: str, progress: dict[str, Any],
+               roster: list[RosterEntry]) -> dict[str, Any]:
+        """Read and compute off the event loop (the first pulse scores 10 minutes of a class)."""
+        now = float(progress["elapsed_s"])
+        window = self.settings.window_s
+        since = max(0.0, min(feed.timeline.read_since(now), now - window))
+        obs = store.observations(session_id, since_t=since)
+        feed.timeline.update(obs, now)
+        recent = [o for o in obs if o.t >= now - window]
+        shown = tiles(roster, recent, now, window)
+        feed.since = carry_since(shown, feed.since, now)
+        pulse = class_pulse(recent, [e.name for e in roster if e.present], progress, window)
+        if not self.emotions:  # emotions off: not even the word
+            pulse.pop("mood")
+        return pulse | {"tiles": shown, "counts": counts(shown)} | feed.timeline.snapshot()
