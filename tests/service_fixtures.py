@@ -142,10 +142,10 @@ class ThreadedService:
     """The service on a real socket, its event loop in a background thread (for requests, browsers)."""
 
     def __init__(self, tmp_path: Path, analyze_factory: Callable[[], Any] = RecordingAnalyzer,
-                 pulse_interval_s: float = 0.5) -> None:
+                 pulse_interval_s: float = 0.5, sections: dict[str, dict[str, Any]] | None = None) -> None:
         from aiohttp import web
 
-        self.config = make_config(tmp_path)
+        self.config = make_config(tmp_path, sections)
         self.meetings = Meetings()
         self.app = create_app(self.config, connectors=self.meetings, analyze_factory=analyze_factory,
                               render=FilesRender(), shutdown_timeout_s=10, pulse_interval_s=pulse_interval_s)

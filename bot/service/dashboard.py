@@ -7,7 +7,8 @@ classes, sessions and reports; the report links are the API's download URLs, whi
 the cookie for GET). Every form post carries a CSRF value derived from the log-in id; the
 login form itself is protected against login CSRF by an Origin/Referer check
 (`bot.service.origin`) and a double-submit token in a short-lived cookie.
-The live view's only JavaScript fills numbers from `text/event-stream` events.
+The live view's only JavaScript fills numbers, tiles and a chart from `text/event-stream`
+events (`bot.service.live_feed`); `/` leads here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hmac
 import json
 import secrets
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,17 @@ from aiohttp_sse import sse_response
 from pydantic import ValidationError
 
 from bot.config import Config
-from bot.db.records import SessionRecord
+from bot.db.records import ScheduleRecord, SessionRecord
 from bot.service.api_common import COOKIE, cookie_principal, own_class, own_session
 from bot.service.api_reports import report_of
 from bot.service.api_schedules import add_schedule
 from bot.service.api_sessions import start_session
 from bot.service.auth import Principal, authenticate
 from bot.service.errors import ApiError
-from bot.service.live_view import class_pulse
+from bot.service.home_view import upcoming
+from bot.service.live_feed import LiveFeeds
+from bot.service.live_timeline import LiveSettings
+from bot.service.live_view import LEGEND, TILE_TEXT, class_pulse
 from bot.service.login_sessions import csrf_for
 from bot.service.origin import cross_site, origin_of
 from bot.service.schemas import ScheduleIn, SessionIn
@@ -44,7 +49,9 @@ from bot.web.app import config_key
 TEMPLATES = Path(__file__).with_name("templates")
 pages_key = web.AppKey("dashboard_templates", jinja2.Environment)
 pulse_key = web.AppKey("pulse_interval_s", float)
-WINDOW_S = 30.0
+#: what the live view looks back on; tests set short windows before the app starts
+live_settings_key = web.AppKey("live_settings", LiveSettings)
+feeds_key = web.AppKey("live_feeds", LiveFeeds)
 LOGIN_COOKIE = "classpulse_login"  # double-submit token of the login form
 LOGIN_PATH = "/dashboard/login"
 
@@ -133,12 +140,13 @@ async def home(request: web.Request, error: str = "", status: int = 200) -> web.
     db = request.app[db_key]
     owner = who.owner_filter()
 
-    def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    def load() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[ScheduleRecord]]:
         return ([asdict(r) for r in db.classes(owner=owner, limit=200)[0]],
                 [asdict(r) for r in db.sessions(owner=owner, limit=30)[0]],
-                [asdict(r) for r in db.schedules(owner=owner, limit=200)[0]])
+                db.schedules(owner=owner, limit=200)[0])
 
-    classes, sessions, schedules = await asyncio.get_running_loop().run_in_executor(None, load)
+    classes, sessions, rows = await asyncio.get_running_loop().run_in_executor(None, load)
+    schedules = [asdict(r) for r in rows]
     running = request.app[manager_key].running
     for s in sessions:
         s["running"] = s["session_id"] in running
@@ -148,11 +156,15 @@ async def home(request: web.Request, error: str = "", status: int = 200) -> web.
     runner = request.app[schedules_key]
     for sch in schedules:
         sch["next_run_at"] = runner.next_run(sch["schedule_id"])
+    names = {c["class_id"]: c["name"] for c in classes}
+    today, after_today = await asyncio.get_running_loop().run_in_executor(
+        None, upcoming, rows, names, runner.trigger_for, datetime.now(UTC))
     reports = await asyncio.get_running_loop().run_in_executor(None, lambda: [
         r for r in (report_of(request, SessionRecord(**{k: v for k, v in s.items() if k != "running"}))
                     for s in sessions if s["state"] in ("done", "interrupted")) if r["files"]])
     return _page(request, "home.html", status=status, who=who, csrf=csrf_for(login_id), classes=classes,
-                 sessions=sessions, schedules=schedules, reports=reports, error=error)
+                 sessions=sessions, running=[s for s in sessions if s["running"]], schedules=schedules,
+                 today=today, after_today=after_today, reports=reports[:10], error=error)
 
 
 async def home_page(request: web.Request) -> web.Response:
@@ -203,8 +215,8 @@ async def session_page(request: web.Request) -> web.Response:
     config: Config = request.app[config_key]
     running = record.session_id in request.app[manager_key].running
     return _page(request, "session.html", who=who, csrf=csrf_for(login_id), session=asdict(record),
-                 running=running,
-                 emotions=config.analysis.emotions, window_s=WINDOW_S,
+                 running=running, emotions=config.analysis.emotions, live=request.app[live_settings_key],
+                 legend=LEGEND, tile_text=TILE_TEXT,
                  events_url=f"/dashboard/sessions/{record.session_id}/events")
 
 
@@ -219,16 +231,13 @@ async def leave(request: web.Request) -> web.Response:
 
 
 async def _pulse(request: web.Request, session_id: str) -> dict[str, Any] | None:
-    running = request.app[manager_key].running.get(session_id)
+    all_running = request.app[manager_key].running
+    feeds = request.app[feeds_key]
+    feeds.prune(all_running)
+    running = all_running.get(session_id)
     if running is None or running.live is None:
         return None
-    live = running.live
-    progress = live.progress()
-    since = max(0.0, progress["elapsed_s"] - WINDOW_S)
-    store = request.app[store_key]
-    obs = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: store.observations(session_id, since_t=since))
-    return class_pulse(obs, [s.display_name for s in live.roster.present()], progress, WINDOW_S)
+    return await feeds.pulse(request.app[store_key], running.live)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -252,17 +261,54 @@ async def events(request: web.Request) -> web.StreamResponse:
                     continue
                 db = request.app[db_key]
                 fresh = await asyncio.get_running_loop().run_in_executor(None, db.session, record.session_id)
-                await resp.send(json.dumps(class_pulse([], [], None, WINDOW_S) | {"state": (fresh or record).state}),
-                                event="pulse")
+                last = class_pulse([], [], None, request.app[live_settings_key].window_s)
+                if not request.app[config_key].analysis.emotions:
+                    last.pop("mood")
+                await resp.send(json.dumps(last | {"state": (fresh or record).state}), event="pulse")
                 break
             await resp.send(json.dumps(pulse), event="pulse")
             await asyncio.sleep(interval)
     return resp
 
 
-def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0) -> None:
+async def root(request: web.Request) -> web.Response:
+    """`/` is the dashboard (which sends a visitor who is not logged in on to the login page)."""
+    raise web.HTTPFound("/dashboard")
+
+
+async def _start_feeds(app: web.Application) -> None:
+    config: Config = app[config_key]
+    app[feeds_key] = LiveFeeds(app[live_settings_key], lag_s=config.store.flush_s + 1.0,
+                               emotions=config.analysis.emotions, reuse_s=app[pulse_key] / 2)
+
+
+def when(iso: str) -> str:
+    """A stored ISO time as a person reads it ("26 Nov 13:00 UTC"); unparseable text as it is."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{t.astimezone(UTC):%d %b %H:%M} UTC" if t.tzinfo else f"{t:%d %b %H:%M}"
+
+
+def local_when(iso: str) -> str:
+    """A run time in its own zone ("Mon 02 Mar 09:15 CET")."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso
+    return f"{t:%a %d %b %H:%M} {t.tzname() or ''}".strip()
+
+
+def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0,
+                  live: LiveSettings | None = None) -> None:
     app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    app[pages_key].filters["when"] = when
+    app[pages_key].filters["local_when"] = local_when
     app[pulse_key] = pulse_interval_s
+    app[live_settings_key] = live or LiveSettings()
+    app.on_startup.append(_start_feeds)
+    app.router.add_get("/", root)
     app.router.add_get("/dashboard/login", login_page)
     app.router.add_post("/dashboard/login", login)
     app.router.add_post("/dashboard/logout", logout)
