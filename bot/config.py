@@ -103,6 +103,8 @@ class ClassroomSection(_Section):
     first_media_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # offers still waiting for their first frame, per client address (0: no cap, e.g. benchmarks)
     max_pending_per_client: int = Field(default=10, ge=0, le=1000)
+    # WHIP offers per client address and minute, counted in the database across every node (0: off)
+    offers_per_minute_per_client: int = Field(default=30, ge=0, le=100_000)
 
 
 class JanusSection(_Section):
@@ -178,6 +180,26 @@ class DeliverySection(_Section):
         return value
 
 
+class ServiceSection(_Section):
+    """`classpulse serve`'s HTTP side: which reverse proxies it trusts, limits, the access log."""
+
+    # Peers (CIDR) whose X-Forwarded-For / X-Forwarded-Proto are believed: a TLS reverse proxy in
+    # front of the service. Empty: those headers are ignored and the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # failed dashboard log-ins per client address and minute, shared by every node (0: off)
+    login_attempts_per_minute: int = Field(default=20, ge=0, le=100_000)
+    # how long the report access log keeps its rows
+    access_log_days: int = Field(default=365, ge=1, le=3650)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.web.proxies import parse_proxies
+
+        parse_proxies(value)
+        return value
+
+
 class Config(_Section):
     bot: BotSection = BotSection()
     analysis: AnalysisSection = AnalysisSection()
@@ -188,6 +210,7 @@ class Config(_Section):
     janus: JanusSection = JanusSection()
     zoom: ZoomSection = ZoomSection()
     delivery: DeliverySection = DeliverySection()
+    service: ServiceSection = ServiceSection()
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Config:

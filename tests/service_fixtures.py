@@ -23,6 +23,7 @@ from bot.service.app import create_app
 from bot.service.auth import Role, create_token
 from bot.service.state import db_key, manager_key, store_key
 from bot.sim.fake_analyzer import RecordingAnalyzer
+from reports.format import unique_stems
 from tests.databases import database_url
 
 
@@ -62,8 +63,9 @@ class FilesRender:
         (out_dir / "class.html").write_text("<h1>class " + ", ".join(p.display_name for p in people) + "</h1>")
         if not self.skip_pdf:
             (out_dir / "class.pdf").write_bytes(pdf_bytes(session_id))
-        for p in people:
-            (out_dir / "students" / f"{p.participant_id}.html").write_text(p.display_name)
+        ordered = sorted(((p.participant_id, p.display_name) for p in people), key=lambda kv: (kv[1].casefold(), kv[0]))
+        for pid, stem in unique_stems(ordered).items():  # named like reports.render names them
+            (out_dir / "students" / f"{stem}.html").write_text(dict(ordered)[pid])
         return sorted(out_dir.rglob("*.*"))
 
 

@@ -99,3 +99,21 @@ class DeliveryRecord:
     event: str = "report.ready"  # report.ready | session.failed | run.missed
     class_id: str = ""
     detail: str = ""  # what happened, for notices (a failure's reason, a missed run's time)
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One opening of a report: who, which session and student, when, how (`report_access`)."""
+
+    at: str  # ISO UTC
+    who: str
+    role: str
+    token_id: str
+    session_id: str
+    class_id: str
+    subject: str  # class | student
+    participant_id: str  # "" for the class report
+    via: str  # api | dashboard
+    format: str  # html | pdf
+    client: str = ""
+    access_id: int | None = None  # given by the database

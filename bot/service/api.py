@@ -17,7 +17,15 @@ from pydantic import BaseModel
 
 from bot.service.api_classes import create_class, delete_class, get_class, list_classes, opt_out_student
 from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
-from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
+from bot.service.api_reports import (
+    access_log,
+    download,
+    get_delivery,
+    get_report,
+    list_deliveries,
+    list_reports,
+    retry_delivery,
+)
 from bot.service.api_schedules import create_schedule, delete_schedule, get_schedule, list_schedules
 from bot.service.api_sessions import (
     create_session,
@@ -32,6 +40,7 @@ from bot.service.api_timetables import import_timetable
 from bot.service.auth import Principal, Role, authenticate, list_tokens
 from bot.service.errors import error_response, query
 from bot.service.schemas import (
+    AccessOut,
     ClassIn,
     ClassOut,
     DeletedOut,
@@ -47,7 +56,7 @@ from bot.service.schemas import (
     StudentOptOutIn,
     StudentOptOutOut,
 )
-from bot.service.state import db_key, principal_key
+from bot.service.state import db_key, principal_key, via_key
 
 __all__ = ["COOKIE", "PREFIX", "ROUTES", "Route", "add_routes"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,6 +132,9 @@ ROUTES: list[Route] = [
     Route("POST", "/deliveries/{delivery_id}/retry", retry_delivery, "retry a failed delivery",
           response=DeliveryOut, status=202),
     Route("GET", "/tokens", tokens, "list API tokens (admin)", role=Role.ADMIN, paged=True),
+    Route("GET", "/access-log", access_log, "who opened which report, when and how (admin; filters: who, "
+          "session_id, class_id, participant_id, via, since, until)", role=Role.ADMIN, paged=True,
+          response=AccessOut),
 ]
 
 
@@ -159,6 +171,7 @@ def guarded(route: Route) -> Handler:
         if route.role is Role.ADMIN and not who.is_admin:
             return error_response(403, "this endpoint needs an admin token")
         request[principal_key] = who
+        request[via_key] = "api" if bearer(request) else "dashboard"
         return await route.handler(request)
 
     return handler

@@ -14,7 +14,7 @@ from bot.db.records import SessionRecord
 from bot.service import files
 from bot.service.api_common import PREFIX, SessionsQuery, own_class, own_session, page_response, principal_of, run_db
 from bot.service.auth import Principal
-from bot.service.capacity import CapacityExceeded
+from bot.service.capacity import CapacityExceeded, reserve
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     AttemptOut,
@@ -78,7 +78,7 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
                            class_id=cls.class_id, duration_s=body.duration_s, origin="api")
     try:
         manager = request.app[manager_key]
-        with request.app[capacity_key].reserve(running_owners(manager), spec.owner):
+        async with reserve(request.app[capacity_key], spec.owner):
             session_id = await manager.start(spec)
     except CapacityExceeded as exc:
         raise ApiError(429, str(exc), headers={"Retry-After": str(exc.refusal.retry_after_s)}) from None
@@ -89,11 +89,6 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
     record = await run_db(request, lambda: request.app[db_key].session(session_id))
     assert record is not None
     return record
-
-
-def running_owners(manager: Any) -> list[str]:
-    """One owner per session still running (the capacity check counts them)."""
-    return [r.owner for r in manager.running.values() if not r.done.is_set()]
 
 
 async def get_session(request: web.Request) -> web.Response:

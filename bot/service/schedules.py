@@ -37,9 +37,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.db.records import ClassRecord, ScheduleRecord
+from bot.db.service_state import DbCapacity
 from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
-from bot.service.capacity import CapacityExceeded, CapacityGate, Limits
+from bot.service.capacity import Capacity, CapacityExceeded, Limits, reserve
 from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecords, missed_after_downtime
 from bot.service.missed_runs import ScheduleRecord as RunRecord
 from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
@@ -132,11 +133,11 @@ async def retention_job() -> None:
 
 class ScheduleRunner:
     def __init__(self, db: ServiceStore, manager: SessionRunner, records: ScheduleRecords | None = None,
-                 capacity: CapacityGate | None = None) -> None:
+                 capacity: Capacity | None = None) -> None:
         self.db = db
         self.manager = manager
         s = manager.config.session
-        self.capacity = capacity or CapacityGate(Limits(s.max_concurrent, s.max_concurrent_per_teacher))
+        self.capacity: Capacity = capacity or DbCapacity(db, Limits(s.max_concurrent, s.max_concurrent_per_teacher))
         self.records: ScheduleRecords = records or MemoryScheduleRecords()
         #: told about every new missed run: (schedule id, class id, due at ISO, reason, detail)
         self.on_missed: list[Callable[[str, str, str, str, str], Awaitable[None]]] = []
@@ -304,9 +305,8 @@ class ScheduleRunner:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
 
-        running = [r.owner for r in self.manager.running.values() if not r.done.is_set()]
         try:
-            with self.capacity.reserve(running, cls.owner):
+            async with reserve(self.capacity, cls.owner):
                 sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
                                                            class_name=cls.name, class_id=cls.class_id,
                                                            duration_s=row.duration_s, origin="schedule"))
