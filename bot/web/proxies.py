@@ -80,9 +80,10 @@ def forwarded(peer: str | None, scheme: str, forwarded_for: str | None, forwarde
         if depth >= len(hops):
             break
         hop = hops[len(hops) - 1 - depth]
-        if _address(hop) is None:  # garbage in the chain: stop at the last address we could vouch for
+        ip = _address(hop)
+        if ip is None:  # garbage in the chain: stop at the last address we could vouch for
             break
-        remote = hop
+        remote = str(ip)  # without port or brackets: one spelling per client for the rate limits
         depth += 1
         if not trusted(hop, proxies):
             break
