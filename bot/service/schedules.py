@@ -37,12 +37,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.db.records import ClassRecord, ScheduleRecord
-from bot.db.service_state import DbCapacity
+from bot.db.service_state import DbCapacity, DbScheduleRecords
 from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
 from bot.service.capacity import Capacity, CapacityExceeded, Limits, reserve
-from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecords, missed_after_downtime
 from bot.service.missed_runs import ScheduleRecord as RunRecord
+from bot.service.missed_runs import ScheduleRecords, missed_after_downtime
 from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
 from bot.sessions.runner import SessionConflict, SessionRunner, SessionSpec
 from bot.timetable.model import Lesson
@@ -138,7 +138,7 @@ class ScheduleRunner:
         self.manager = manager
         s = manager.config.session
         self.capacity: Capacity = capacity or DbCapacity(db, Limits(s.max_concurrent, s.max_concurrent_per_teacher))
-        self.records: ScheduleRecords = records or MemoryScheduleRecords()
+        self.records: ScheduleRecords = records or DbScheduleRecords(db)
         #: told about every new missed run: (schedule id, class id, due at ISO, reason, detail)
         self.on_missed: list[Callable[[str, str, str, str, str], Awaitable[None]]] = []
         self._hooks: set[asyncio.Future[None]] = set()
