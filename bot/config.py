@@ -190,6 +190,9 @@ class ServiceSection(_Section):
     login_attempts_per_minute: int = Field(default=20, ge=0, le=100_000)
     # how long the report access log keeps its rows
     access_log_days: int = Field(default=365, ge=1, le=3650)
+    # subscribed timetable feeds: seconds one read may take, and the largest feed accepted
+    feed_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    feed_max_bytes: int = Field(default=5 << 20, ge=1024, le=100 << 20)
 
     @field_validator("trusted_proxies")
     @classmethod

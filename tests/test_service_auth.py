@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli.main import main
-from bot.db.records import DeliveryRecord
+from bot.db.records import DeliveryRecord, FeedRecord
 from bot.service.api import PREFIX, ROUTES, Route
 from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service
@@ -23,6 +23,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/sessions"): {"class_id": "{class_id}"},
     ("POST", "/schedules"): {"class_id": "{class_id}", "cron": "0 9 * * mon", "duration_min": "50"},
     ("POST", "/classes/{class_id}/opt-out"): {"display_name": "Ada"},
+    ("POST", "/timetables/feeds"): {"url": "https://calendar.example/7b.ics", "owner": "alice"},
 }
 
 
@@ -41,8 +42,11 @@ async def fill(s: Service, route: Route) -> tuple[str, dict[str, Any] | None, di
     s.db.add_delivery(DeliveryRecord(delivery_id=f"evt-{sid}-webhook", session_id=sid, owner="alice",
                                      kind="webhook", target="http://hooks.example/x", state="failed", attempts=3,
                                      last_error="HTTP 500", created_at="2026-01-01T00:00:00+00:00"))
+    s.db.add_feed(FeedRecord(feed_id="feed-alice", owner="alice", url="https://calendar.example/7b.ics",
+                             created_at="2026-01-01T00:00:00+00:00"))
     values = {"class_id": class_id, "session_id": sid, "participant_id": pid, "path": "class.pdf",
-              "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook"}
+              "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook",
+              "feed_id": "feed-alice"}
     path = re.sub(r"\{(\w+)(?::[^}]*)?\}", lambda m: values[m.group(1)], route.path)
     body = BODIES.get((route.method, route.path))
     if body is not None:
@@ -98,6 +102,7 @@ def test_another_teacher_cannot_reach_alices_data(tmp_path: Path, route: Route) 
             assert s.store.count_observations(values["session_id"]) > 0
             assert s.db.schedule(values["schedule_id"]) is not None
             assert s.db.delivery(values["delivery_id"]).state == "failed"  # type: ignore[union-attr]
+            assert s.db.feed("feed-alice") is not None and s.db.feeds(owner="bob")[1] == 0
             assert not s.manager.running
 
     run(main_)

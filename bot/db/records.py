@@ -117,3 +117,18 @@ class AccessRecord:
     format: str  # html | pdf
     client: str = ""
     access_id: int | None = None  # given by the database
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A subscribed timetable feed (`timetable_feeds`)."""
+
+    feed_id: str
+    owner: str
+    url: str
+    created_at: str
+    tz: str = ""
+    last_attempt_at: str = ""
+    last_ok_at: str = ""
+    last_error: str = ""
+    last_result: str = ""  # JSON of the last good read's changes

@@ -169,3 +169,17 @@ service_locks = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("n", sa.Integer, nullable=False),
 )
+
+#: Subscribed timetable feeds: an iCalendar URL re-read daily into classes and schedules (by UID).
+timetable_feeds = sa.Table(
+    "timetable_feeds", metadata,
+    sa.Column("feed_id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("url", sa.String(1000), nullable=False),
+    sa.Column("tz", sa.String(64), nullable=False),  # zone for floating times ("" = none)
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("last_attempt_at", sa.String(40), nullable=False),  # "" = never read
+    sa.Column("last_ok_at", sa.String(40), nullable=False),
+    sa.Column("last_error", sa.String(1000), nullable=False),  # "" after a good read
+    sa.Column("last_result", sa.Text, nullable=False),  # JSON: what the last good read changed
+)

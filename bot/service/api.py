@@ -36,7 +36,14 @@ from bot.service.api_sessions import (
     list_sessions,
     opt_out,
 )
-from bot.service.api_timetables import import_timetable
+from bot.service.api_timetables import (
+    delete_feed,
+    get_feed,
+    import_timetable,
+    list_feeds,
+    refresh_feed,
+    subscribe_feed,
+)
 from bot.service.auth import Principal, Role, authenticate, list_tokens
 from bot.service.errors import error_response, query
 from bot.service.schemas import (
@@ -45,6 +52,8 @@ from bot.service.schemas import (
     ClassOut,
     DeletedOut,
     DeliveryOut,
+    FeedIn,
+    FeedOut,
     OptOutOut,
     Page,
     ParticipantOut,
@@ -122,6 +131,14 @@ ROUTES: list[Route] = [
     Route("POST", "/timetables", import_timetable, "import a school timetable (text/calendar): a class and a "
           "calendar schedule per lesson, re-import updates by UID; ?dry_run=true plans only", status=201,
           upload="text/calendar"),
+    Route("POST", "/timetables/feeds", subscribe_feed, "subscribe to a timetable feed URL (read now, then daily; "
+          "the webhook address guard applies)", body=FeedIn, response=FeedOut, status=201),
+    Route("GET", "/timetables/feeds", list_feeds, "subscribed timetable feeds with their last read and error",
+          paged=True, response=FeedOut),
+    Route("GET", "/timetables/feeds/{feed_id}", get_feed, "one feed", response=FeedOut),
+    Route("POST", "/timetables/feeds/{feed_id}/refresh", refresh_feed, "read the feed now", response=FeedOut),
+    Route("DELETE", "/timetables/feeds/{feed_id}", delete_feed, "stop reading a feed (its classes stay)",
+          response=DeletedOut),
     Route("GET", "/reports", list_reports, "sessions with rendered reports", paged=True, response=ReportOut),
     Route("GET", "/reports/{session_id}", get_report, "the report files of a session", response=ReportOut),
     Route("GET", "/reports/{session_id}/files/{path:.+}", download, "download an HTML or PDF report",

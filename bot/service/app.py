@@ -9,6 +9,7 @@ reports while the store is still open; then the store is closed. `serve()` is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from bot.service.capacity import Limits
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
+from bot.service.feeds import Feeds, guard_for
 from bot.service.metrics import make_registry, metrics, registry_key
 from bot.service.rate_limits import OfferLimiter
 from bot.service.schedules import ScheduleRunner
@@ -35,6 +37,7 @@ from bot.service.state import (
     capacity_key,
     db_key,
     deliveries_key,
+    feeds_key,
     limiter_key,
     login_sessions_key,
     manager_key,
@@ -105,12 +108,18 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
         runner.on_missed.append(app[deliveries_key].run_not_recorded)  # owners hear of missed runs at once
+        runner.feeds = app[feeds_key] = Feeds(config, app[db_key], guard_for(config, set(listen)),
+                                              on_applied=runner.sync)
         runner.start()
         purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
         if purged:
             log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
         app[schedules_key] = runner
+        stale = asyncio.ensure_future(runner.feeds.read_stale())  # feeds not read for a day, in the background
         yield
+        stale.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stale
         runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
         await asyncio.sleep(0)
 

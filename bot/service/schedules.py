@@ -28,7 +28,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
@@ -131,6 +131,20 @@ async def retention_job() -> None:
         await _runner.retention()
 
 
+async def feeds_job() -> None:
+    """The daily re-read of subscribed timetable feeds (referenced by path in the job store)."""
+    if _runner is not None and _runner.feeds is not None:
+        await _runner.feeds.read_stale()
+
+
+#: The scheduler's own jobs (not schedules of classes: no run records, never synced away).
+SYSTEM_JOBS = frozenset({"retention", "timetable_feeds"})
+
+
+class FeedReader(Protocol):
+    async def read_stale(self) -> Any: ...
+
+
 class ScheduleRunner:
     def __init__(self, db: ServiceStore, manager: SessionRunner, records: ScheduleRecords | None = None,
                  capacity: Capacity | None = None) -> None:
@@ -146,6 +160,7 @@ class ScheduleRunner:
             jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1})
         self.fired: list[str] = []  # session ids started by schedules (tests, metrics)
+        self.feeds: FeedReader | None = None  # subscribed timetable feeds (`bot.service.feeds.Feeds`)
 
     def start(self) -> None:
         global _runner
@@ -157,6 +172,9 @@ class ScheduleRunner:
         self.scheduler.add_job(f"{__name__}:retention_job", CronTrigger(hour=3, minute=30, timezone="UTC"),
                                id="retention", replace_existing=True, misfire_grace_time=23 * 3600,
                                name="delete data past store.retention_days")
+        self.scheduler.add_job(f"{__name__}:feeds_job", CronTrigger(hour=4, minute=0, timezone="UTC"),
+                               id="timetable_feeds", replace_existing=True, misfire_grace_time=23 * 3600,
+                               name="re-read subscribed timetable feeds")
         added, removed = self.sync()
         if added or removed:
             log.info("schedules synced with the store: %d job(s) added, %d removed", added, removed)
@@ -178,7 +196,7 @@ class ScheduleRunner:
         """Record every run that fell due while the service was down and will not fire now."""
         made = []
         for job in self.scheduler.get_jobs():
-            if job.id == "retention" or job.next_run_time is None or job.next_run_time > now:
+            if job.id in SYSTEM_JOBS or job.next_run_time is None or job.next_run_time > now:
                 continue
             row = self.db.schedule(job.id)
             due = list(occurrences(job.trigger, job.next_run_time - timedelta(microseconds=1), now, limit=10_000))
@@ -192,7 +210,7 @@ class ScheduleRunner:
 
     def _on_missed(self, event: JobEvent) -> None:
         """APScheduler gave up a run later than its grace time (also while running: a stalled loop)."""
-        if event.job_id == "retention":
+        if event.job_id in SYSTEM_JOBS:
             return
         self._record(RunRecord(event.job_id, event.scheduled_run_time.astimezone(UTC), "missed",
                                    "beyond_grace", "started later than misfire_grace_s allows"))
@@ -261,7 +279,7 @@ class ScheduleRunner:
         """Make the scheduler's jobs match the schedules table (rows written by another process,
         e.g. `classpulse timetable import`, get their job; jobs without a row go). Returns (added, removed)."""
         rows = {r.schedule_id: r for r in self.db.schedules()[0]}
-        jobs = {j.id for j in self.scheduler.get_jobs()} - {"retention"}
+        jobs = {j.id for j in self.scheduler.get_jobs()} - SYSTEM_JOBS
         added = 0
         for sid in sorted(set(rows) - jobs):
             try:

@@ -184,6 +184,38 @@ class AccessOut(BaseModel):
     client: str
 
 
+class FeedIn(_Request):
+    url: str = Field(min_length=1, max_length=1000, pattern=r"^https?://",
+                     description="the timetable's iCalendar URL (http or https, answering text/calendar)")
+    tz: str | None = Field(default=None, max_length=64, description="zone for floating times (IANA name)")
+    owner: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="the teacher the classes belong to (admins only; default: the caller)")
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v:
+            from bot.timetable.zones import UnknownZone, resolve
+
+            try:
+                resolve(v)
+            except UnknownZone as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+
+class FeedOut(BaseModel):
+    feed_id: str
+    owner: str
+    url: str
+    tz: str
+    created_at: str
+    last_attempt_at: str  # "" = never read
+    last_ok_at: str
+    last_error: str  # "" after a good read
+    last_result: dict[str, list[str]] | None  # what the last good read changed (created, updated, …)
+
+
 class ClassOut(BaseModel):
     class_id: str
     name: str

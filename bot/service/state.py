@@ -10,6 +10,7 @@ from bot.db.service_state import DbCapacity, DbRateLimiter
 from bot.db.store import ServiceStore
 from bot.service.auth import Principal
 from bot.service.delivery import Deliveries
+from bot.service.feeds import Feeds
 from bot.service.login_sessions import LoginSessions
 from bot.service.schedules import ScheduleRunner
 from bot.sessions.runner import SessionRunner
@@ -25,3 +26,4 @@ login_sessions_key = web.AppKey("login_sessions", LoginSessions)
 capacity_key = web.AppKey("capacity", DbCapacity)  # session caps, counted in the database
 limiter_key = web.AppKey("limiter", DbRateLimiter)  # per-address rate limits, counted in the database
 access_log_key = web.AppKey("access_log", AccessLog)
+feeds_key = web.AppKey("feeds", Feeds)  # subscribed timetable feeds

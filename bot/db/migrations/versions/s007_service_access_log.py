@@ -9,6 +9,7 @@ Revises: s006
   dashboard log-in attempts).
 - ``capacity_holds`` and ``service_locks``: session starts in progress and the lock row
   the capacity check (``session.max_concurrent*``) takes, so two nodes cannot both pass it.
+- ``timetable_feeds``: subscribed iCalendar URLs, re-read daily, with the last error.
 """
 
 import sqlalchemy as sa
@@ -56,9 +57,22 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer, nullable=False),
     )
     op.bulk_insert(locks, [{"name": "capacity", "n": 0}])
+    op.create_table(
+        "timetable_feeds",
+        sa.Column("feed_id", sa.String(32), primary_key=True),
+        sa.Column("owner", sa.String(200), nullable=False),
+        sa.Column("url", sa.String(1000), nullable=False),
+        sa.Column("tz", sa.String(64), nullable=False, server_default=""),
+        sa.Column("created_at", sa.String(40), nullable=False),
+        sa.Column("last_attempt_at", sa.String(40), nullable=False, server_default=""),
+        sa.Column("last_ok_at", sa.String(40), nullable=False, server_default=""),
+        sa.Column("last_error", sa.String(1000), nullable=False, server_default=""),
+        sa.Column("last_result", sa.Text, nullable=False, server_default=""),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("timetable_feeds")
     for name in ("service_locks", "capacity_holds", "rate_counters"):
         op.drop_table(name)
     op.drop_index("ix_report_access_session", "report_access")
