@@ -62,7 +62,7 @@ class CalendarServer:
         raise web.HTTPFound("/tt.ics")
 
     async def slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await asyncio.sleep(2)  # past feed_timeout_s (1 s)
         return web.Response(text=WEEKLY, content_type="text/calendar")
 
     def __enter__(self) -> CalendarServer:
