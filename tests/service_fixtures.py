@@ -45,6 +45,7 @@ def migrated_url(tmp_path: Path) -> str:
         ServiceStore(store)
         store.close()
         _template.append(folder / "template.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_template[0], path)
     return url
 

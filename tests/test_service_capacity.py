@@ -137,3 +137,27 @@ def test_two_service_instances_on_one_database_share_the_caps(tmp_path: Path) ->
             assert await start(b, "bob", "b3") == 201
 
     run(main)
+
+
+def test_another_node_refuses_to_erase_a_class_or_session_that_is_running(tmp_path: Path) -> None:
+    async def main() -> None:
+        async with service(tmp_path) as a, service(tmp_path) as b:
+            res = await a.client.post(f"{API}/classes", json={"name": "7B", "meeting_url": "fake:r1"},
+                                      headers=a.auth("alice"))
+            class_id = (await res.json())["class_id"]
+            res = await a.client.post(f"{API}/sessions", json={"class_id": class_id}, headers=a.auth("alice"))
+            sid = (await res.json())["session_id"]
+            assert sid not in b.manager.running  # node b does not run it: only the database knows
+            for method, path, body in (("DELETE", f"/sessions/{sid}/data", None),
+                                       ("DELETE", f"/classes/{class_id}", None),
+                                       ("POST", f"/classes/{class_id}/opt-out", {"display_name": "Ada"})):
+                res = await b.client.request(method, API + path, json=body, headers=b.auth("alice"))
+                assert res.status == 409, (path, await res.text())
+            res = await b.client.post(f"{API}/sessions", json={"class_id": class_id}, headers=b.auth("alice"))
+            assert res.status == 409  # one open session per class, whichever node asks
+            a.manager.leave(sid)
+            await a.manager.wait(sid)
+            assert (await b.client.delete(f"{API}/sessions/{sid}/data", headers=b.auth("alice"))).status == 200
+            assert (await b.client.delete(f"{API}/classes/{class_id}", headers=b.auth("alice"))).status == 200
+
+    run(main)

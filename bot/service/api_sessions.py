@@ -124,7 +124,7 @@ async def erase_session(request: web.Request, session_id: str) -> tuple[int, int
 
 async def delete_session_data(request: web.Request) -> web.Response:
     record = await own_session(request, request.match_info["session_id"])
-    if record.session_id in request.app[manager_key].running:
+    if not record.final or record.session_id in request.app[manager_key].running:  # any node's, or this one's
         raise ApiError(409, "the session is still running: end it first")
     obs, n = await erase_session(request, record.session_id)
     return web.json_response(DeletedOut(deleted=record.session_id, observations_deleted=obs,
