@@ -43,9 +43,10 @@ PG_SUITES = tests/test_migrations.py tests/test_store.py tests/test_db_service_s
 test-postgres: install-dev
 	CLASSPULSE_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS) $(PG_SUITES)
 
-# The quick suite while developing: no slow or integration tests.
+# The quick suite while developing: no slow or integration tests, and nothing that loads TensorFlow
+# (tests/conftest.py fails an unmarked test that does). Prints its slowest tests.
 quick:
-	$(BIN)/pytest -q -m "not slow and not integration"
+	$(BIN)/pytest -q -m "not slow and not integration" --durations=15
 
 # Retrain the committed emotion model from scratch (two stages, about 70 minutes on 2 cores;
 # resumable: run it again after an interruption). Needs FER-2013 in ../shared/datasets/fer2013.

@@ -107,6 +107,8 @@ class ClassroomSection(_Section):
     first_media_timeout_s: float = Field(default=10.0, gt=0, le=120)
     # offers still waiting for their first frame, per client address (0: no cap, e.g. benchmarks)
     max_pending_per_client: int = Field(default=10, ge=0, le=1000)
+    # WHIP offers per client address and minute, counted in the database across every node (0: off)
+    offers_per_minute_per_client: int = Field(default=30, ge=0, le=100_000)
 
 
 class JanusSection(_Section):
@@ -187,6 +189,29 @@ class DeliverySection(_Section):
         return value
 
 
+class ServiceSection(_Section):
+    """`classpulse serve`'s HTTP side: which reverse proxies it trusts, limits, the access log."""
+
+    # Peers (CIDR) whose X-Forwarded-For / X-Forwarded-Proto are believed: a TLS reverse proxy in
+    # front of the service. Empty: those headers are ignored and the TCP peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    # failed dashboard log-ins per client address and minute, shared by every node (0: off)
+    login_attempts_per_minute: int = Field(default=20, ge=0, le=100_000)
+    # how long the report access log keeps its rows
+    access_log_days: int = Field(default=365, ge=1, le=3650)
+    # subscribed timetable feeds: seconds one read may take, and the largest feed accepted
+    feed_timeout_s: float = Field(default=20.0, gt=0, le=300)
+    feed_max_bytes: int = Field(default=5 << 20, ge=1024, le=100 << 20)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from bot.web.proxies import parse_proxies
+
+        parse_proxies(value)
+        return value
+
+
 class Config(_Section):
     bot: BotSection = BotSection()
     analysis: AnalysisSection = AnalysisSection()
@@ -197,6 +222,7 @@ class Config(_Section):
     janus: JanusSection = JanusSection()
     zoom: ZoomSection = ZoomSection()
     delivery: DeliverySection = DeliverySection()
+    service: ServiceSection = ServiceSection()
 
     @model_validator(mode="after")
     def _absolute_paths(self) -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -38,3 +39,28 @@ def fer_dir() -> Path:
     if not (FER / "test").is_dir():
         _missing(f"FER-2013 not found at {FER}")
     return FER
+
+
+_TF_BEFORE = pytest.StashKey[bool]()
+
+
+def _tensorflow_loaded() -> bool:
+    return "tensorflow" in sys.modules
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> object:
+    item.stash[_TF_BEFORE] = _tensorflow_loaded()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> object:
+    """The quick suite (``-m "not slow and not integration"``) must never load TensorFlow (seconds
+    of import, gigabytes of memory): a test that loads it first, unmarked, fails here. Once a slow
+    test has loaded it (a full run), the check has nothing left to see."""
+    result = yield
+    if not item.stash.get(_TF_BEFORE, True) and _tensorflow_loaded() and item.get_closest_marker("slow") is None:
+        raise pytest.fail.Exception(f"{item.nodeid} imports TensorFlow: mark it @pytest.mark.slow", pytrace=False)
+    return result
+

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,13 +25,35 @@ from bot.service.app import create_app
 from bot.service.auth import Role, create_token
 from bot.service.state import db_key, manager_key, store_key
 from bot.sim.fake_analyzer import RecordingAnalyzer
+from reports.format import unique_stems
 from tests.databases import database_url
+
+_template: list[Path] = []
+
+
+def migrated_url(tmp_path: Path) -> str:
+    """`database_url(tmp_path)`, and on SQLite a copy of a database migrated once per test run: every
+    service test would otherwise run both migration histories again (a tenth of a second each, several
+    hundred tests). `test_migrations.py` migrates from empty and from old releases itself."""
+    url = database_url(tmp_path)
+    path = Path(url.removeprefix("sqlite:///"))
+    if not url.startswith("sqlite:///") or path.exists():
+        return url
+    if not _template:
+        folder = Path(tempfile.mkdtemp(prefix="classpulse-template-"))
+        store = Store(f"sqlite:///{folder}/template.db")
+        ServiceStore(store)
+        store.close()
+        _template.append(folder / "template.db")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_template[0], path)
+    return url
 
 
 def make_config(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = None, **session: float) -> Config:
     return Config.model_validate({
         "analysis": {"sample_interval_s": 0.05},
-        "store": {"url": database_url(tmp_path), "flush_s": 0.1},
+        "store": {"url": migrated_url(tmp_path), "flush_s": 0.1},
         "reports": {"out_dir": str(tmp_path / "reports")},
         "session": {"join_timeout_s": 2, "empty_timeout_s": 30, "nobody_timeout_s": 30, "media_timeout_s": 30,
                     **session},
@@ -67,8 +91,9 @@ class FilesRender:
                                             + (f"<p>not seen: {not_seen}</p>" if not_seen else ""))
         if not self.skip_pdf:
             (out_dir / "class.pdf").write_bytes(pdf_bytes(session_id))
-        for p in people:
-            (out_dir / "students" / f"{p.participant_id}.html").write_text(p.display_name)
+        ordered = sorted(((p.participant_id, p.display_name) for p in people), key=lambda kv: (kv[1].casefold(), kv[0]))
+        for pid, stem in unique_stems(ordered).items():  # named like reports.render names them
+            (out_dir / "students" / f"{stem}.html").write_text(dict(ordered)[pid])
         return sorted(out_dir.rglob("*.*"))
 
 

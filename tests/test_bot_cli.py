@@ -41,6 +41,7 @@ def test_progress_line() -> None:
                           "dropped": 0, "latency_p95_s": None, "reconnects": 2}).endswith("reconnects 2")
 
 
+@pytest.mark.slow  # three interpreter start-ups
 def test_bad_url_and_duration_are_one_line_errors(tmp_path: Path) -> None:
     res = classpulse(tmp_path, "join", "zoom://123")
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "unsupported meeting URL" in res.stderr
@@ -50,6 +51,7 @@ def test_bad_url_and_duration_are_one_line_errors(tmp_path: Path) -> None:
     assert res.returncode == 2 and "--duration" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.slow  # the child process loads TensorFlow
 def test_unreachable_janus_fails_with_its_reason(tmp_path: Path) -> None:
     res = classpulse(tmp_path, "join", "janus+http://127.0.0.1:9/janus?room=1234&pin=secret")
     assert res.returncode == 1, res.stderr

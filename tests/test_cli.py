@@ -47,6 +47,7 @@ def test_unknown_session_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert rc == 2 and "no session 'nope'" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # `train` loads TensorFlow first
 def test_train_refuses_a_missing_init_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["train", "--data", str(tmp_path), "--runs", str(tmp_path / "runs"), "--init", str(tmp_path / "nope")])
     err = capsys.readouterr().err.strip()

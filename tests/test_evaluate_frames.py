@@ -104,6 +104,7 @@ def test_unreadable_photo_names_the_file(tmp_path: Path) -> None:
         evaluate_frames(tmp_path, Settings(landmarks=False), analyzer=analyzer)
 
 
+@pytest.mark.slow  # the real model: loads TensorFlow
 def test_cli_frames_on_a_few_dev_photos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The real detector and committed model on 3 photos per label of the shared dev set."""
     if not DEV.is_dir():

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.cli.main import main
-from bot.db.records import DeliveryRecord
+from bot.db.records import DeliveryRecord, FeedRecord
 from bot.service.api import PREFIX, ROUTES, Route
 from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service
@@ -25,6 +25,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/classes/{class_id}/opt-out"): {"display_name": "Ada"},
     ("PATCH", "/classes/{class_id}"): {"late_after_min": "3"},
     ("POST", "/classes/{class_id}/matches/{session_id}/{participant_id}"): {"roster_student_id": ""},
+    ("POST", "/timetables/feeds"): {"url": "https://calendar.example/7b.ics", "owner": "alice"},
 }
 
 
@@ -46,9 +47,12 @@ async def fill(s: Service, route: Route) -> tuple[str, dict[str, Any] | None, di
     roster = await s.client.put(f"{PREFIX}/classes/{class_id}/roster", data=b"name\nAda\n",
                                 headers={**s.auth("alice"), "Content-Type": "text/csv"})
     assert roster.status == 200, await roster.text()
+    s.db.add_feed(FeedRecord(feed_id="feed-alice", owner="alice", url="https://calendar.example/7b.ics",
+                             created_at="2026-01-01T00:00:00+00:00"))
     values = {"class_id": class_id, "session_id": sid, "participant_id": pid, "path": "class.pdf",
               "roster_student_id": (await roster.json())["students"][0]["roster_student_id"],
-              "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook"}
+              "schedule_id": (await res.json())["schedule_id"], "delivery_id": f"evt-{sid}-webhook",
+              "feed_id": "feed-alice"}
     path = re.sub(r"\{(\w+)(?::[^}]*)?\}", lambda m: values[m.group(1)], route.path)
     body = BODIES.get((route.method, route.path))
     if body is not None:
@@ -58,8 +62,14 @@ async def fill(s: Service, route: Route) -> tuple[str, dict[str, Any] | None, di
     return PREFIX + path, body, values
 
 
+# Every route with no token and with a right id but a wrong secret in the quick suite; the other
+# spellings go through the same check (`api.guarded`) and run with the slow tests (6 x 46 requests).
+TOKENS = ["", "wrong-secret", *(pytest.param(t, marks=pytest.mark.slow)
+                                for t in ("Bearer ", "Bearer nope", "Basic YWxpY2U6eA==", "revoked"))]
+
+
 @pytest.mark.parametrize("route", PROTECTED, ids=ident)
-@pytest.mark.parametrize("token", ["", "Bearer ", "Bearer nope", "Basic YWxpY2U6eA==", "revoked", "wrong-secret"])
+@pytest.mark.parametrize("token", TOKENS)
 def test_every_protected_route_needs_a_valid_token(tmp_path: Path, route: Route, token: str) -> None:
     async def main_() -> None:
         async with service(tmp_path) as s:
@@ -104,6 +114,7 @@ def test_another_teacher_cannot_reach_alices_data(tmp_path: Path, route: Route) 
             assert s.store.count_observations(values["session_id"]) > 0
             assert s.db.schedule(values["schedule_id"]) is not None
             assert s.db.delivery(values["delivery_id"]).state == "failed"  # type: ignore[union-attr]
+            assert s.db.feed("feed-alice") is not None and s.db.feeds(owner="bob")[1] == 0
             assert not s.manager.running
 
     run(main_)

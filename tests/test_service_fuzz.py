@@ -32,6 +32,7 @@ def running_service(tmp_path: Path) -> Iterator[tuple[str, str]]:
         yield svc.base, svc.token("alice")
 
 
+@pytest.mark.slow  # hundreds of requests: 25-45 s
 def test_no_operation_answers_5xx(running_service: tuple[str, str], tmp_path: Path) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 

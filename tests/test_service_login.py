@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from analysis.store import Store
+from bot.db.service_state import DbLoginSessions
+from bot.db.store import ServiceStore
 from bot.service.auth import revoke_token
-from bot.service.login_sessions import MemoryLoginSessions
 from bot.service.origin import cross_site, origin_of
+from tests.databases import database_url
 from tests.service_fixtures import Service, run, service
 
 API = "/api/v1"
@@ -107,21 +110,22 @@ def test_revoking_the_token_ends_its_log_ins(tmp_path: Path) -> None:
     run(main)
 
 
-def test_log_ins_expire_and_end() -> None:
+def test_log_ins_expire_and_end(tmp_path: Path) -> None:
     now = [1000.0]
-    sessions = MemoryLoginSessions(lifetime_s=60, clock=lambda: now[0], max_sessions=2)
-    a = sessions.create("tok-a")
-    assert sessions.token_of(a) == "tok-a" and sessions.token_of("forged") is None and sessions.token_of("") is None
-    now[0] += 59.9
-    assert sessions.token_of(a) == "tok-a"
-    now[0] += 0.1
-    assert sessions.token_of(a) is None and len(sessions) == 0
-    b, c = sessions.create("tok-b"), sessions.create("tok-c")
-    sessions.end(b)
-    assert sessions.token_of(b) is None and sessions.token_of(c) == "tok-c"
-    sessions.create("tok-d")
-    sessions.create("tok-e")  # full: the oldest log-in makes room
-    assert len(sessions) == 2 and sessions.token_of(c) is None
+    store = Store(database_url(tmp_path))
+    sessions = DbLoginSessions(ServiceStore(store), lifetime_s=60, clock=lambda: now[0])
+    try:
+        a = sessions.create("tok-a")
+        assert sessions.token_of(a) == "tok-a" and sessions.token_of("forged") is None and sessions.token_of("") is None
+        now[0] += 59.9
+        assert sessions.token_of(a) == "tok-a"
+        now[0] += 0.1
+        assert sessions.token_of(a) is None
+        b, c = sessions.create("tok-b"), sessions.create("tok-c")
+        sessions.end(b)
+        assert sessions.token_of(b) is None and sessions.token_of(c) == "tok-c"
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize(("origin", "referer", "refused"), [

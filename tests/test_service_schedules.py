@@ -175,7 +175,7 @@ def test_jobs_live_in_the_service_database(tmp_path: Path) -> None:
 
         with store.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(sa.text("SELECT id FROM apscheduler_jobs"))}
-        assert len(ids) == 2 and "retention" in ids and any(i.startswith("sch-") for i in ids)
+        assert len(ids) == 3 and {"retention", "timetable_feeds"} <= ids and any(i.startswith("sch-") for i in ids)
     finally:
         store.close()
 

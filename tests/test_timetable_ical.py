@@ -253,6 +253,7 @@ def test_parsing_is_deterministic_and_crlf_insensitive() -> None:
     assert a == b
 
 
+@pytest.mark.slow  # hundreds of mangled files: 8 s
 def test_mangled_exports_never_raise_anything_but_calendar_error() -> None:
     """Lines dropped, files cut short, bytes replaced: one clear error or some events skipped,
     never another exception (the CLI must never print a traceback)."""

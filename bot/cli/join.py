@@ -69,7 +69,7 @@ async def _show_progress(runner: SessionRunner, session_id: str, out: TextIO, ev
 
 
 async def run_join(url: str, config: Config, *, duration_s: float | None = None, class_name: str = "Live class",
-                   teacher: str = "", render: bool = True, out: TextIO = sys.stderr,
+                   teacher: str = "", render: bool = True, out: TextIO | None = None,
                    progress_every_s: float = 10.0, meetings: Meetings | None = None,
                    analyze_factory: Callable[[], Analyze] | None = None) -> Outcome:
     from analysis.store import Store
@@ -77,6 +77,7 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
     from bot.db.store import ServiceStore
     from bot.sessions.live import render_reports
 
+    out = out if out is not None else sys.stderr  # looked up now: a default bound at import goes stale
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, Store, config.store.url)
     try:

@@ -372,6 +372,8 @@ def cmd_token(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
     """`timetable import`: plan, print, apply (the running service schedules the new rows when it syncs)."""
+    if args.timetable_command in ("subscribe", "feeds", "unsubscribe"):
+        return cmd_timetable_feeds(args, config)
     from datetime import UTC, datetime
 
     from analysis.store import Store
@@ -405,6 +407,60 @@ def cmd_timetable(args: argparse.Namespace, config: Config) -> int:
         print(result.stdout, end="")
         print(applied.text() if applied else "dry run: nothing was changed", end="" if applied else "\n")
     return 0
+
+
+def cmd_timetable_feeds(args: argparse.Namespace, config: Config) -> int:
+    """`timetable subscribe URL` (save and read once now), `timetable feeds`, `timetable unsubscribe ID`.
+
+    The running service re-reads every feed daily (and schedules what a read wrote when it syncs).
+    """
+    import asyncio
+    from dataclasses import asdict
+
+    from analysis.store import Store
+    from bot.cli.join import _user
+    from bot.db.store import ServiceStore
+    from bot.service.feeds import Feeds, guard_for
+    from bot.service.urlguard import RefusedAddress
+
+    store = Store(config.store.url)
+    try:
+        db = ServiceStore(store)
+        if args.timetable_command == "feeds":
+            rows = db.feeds()[0]
+            if args.json:
+                json.dump([asdict(f) for f in rows], sys.stdout, indent=2, ensure_ascii=False)
+                print()
+            for f in [] if args.json else rows:
+                state = f"error: {f.last_error}" if f.last_error else (f"read {f.last_ok_at}" if f.last_ok_at
+                                                                         else "never read")
+                print(f"{f.feed_id}  {f.owner}  {f.url}  {state}")
+            return 0
+        if args.timetable_command == "unsubscribe":
+            if not db.delete_feed(args.feed_id):
+                raise CliError(f"no feed {args.feed_id!r} (see `classpulse timetable feeds`)")
+            print(f"unsubscribed {args.feed_id}; its classes and schedules stay")
+            return 0
+        feeds = Feeds(config, db, guard_for(config))
+        try:
+            read = asyncio.run(feeds.subscribe(args.owner or _user(), args.url, args.tz or ""))
+        except RefusedAddress as exc:
+            raise CliError(f"{args.url}: {exc}") from None
+    finally:
+        store.close()
+    if args.json:
+        json.dump({"feed": asdict(read.feed), "plan": read.plan, "applied": read.applied}, sys.stdout, indent=2,
+                  ensure_ascii=False)
+        print()
+    else:
+        print(f"subscribed {read.feed.feed_id} ({read.feed.url}); read again daily by `classpulse serve`")
+        if read.error:
+            print(f"the first read failed: {read.error}")
+        elif read.applied is not None:
+            a = read.applied
+            print(f"applied: {len(a['created'])} class(es) created, {len(a['updated'])} updated, "
+                  f"{len(a['unchanged'])} unchanged, {len(a['schedules'])} schedule(s) written")
+    return 1 if read.error else 0
 
 
 def cmd_purge(args: argparse.Namespace, config: Config) -> int:
@@ -630,6 +686,15 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--tz", help="zone for floating times in the file (IANA name, e.g. Europe/Berlin)")
     ti.add_argument("--json", action="store_true", help="print the plan as JSON")
     ti.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    ts = tts.add_parser("subscribe", help="subscribe to a timetable feed URL: read now, then daily by the service")
+    ts.add_argument("url", metavar="URL")
+    ts.add_argument("--owner", help="the teacher the classes belong to (default: your user name)")
+    ts.add_argument("--tz", help="zone for floating times in the feed (IANA name)")
+    ts.add_argument("--json", action="store_true", help="print the feed, plan and changes as JSON")
+    tf = tts.add_parser("feeds", help="list subscribed feeds with their last read or error")
+    tf.add_argument("--json", action="store_true")
+    tu = tts.add_parser("unsubscribe", help="stop reading a feed (its classes and schedules stay)")
+    tu.add_argument("feed_id", metavar="FEED_ID")
     tt.set_defaults(func=cmd_timetable)
     return p
 

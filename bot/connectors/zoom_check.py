@@ -43,11 +43,12 @@ class CheckResult:
         return self.connected and any(frames for *_, frames in self.people)
 
 
-async def check(ref: StreamRef, config: Config, seconds: float, out: TextIO = sys.stdout,
+async def check(ref: StreamRef, config: Config, seconds: float, out: TextIO | None = None,
                 clock: Callable[[], float] = time.monotonic) -> CheckResult:
     """Follow the stream for `seconds` (or until Zoom ends it) and report."""
     from bot.connectors.zoom import ZoomConnector  # aiohttp/aiortc: only when a check runs
 
+    out = out if out is not None else sys.stdout
     t0 = clock()
 
     def say(text: str) -> None:
@@ -139,8 +140,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=60.0, help="how long to follow the stream (default 60)")
 
 
-def run(config: Config, args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(config: Config, args: argparse.Namespace, out: TextIO | None = None) -> int:
     """The command: 0 when video arrived from at least one student, 1 otherwise, 2 on bad usage."""
+    out = out if out is not None else sys.stdout
     if not args.listen and not (args.meeting_uuid and args.stream_id and args.server_url):
         print("give --meeting-uuid, --stream-id and --server-url, or --listen", file=sys.stderr)
         return 2

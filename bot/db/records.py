@@ -151,3 +151,36 @@ class SessionRosterRecord:
     late_after_s: float = 300.0
     absent_after_s: float = 900.0
     created_at: str = ""
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One opening of a report: who, which session and student, when, how (`report_access`)."""
+
+    at: str  # ISO UTC
+    who: str
+    role: str
+    token_id: str
+    session_id: str
+    class_id: str
+    subject: str  # class | student
+    participant_id: str  # "" for the class report
+    via: str  # api | dashboard
+    format: str  # html | pdf
+    client: str = ""
+    access_id: int | None = None  # given by the database
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A subscribed timetable feed (`timetable_feeds`)."""
+
+    feed_id: str
+    owner: str
+    url: str
+    created_at: str
+    tz: str = ""
+    last_attempt_at: str = ""
+    last_ok_at: str = ""
+    last_error: str = ""
+    last_result: str = ""  # JSON of the last good read's changes

@@ -21,6 +21,7 @@ from bot.db.records import (
     AttemptRecord,
     ClassRecord,
     DeliveryRecord,
+    FeedRecord,
     ScheduleRecord,
     SessionRecord,
     TokenRecord,
@@ -310,3 +311,34 @@ class ServiceStore:
 
     def delete_delivery(self, delivery_id: str) -> int:
         return self._delete(tables.deliveries, delivery_id)
+
+    # -- subscribed timetable feeds ----------------------------------------------------------
+    def add_feed(self, feed: FeedRecord) -> None:
+        self._insert(tables.timetable_feeds, feed)
+
+    def feed(self, feed_id: str) -> FeedRecord | None:
+        return self._get(tables.timetable_feeds, FeedRecord, feed_id)
+
+    def feeds(self, *, owner: str | None = None, limit: int | None = None, offset: int = 0) -> Page[FeedRecord]:
+        t = tables.timetable_feeds
+        return self._page(t, FeedRecord, [t.c.owner == owner] if owner is not None else [], limit, offset)
+
+    def claim_feed(self, feed_id: str, stale_before: str, now: str) -> bool:
+        """Take the feed's next read (compare-and-set on `last_attempt_at`): of several API nodes
+        running the daily job, one reads it."""
+        t = tables.timetable_feeds
+        with self.engine.begin() as conn:
+            return bool(conn.execute(sa.update(t).where(t.c.feed_id == feed_id, t.c.last_attempt_at < stale_before)
+                                     .values(last_attempt_at=now)).rowcount)
+
+    def feed_read(self, feed_id: str, *, at: str, error: str = "", result: str | None = None) -> int:
+        """Record a read: an error (kept with the previous result), or a good one with what it changed."""
+        values: dict[str, Any] = {"last_attempt_at": at, "last_error": error[:1000]}
+        if not error:
+            values.update(last_ok_at=at, last_result=result or "")
+        t = tables.timetable_feeds
+        with self.engine.begin() as conn:
+            return int(conn.execute(sa.update(t).where(t.c.feed_id == feed_id).values(**values)).rowcount or 0)
+
+    def delete_feed(self, feed_id: str) -> int:
+        return self._delete(tables.timetable_feeds, feed_id)

@@ -172,3 +172,60 @@ session_rosters = sa.Table(
     sa.Column("absent_after_s", sa.Float, nullable=False),
     sa.Column("created_at", sa.String(40), nullable=False),
 )
+
+#: Who opened which report, when and how (admins read it; kept `service.access_log_days`).
+#: No names of students: the participant id only, so erasing a student leaves no name here.
+report_access = sa.Table(
+    "report_access", metadata,
+    sa.Column("access_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(40), nullable=False),  # ISO UTC
+    sa.Column("who", sa.String(200), nullable=False),  # the token's name: teacher or admin
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_id", sa.String(32), nullable=False),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("class_id", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(16), nullable=False),  # class | student
+    sa.Column("participant_id", sa.String(200), nullable=False),  # "" for the class report
+    sa.Column("via", sa.String(16), nullable=False),  # api (bearer token) | dashboard (log-in cookie)
+    sa.Column("format", sa.String(8), nullable=False),  # html | pdf
+    sa.Column("client", sa.String(64), nullable=False),  # the client address (through trusted proxies)
+)
+
+#: Fixed-window counters of the rate limits (WHIP offers, log-in attempts), shared by every node.
+rate_counters = sa.Table(
+    "rate_counters", metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("window_start", sa.Float, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+#: Starts of sessions in progress, counted with the open sessions by the capacity check; a
+#: row left by a process that died mid-start stops counting at `expires_at`.
+capacity_holds = sa.Table(
+    "capacity_holds", metadata,
+    sa.Column("hold_id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+#: One row per named lock; a transaction that updates the row holds it until it ends (both on
+#: SQLite, where it takes the write lock, and on PostgreSQL, where it locks the row).
+service_locks = sa.Table(
+    "service_locks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("n", sa.Integer, nullable=False),
+)
+
+#: Subscribed timetable feeds: an iCalendar URL re-read daily into classes and schedules (by UID).
+timetable_feeds = sa.Table(
+    "timetable_feeds", metadata,
+    sa.Column("feed_id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("url", sa.String(1000), nullable=False),
+    sa.Column("tz", sa.String(64), nullable=False),  # zone for floating times ("" = none)
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("last_attempt_at", sa.String(40), nullable=False),  # "" = never read
+    sa.Column("last_ok_at", sa.String(40), nullable=False),
+    sa.Column("last_error", sa.String(1000), nullable=False),  # "" after a good read
+    sa.Column("last_result", sa.Text, nullable=False),  # JSON: what the last good read changed
+)

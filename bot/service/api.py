@@ -25,7 +25,15 @@ from bot.service.api_classes import (
 )
 from bot.service.api_common import COOKIE, PREFIX, cookie_principal, page_response, run_db
 from bot.service.api_courses import course_report
-from bot.service.api_reports import download, get_delivery, get_report, list_deliveries, list_reports, retry_delivery
+from bot.service.api_reports import (
+    access_log,
+    download,
+    get_delivery,
+    get_report,
+    list_deliveries,
+    list_reports,
+    retry_delivery,
+)
 from bot.service.api_rosters import (
     ErasureOut,
     MatchDecisionIn,
@@ -50,15 +58,25 @@ from bot.service.api_sessions import (
     list_sessions,
     opt_out,
 )
-from bot.service.api_timetables import import_timetable
+from bot.service.api_timetables import (
+    delete_feed,
+    get_feed,
+    import_timetable,
+    list_feeds,
+    refresh_feed,
+    subscribe_feed,
+)
 from bot.service.auth import Principal, Role, authenticate, list_tokens
 from bot.service.errors import error_response, query
 from bot.service.schemas import (
+    AccessOut,
     ClassIn,
     ClassOut,
     ClassPatchIn,
     DeletedOut,
     DeliveryOut,
+    FeedIn,
+    FeedOut,
     OptOutOut,
     Page,
     ParticipantOut,
@@ -70,7 +88,7 @@ from bot.service.schemas import (
     StudentOptOutIn,
     StudentOptOutOut,
 )
-from bot.service.state import db_key, principal_key
+from bot.service.state import db_key, principal_key, via_key
 
 __all__ = ["COOKIE", "PREFIX", "ROUTES", "Route", "add_routes"]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -158,6 +176,14 @@ ROUTES: list[Route] = [
     Route("POST", "/timetables", import_timetable, "import a school timetable (text/calendar): a class and a "
           "calendar schedule per lesson, re-import updates by UID; ?dry_run=true plans only", status=201,
           upload="text/calendar"),
+    Route("POST", "/timetables/feeds", subscribe_feed, "subscribe to a timetable feed URL (read now, then daily; "
+          "the webhook address guard applies)", body=FeedIn, response=FeedOut, status=201),
+    Route("GET", "/timetables/feeds", list_feeds, "subscribed timetable feeds with their last read and error",
+          paged=True, response=FeedOut),
+    Route("GET", "/timetables/feeds/{feed_id}", get_feed, "one feed", response=FeedOut),
+    Route("POST", "/timetables/feeds/{feed_id}/refresh", refresh_feed, "read the feed now", response=FeedOut),
+    Route("DELETE", "/timetables/feeds/{feed_id}", delete_feed, "stop reading a feed (its classes stay)",
+          response=DeletedOut),
     Route("GET", "/reports", list_reports, "sessions with rendered reports", paged=True, response=ReportOut),
     Route("GET", "/reports/{session_id}", get_report, "the report files of a session", response=ReportOut),
     Route("GET", "/reports/{session_id}/files/{path:.+}", download, "download an HTML or PDF report",
@@ -168,6 +194,9 @@ ROUTES: list[Route] = [
     Route("POST", "/deliveries/{delivery_id}/retry", retry_delivery, "retry a failed delivery",
           response=DeliveryOut, status=202),
     Route("GET", "/tokens", tokens, "list API tokens (admin)", role=Role.ADMIN, paged=True),
+    Route("GET", "/access-log", access_log, "who opened which report, when and how (admin; filters: who, "
+          "session_id, class_id, participant_id, via, since, until)", role=Role.ADMIN, paged=True,
+          response=AccessOut),
 ]
 
 
@@ -204,6 +233,7 @@ def guarded(route: Route) -> Handler:
         if route.role is Role.ADMIN and not who.is_admin:
             return error_response(403, "this endpoint needs an admin token")
         request[principal_key] = who
+        request[via_key] = "api" if bearer(request) else "dashboard"
         return await route.handler(request)
 
     return handler

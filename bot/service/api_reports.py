@@ -1,24 +1,36 @@
-"""Reports (listing, traversal-proof downloads) and their deliveries."""
+"""Reports (listing, traversal-proof downloads, the access log) and their deliveries.
+
+Every download of a report file is written to the access log (`bot.db.access_log`) before
+the file is sent: who (token name and role), which session and student, how (API token or
+dashboard log-in), which format, from which address. If the row cannot be written the file
+is not sent. Admins read the log at ``GET /api/v1/access-log`` and ``/dashboard/access-log``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from analysis.store import Store
 from bot.config import Config
-from bot.db.records import SessionRecord
+from bot.db.access_log import AccessFilter
+from bot.db.records import AccessRecord, SessionRecord
 from bot.service import files
 from bot.service.api_common import PREFIX, own_delivery, own_session, page_response, principal_of, run_db
+from bot.service.auth import now_iso
 from bot.service.errors import ApiError, not_found, query
 from bot.service.schemas import (
+    AccessLogQuery,
+    AccessOut,
     DeliveryOut,
     Page,
     ReportFile,
     ReportOut,
 )
-from bot.service.state import db_key, deliveries_key
+from bot.service.state import access_log_key, db_key, deliveries_key, store_key, via_key
 from bot.web.app import config_key
 
 
@@ -57,8 +69,42 @@ async def download(request: web.Request) -> web.StreamResponse:
     path = files.resolve(folder, request.match_info["path"]) if folder else None
     if path is None:
         raise not_found("report file")
+    rel = path.relative_to(folder.resolve()) if folder else Path(path.name)
+    await run_db(request, lambda: log_access(request, record, rel))
     return web.FileResponse(path, headers={"Content-Type": files.SUFFIXES[path.suffix],
                                            "X-Content-Type-Options": "nosniff"})
+
+
+def student_of_stem(store: Store, session_id: str, stem: str) -> str:
+    """The participant id whose student report file is `stem` ("" when none matches).
+
+    Report files are named after display names (`reports.format.unique_stems`, in the order
+    the class report lists students); the log keeps the id, never the name.
+    """
+    from reports.format import unique_stems
+
+    names = {p.participant_id: p.display_name for p in store.participants(session_id) if not p.opted_out}
+    ordered = sorted(names.items(), key=lambda kv: (kv[1].casefold(), kv[0]))
+    return next((pid for pid, s in unique_stems(ordered).items() if s == stem), "")
+
+
+def log_access(request: web.Request, record: SessionRecord, rel: Path) -> None:
+    """One access-log row for opening `rel` (a path inside the session's report folder)."""
+    who = principal_of(request)
+    student = len(rel.parts) == 2 and rel.parts[0] == "students"
+    pid = student_of_stem(request.app[store_key], record.session_id, rel.stem) if student else ""
+    request.app[access_log_key].add(AccessRecord(
+        at=now_iso(), who=who.name, role=who.role.value, token_id=who.token_id, session_id=record.session_id,
+        class_id=record.class_id, subject="student" if student else "class", participant_id=pid,
+        via=request.get(via_key, "api"), format=rel.suffix.lstrip("."), client=(request.remote or "")[:64]))
+
+
+async def access_log(request: web.Request) -> web.Response:
+    """The report access log, newest first (admins only: the route's role says so)."""
+    q = query(request, AccessLogQuery)
+    f = AccessFilter(**{k: v for k, v in q.model_dump().items() if k not in ("limit", "offset")})
+    rows, total = await run_db(request, lambda: request.app[access_log_key].query(f, q.limit, q.offset))
+    return page_response([AccessOut(**asdict(r)).model_dump() for r in rows], total, q)
 
 
 # -- deliveries -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from bot.db.records import SessionRecord
 from bot.service import files
 from bot.service.api_common import PREFIX, SessionsQuery, own_class, own_session, page_response, principal_of, run_db
 from bot.service.auth import Principal, now_iso
-from bot.service.capacity import CapacityExceeded
+from bot.service.capacity import CapacityExceeded, reserve
 from bot.service.errors import ApiError, not_found, query, read_json
 from bot.service.schemas import (
     AttemptOut,
@@ -79,7 +79,7 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
                            class_id=cls.class_id, duration_s=body.duration_s, origin="api")
     try:
         manager = request.app[manager_key]
-        with request.app[capacity_key].reserve(running_owners(manager), spec.owner):
+        async with reserve(request.app[capacity_key], spec.owner):
             session_id = await manager.start(spec)
     except CapacityExceeded as exc:
         raise ApiError(429, str(exc), headers={"Retry-After": str(exc.refusal.retry_after_s)}) from None
@@ -90,11 +90,6 @@ async def start_session(request: web.Request, body: SessionIn, who: Principal) -
     record = await run_db(request, lambda: request.app[db_key].session(session_id))
     assert record is not None
     return record
-
-
-def running_owners(manager: Any) -> list[str]:
-    """One owner per session still running (the capacity check counts them)."""
-    return [r.owner for r in manager.running.values() if not r.done.is_set()]
 
 
 async def get_session(request: web.Request) -> web.Response:
@@ -130,7 +125,7 @@ async def erase_session(request: web.Request, session_id: str) -> tuple[int, int
 
 async def delete_session_data(request: web.Request) -> web.Response:
     record = await own_session(request, request.match_info["session_id"])
-    if record.session_id in request.app[manager_key].running:
+    if not record.final or record.session_id in request.app[manager_key].running:  # any node's, or this one's
         raise ApiError(409, "the session is still running: end it first")
     obs, n = await erase_session(request, record.session_id)
     return web.json_response(DeletedOut(deleted=record.session_id, observations_deleted=obs,

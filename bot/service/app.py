@@ -9,6 +9,7 @@ reports while the store is still open; then the store is closed. `serve()` is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -19,19 +20,25 @@ from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.registry import ClassroomHost, Registry
-from bot.db.service_state import DbLoginSessions, DbScheduleRecords
+from bot.db.access_log import AccessLog
+from bot.db.service_state import DbCapacity, DbLoginSessions, DbRateLimiter, DbScheduleRecords
 from bot.db.store import ServiceStore
 from bot.service.api import add_routes
-from bot.service.capacity import CapacityGate, Limits
+from bot.service.capacity import Limits
 from bot.service.dashboard import add_dashboard
 from bot.service.delivery import Deliveries
 from bot.service.errors import error_middleware
+from bot.service.feeds import Feeds, guard_for
 from bot.service.metrics import make_registry, metrics, registry_key
+from bot.service.rate_limits import OfferLimiter
 from bot.service.schedules import ScheduleRunner
 from bot.service.state import (
+    access_log_key,
     capacity_key,
     db_key,
     deliveries_key,
+    feeds_key,
+    limiter_key,
     login_sessions_key,
     manager_key,
     schedules_key,
@@ -40,7 +47,7 @@ from bot.service.state import (
 from bot.sessions.live import Render, render_reports
 from bot.sessions.runner import SessionRunner
 from bot.sessions.sampler import Analyze
-from bot.web.app import classroom_key, init_app
+from bot.web.app import OfferLimit, classroom_key, init_app, offer_limiter_key
 from bot.web.rtc import PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
@@ -55,13 +62,19 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
     app.middlewares.append(error_middleware)
-    app[capacity_key] = CapacityGate(Limits(config.session.max_concurrent, config.session.max_concurrent_per_teacher))
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         app[store_key] = await loop.run_in_executor(None, Store, config.store.url)
         app[db_key] = await loop.run_in_executor(None, ServiceStore, app[store_key])
-        app[login_sessions_key] = DbLoginSessions(app[db_key])  # shared by every API node, kept across restarts
+        # Everything that limits or remembers callers lives in the database: every API node shares it.
+        app[login_sessions_key] = DbLoginSessions(app[db_key])
+        app[capacity_key] = DbCapacity(app[db_key], Limits(config.session.max_concurrent,
+                                                           config.session.max_concurrent_per_teacher))
+        app[limiter_key] = DbRateLimiter(app[db_key])
+        offers: OfferLimit = OfferLimiter(app[limiter_key], config.classroom.offers_per_minute_per_client)
+        app[offer_limiter_key] = offers
+        app[access_log_key] = AccessLog(app[db_key])
         yield
         await loop.run_in_executor(None, app[store_key].close)
 
@@ -95,12 +108,18 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
         runner.on_missed.append(app[deliveries_key].run_not_recorded)  # owners hear of missed runs at once
+        runner.feeds = app[feeds_key] = Feeds(config, app[db_key], guard_for(config, set(listen)),
+                                              on_applied=runner.sync)
         runner.start()
         purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
         if purged:
             log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
         app[schedules_key] = runner
+        stale = asyncio.ensure_future(runner.feeds.read_stale())  # feeds not read for a day, in the background
         yield
+        stale.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await stale
         runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
         await asyncio.sleep(0)
 

@@ -5,19 +5,21 @@ once on a 2-core machine starved all of them, and a burst of failing starts push
 process past 1.7 GB. `session.max_concurrent` and `session.max_concurrent_per_teacher`
 bound that; a start over a limit is refused at once with 429 and ``Retry-After``.
 
-The check must hold under concurrent requests: starting a bot awaits the store before
-the session shows up as running, so `CapacityGate.reserve` counts a start as running
-from the moment it passes the check (synchronously, on the event loop) until it is
-registered or has failed. The service store will keep the same counts in the database
-once several API nodes share it.
+The check must hold under concurrent requests and across API nodes: starting a bot awaits
+the store before the session row is open, so `reserve` holds a place in the database from
+the moment the start passes the check until it has its session row or has failed
+(`bot.db.service_state.DbCapacity`: open sessions of every node + holds, checked under a
+lock row). Nothing here counts in memory: a second node sees the same numbers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Protocol
 
 RETRY_AFTER_S = 60
 
@@ -54,21 +56,20 @@ class CapacityExceeded(Exception):
         self.refusal = found
 
 
-@dataclass
-class CapacityGate:
-    """Counts starts in progress, so concurrent requests cannot all pass the same check."""
+class Capacity(Protocol):
+    """Where the counts live (`DbCapacity`): `hold` checks and reserves, `release` gives it back."""
 
-    limits: Limits
-    starting: list[str] = field(default_factory=list)
+    def hold(self, owner: str) -> str: ...
 
-    @contextlib.contextmanager
-    def reserve(self, running_owners: Iterable[str], owner: str) -> Iterator[None]:
-        """Hold a place for `owner` while the start runs; CapacityExceeded when there is none."""
-        found = refusal([*running_owners, *self.starting], owner, self.limits)
-        if found is not None:
-            raise CapacityExceeded(found)
-        self.starting.append(owner)
-        try:
-            yield
-        finally:
-            self.starting.remove(owner)
+    def release(self, hold_id: str) -> None: ...
+
+
+@contextlib.asynccontextmanager
+async def reserve(capacity: Capacity, owner: str) -> AsyncIterator[None]:
+    """Hold a place for `owner` while the start runs; CapacityExceeded when there is none."""
+    loop = asyncio.get_running_loop()
+    hold_id = await loop.run_in_executor(None, capacity.hold, owner)
+    try:
+        yield
+    finally:
+        await loop.run_in_executor(None, capacity.release, hold_id)

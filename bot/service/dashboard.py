@@ -28,7 +28,9 @@ from aiohttp_sse import sse_response
 from pydantic import ValidationError
 
 from bot.config import Config
+from bot.db.access_log import AccessFilter
 from bot.db.records import ScheduleRecord, SessionRecord
+from bot.service import rate_limits
 from bot.service.api_common import COOKIE, cookie_principal, own_class, own_session
 from bot.service.api_reports import report_of
 from bot.service.api_schedules import add_schedule
@@ -41,8 +43,17 @@ from bot.service.live_timeline import LiveSettings
 from bot.service.live_view import LEGEND, TILE_TEXT, class_pulse
 from bot.service.login_sessions import csrf_for
 from bot.service.origin import cross_site, origin_of
-from bot.service.schemas import ScheduleIn, SessionIn
-from bot.service.state import db_key, login_sessions_key, manager_key, principal_key, schedules_key, store_key
+from bot.service.schemas import AccessLogQuery, ScheduleIn, SessionIn
+from bot.service.state import (
+    access_log_key,
+    db_key,
+    limiter_key,
+    login_sessions_key,
+    manager_key,
+    principal_key,
+    schedules_key,
+    store_key,
+)
 from bot.sessions.runner import SessionConflict
 from bot.web.app import config_key
 
@@ -112,11 +123,21 @@ async def login(request: web.Request) -> web.Response:
     sent, expected = str(form.get("login_csrf", "")), request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(sent, expected):
         return _login_form(request, 403, "The log-in form expired; please log in again from this page.")
+    config: Config = request.app[config_key]
+    limiter, client = request.app[limiter_key], request.remote or ""
+    per_minute = config.service.login_attempts_per_minute
+    wait = await rate_limits.login_refused(limiter, client, per_minute)
+    if wait is not None:
+        res = _login_form(request, 429, f"Too many failed log-ins from your address; try again in {wait} s.")
+        res.headers["Retry-After"] = str(wait)
+        return res
     token = str(form.get("token", "")).strip()
     db = request.app[db_key]
     who = await asyncio.get_running_loop().run_in_executor(None, authenticate, db, token) if token else None
     if who is None:
+        await rate_limits.login_failed(limiter, client, per_minute)
         return _login_form(request, 401, "That token is not valid.")
+    await rate_limits.login_succeeded(limiter, client)
     res = web.HTTPSeeOther("/dashboard")
     logins = request.app[login_sessions_key]
     session_id = await asyncio.get_running_loop().run_in_executor(None, logins.create, who.token_id)
@@ -300,6 +321,25 @@ def local_when(iso: str) -> str:
     return f"{t:%a %d %b %H:%M} {t.tzname() or ''}".strip()
 
 
+async def access_log_page(request: web.Request) -> web.Response:
+    """Admins: who opened which report (the API's filters as query parameters); teachers get 403."""
+    who, login_id = await _logged_in(request)
+    if not who.is_admin:
+        return _page(request, "access_log.html", status=403, who=who, csrf=csrf_for(login_id), rows=[], total=0,
+                     error="Only admins may read the access log.", filters={})
+    try:
+        q = AccessLogQuery.model_validate({k: v for k, v in request.query.items() if v})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        return _page(request, "access_log.html", status=422, who=who, csrf=csrf_for(login_id), rows=[], total=0,
+                     error=f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}", filters=dict(request.query))
+    f = AccessFilter(**{k: v for k, v in q.model_dump().items() if k not in ("limit", "offset")})
+    rows, total = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: request.app[access_log_key].query(f, q.limit, q.offset))
+    return _page(request, "access_log.html", who=who, csrf=csrf_for(login_id), rows=[asdict(r) for r in rows],
+                 total=total, error="", filters={k: v for k, v in request.query.items() if v})
+
+
 def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0,
                   live: LiveSettings | None = None) -> None:
     app[pages_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
@@ -321,3 +361,4 @@ def add_dashboard(app: web.Application, pulse_interval_s: float = 1.0,
     from bot.service.dashboard_rosters import add_class_pages  # it imports this module's helpers
 
     add_class_pages(app)
+    app.router.add_get("/dashboard/access-log", access_log_page)

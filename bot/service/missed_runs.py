@@ -6,22 +6,17 @@ others silently, and a run later than the grace time only raises an event. Teach
 to see "not recorded" for those classes (DESIGN.md: a `missed` run never reads as the
 students' absence), so every one becomes a `ScheduleRecord`.
 
-`missed_after_downtime` is the rule; `ScheduleRecords` is where records go. The service
-store will keep them in a table
-``schedule_runs(schedule_id, due_at, kind, reason, class_id, owner, detail, recorded_at,
-UNIQUE(schedule_id, due_at, kind))``; `MemoryScheduleRecords` (and the log line every record
-also writes) stands in until then.
+`missed_after_downtime` is the rule; `ScheduleRecords` is where records go: the service
+database's ``schedule_runs`` table (`bot.db.service_state.DbScheduleRecords`, one row per
+schedule, due time and kind), shared by every API node; each record is also logged.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,22 +63,3 @@ class ScheduleRecords(Protocol):
 
     def of(self, schedule_id: str) -> list[ScheduleRecord]:
         ...
-
-
-class MemoryScheduleRecords:
-    """In-process records (lost on restart); each is also logged at WARNING."""
-
-    def __init__(self) -> None:
-        self._records: dict[tuple[str, datetime, str], ScheduleRecord] = {}
-
-    def add(self, record: ScheduleRecord) -> bool:
-        key = (record.schedule_id, record.due_at, record.kind)
-        if key in self._records:
-            return False
-        self._records[key] = record
-        log.warning("schedule run %s schedule_id=%s due_at=%s reason=%s detail=%s", record.kind,
-                    record.schedule_id, record.due_at.isoformat(), record.reason, record.detail)
-        return True
-
-    def of(self, schedule_id: str) -> list[ScheduleRecord]:
-        return sorted((r for r in self._records.values() if r.schedule_id == schedule_id), key=lambda r: r.due_at)

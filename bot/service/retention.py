@@ -1,6 +1,8 @@
 """Retention: a daily job deletes sessions (observations, participants, reports) past `store.retention_days`,
 and the term view's summaries past `store.summary_retention_days` (their own, longer retention),
-and class rosters (students' names, aliases, e-mails) past `store.roster_retention_days`.
+and class rosters (students' names, aliases, e-mails) past `store.roster_retention_days`,
+and report access-log rows past `service.access_log_days` (default 365: an audit trail outlives the
+30-day data it audits, and holds no student names, only participant ids).
 
 It runs in the service's scheduler (job id ``retention``, 03:30 UTC, coalesced), so a
 service that was down at that hour catches up once when it starts again. Sessions still
@@ -94,4 +96,16 @@ def purge(store: Store, db: ServiceStore, config: Config, running: set[str],
         log.info("retention deleted=%d cutoff=%s", len(deleted), cutoff)
     purge_summaries(store, config, now)
     purge_rosters(db, config, now)
+    purge_access_log(db, config, now)
     return deleted
+
+
+def purge_access_log(db: ServiceStore, config: Config, now: datetime | None = None) -> int:
+    """Delete access-log rows older than `service.access_log_days`."""
+    from bot.db.access_log import AccessLog
+
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=config.service.access_log_days))
+    n = AccessLog(db).purge(cutoff.replace(microsecond=0).isoformat())
+    if n:
+        log.info("retention access_log_deleted=%d cutoff=%s", n, cutoff.isoformat())
+    return n

@@ -28,7 +28,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED, JobEvent, JobSubmissionEvent
@@ -37,11 +37,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.db.records import ClassRecord, ScheduleRecord
+from bot.db.service_state import DbCapacity, DbScheduleRecords
 from bot.db.store import ServiceStore
 from bot.service.auth import now_iso
-from bot.service.capacity import CapacityExceeded, CapacityGate, Limits
-from bot.service.missed_runs import MemoryScheduleRecords, ScheduleRecords, missed_after_downtime
+from bot.service.capacity import Capacity, CapacityExceeded, Limits, reserve
 from bot.service.missed_runs import ScheduleRecord as RunRecord
+from bot.service.missed_runs import ScheduleRecords, missed_after_downtime
 from bot.service.wall_clock import WallClockTrigger, check_cadence, occurrences
 from bot.sessions.runner import SessionConflict, SessionRunner, SessionSpec
 from bot.timetable.model import Lesson
@@ -130,14 +131,28 @@ async def retention_job() -> None:
         await _runner.retention()
 
 
+async def feeds_job() -> None:
+    """The daily re-read of subscribed timetable feeds (referenced by path in the job store)."""
+    if _runner is not None and _runner.feeds is not None:
+        await _runner.feeds.read_stale()
+
+
+#: The scheduler's own jobs (not schedules of classes: no run records, never synced away).
+SYSTEM_JOBS = frozenset({"retention", "timetable_feeds"})
+
+
+class FeedReader(Protocol):
+    async def read_stale(self) -> Any: ...
+
+
 class ScheduleRunner:
     def __init__(self, db: ServiceStore, manager: SessionRunner, records: ScheduleRecords | None = None,
-                 capacity: CapacityGate | None = None) -> None:
+                 capacity: Capacity | None = None) -> None:
         self.db = db
         self.manager = manager
         s = manager.config.session
-        self.capacity = capacity or CapacityGate(Limits(s.max_concurrent, s.max_concurrent_per_teacher))
-        self.records: ScheduleRecords = records or MemoryScheduleRecords()
+        self.capacity: Capacity = capacity or DbCapacity(db, Limits(s.max_concurrent, s.max_concurrent_per_teacher))
+        self.records: ScheduleRecords = records or DbScheduleRecords(db)
         #: told about every new missed run: (schedule id, class id, due at ISO, reason, detail)
         self.on_missed: list[Callable[[str, str, str, str, str], Awaitable[None]]] = []
         self._hooks: set[asyncio.Future[None]] = set()
@@ -145,6 +160,7 @@ class ScheduleRunner:
             jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename=JOBS_TABLE)},
             job_defaults={"coalesce": True, "max_instances": 1})
         self.fired: list[str] = []  # session ids started by schedules (tests, metrics)
+        self.feeds: FeedReader | None = None  # subscribed timetable feeds (`bot.service.feeds.Feeds`)
 
     def start(self) -> None:
         global _runner
@@ -156,6 +172,9 @@ class ScheduleRunner:
         self.scheduler.add_job(f"{__name__}:retention_job", CronTrigger(hour=3, minute=30, timezone="UTC"),
                                id="retention", replace_existing=True, misfire_grace_time=23 * 3600,
                                name="delete data past store.retention_days")
+        self.scheduler.add_job(f"{__name__}:feeds_job", CronTrigger(hour=4, minute=0, timezone="UTC"),
+                               id="timetable_feeds", replace_existing=True, misfire_grace_time=23 * 3600,
+                               name="re-read subscribed timetable feeds")
         added, removed = self.sync()
         if added or removed:
             log.info("schedules synced with the store: %d job(s) added, %d removed", added, removed)
@@ -177,7 +196,7 @@ class ScheduleRunner:
         """Record every run that fell due while the service was down and will not fire now."""
         made = []
         for job in self.scheduler.get_jobs():
-            if job.id == "retention" or job.next_run_time is None or job.next_run_time > now:
+            if job.id in SYSTEM_JOBS or job.next_run_time is None or job.next_run_time > now:
                 continue
             row = self.db.schedule(job.id)
             due = list(occurrences(job.trigger, job.next_run_time - timedelta(microseconds=1), now, limit=10_000))
@@ -191,7 +210,7 @@ class ScheduleRunner:
 
     def _on_missed(self, event: JobEvent) -> None:
         """APScheduler gave up a run later than its grace time (also while running: a stalled loop)."""
-        if event.job_id == "retention":
+        if event.job_id in SYSTEM_JOBS:
             return
         self._record(RunRecord(event.job_id, event.scheduled_run_time.astimezone(UTC), "missed",
                                    "beyond_grace", "started later than misfire_grace_s allows"))
@@ -260,7 +279,7 @@ class ScheduleRunner:
         """Make the scheduler's jobs match the schedules table (rows written by another process,
         e.g. `classpulse timetable import`, get their job; jobs without a row go). Returns (added, removed)."""
         rows = {r.schedule_id: r for r in self.db.schedules()[0]}
-        jobs = {j.id for j in self.scheduler.get_jobs()} - {"retention"}
+        jobs = {j.id for j in self.scheduler.get_jobs()} - SYSTEM_JOBS
         added = 0
         for sid in sorted(set(rows) - jobs):
             try:
@@ -304,9 +323,8 @@ class ScheduleRunner:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
 
-        running = [r.owner for r in self.manager.running.values() if not r.done.is_set()]
         try:
-            with self.capacity.reserve(running, cls.owner):
+            async with reserve(self.capacity, cls.owner):
                 sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
                                                            class_name=cls.name, class_id=cls.class_id,
                                                            duration_s=row.duration_s, origin="schedule"))

@@ -6,8 +6,8 @@ the field instead of being silently ignored.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -179,6 +179,77 @@ class StudentOptOutOut(BaseModel):
 class Page(_Request):
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class AccessLogQuery(Page):
+    """Filters of ``GET /access-log``; `since`/`until` are ISO times (UTC when no offset is given)."""
+
+    who: str | None = Field(default=None, max_length=200)
+    session_id: str | None = Field(default=None, max_length=64)
+    class_id: str | None = Field(default=None, max_length=64)
+    participant_id: str | None = Field(default=None, max_length=200)
+    via: Literal["api", "dashboard"] | None = None
+    since: str | None = None
+    until: str | None = None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        try:
+            t = datetime.fromisoformat(v)
+        except ValueError:
+            raise ValueError("not an ISO date or time (e.g. 2026-11-26 or 2026-11-26T09:00:00+01:00)") from None
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        return t.replace(microsecond=0).isoformat()
+
+
+class AccessOut(BaseModel):
+    access_id: int | None
+    at: str
+    who: str
+    role: str
+    token_id: str
+    session_id: str
+    class_id: str
+    subject: str  # class | student
+    participant_id: str
+    via: str  # api | dashboard
+    format: str
+    client: str
+
+
+class FeedIn(_Request):
+    url: str = Field(min_length=1, max_length=1000, pattern=r"^https?://",
+                     description="the timetable's iCalendar URL (http or https, answering text/calendar)")
+    tz: str | None = Field(default=None, max_length=64, description="zone for floating times (IANA name)")
+    owner: str | None = Field(default=None, min_length=1, max_length=200,
+                              description="the teacher the classes belong to (admins only; default: the caller)")
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v:
+            from bot.timetable.zones import UnknownZone, resolve
+
+            try:
+                resolve(v)
+            except UnknownZone as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+
+class FeedOut(BaseModel):
+    feed_id: str
+    owner: str
+    url: str
+    tz: str
+    created_at: str
+    last_attempt_at: str  # "" = never read
+    last_ok_at: str
+    last_error: str  # "" after a good read
+    last_result: dict[str, list[str]] | None  # what the last good read changed (created, updated, …)
 
 
 class ClassOut(BaseModel):

@@ -14,14 +14,14 @@ student's request is a 500 for that request only.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 
 from bot.config import Config
-from bot.web import bad_requests
+from bot.web import bad_requests, proxies
 from bot.web.classroom import Admission, Classroom
 from bot.web.rtc import PeerFactory, receive_video
 from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 config_key = web.AppKey("config", Config)
 classroom_key = web.AppKey("classroom", Classroom)
 templates_key = web.AppKey("templates", jinja2.Environment)
+#: client address → seconds to wait, or None: the per-address WHIP offer rate limit. The service
+#: sets it (counted in its database, `bot.service.rate_limits`); a bare classroom has none.
+OfferLimit = Callable[[str], Awaitable[int | None]]
+offer_limiter_key: web.AppKey[OfferLimit] = web.AppKey("offer_limiter")
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -56,6 +60,11 @@ async def whip_publish(request: web.Request) -> web.Response:
     config = request.app[config_key]
     try:
         room = request.app[classroom_key].room(check_code(request.match_info["code"]))
+        offer_limit = request.app.get(offer_limiter_key)
+        wait = await offer_limit(request.remote or "") if offer_limit is not None else None
+        if wait is not None:
+            raise WhipError(429, "too many camera offers from your address; try again in a moment",
+                            retry_after_s=wait)
         check_content_type(request.headers.get("Content-Type", ""))
         check_length(request.content_length, config.classroom.max_body_bytes)
         name = check_name(request.query.get("name"))
@@ -100,8 +109,10 @@ def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerF
              ) -> web.Application:
     """The application; `classroom` is shared with the sessions that run in this process."""
     bad_requests.install()
-    app = web.Application(client_max_size=config.classroom.max_body_bytes)
+    # first middleware: every handler sees the client and scheme a trusted proxy reported
+    app = web.Application(client_max_size=config.classroom.max_body_bytes, middlewares=[proxies.middleware])
     app[config_key] = config
+    app[proxies.trusted_proxies_key] = proxies.parse_proxies(config.service.trusted_proxies)
     c = config.classroom
     app[classroom_key] = classroom or Classroom(c.max_students, peers, Admission(
         c.max_students, c.first_media_timeout_s, c.max_pending_per_client))
