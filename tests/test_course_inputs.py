@@ -174,3 +174,9 @@ def test_roster_students_who_never_came_are_absent_under_their_roster_names() ->
     assert csv_rows["Alex Kim"].split(",")[1:4] == ['"not enrolled"', '"present"', '"not recorded"']
     assert csv_rows["Mia"].split(",")[1:4] == ['"present"', '"present"', '"not recorded"']
     assert "Olu Ade" not in csv_rows
+    # "Frida" in s2 is proposed as Frida Nilsson, awaiting the teacher: she is not absent there
+    pending = [RosterMatchRecord("s2", "f", "c", "Frida", "rs-2", kind="fuzzy", candidates="rs-2", confirmed=False)]
+    out = with_roster(course, {"s2": snap}, roster, pending)
+    assert out.sessions[1].roster == ("roster:rs-1", "name:mia")
+    csv_rows = {row.split(",")[0].strip('"'): row for row in attendance_csv(build_course_report(out)).splitlines()}
+    assert csv_rows["Frida Nilsson"].split(",")[1:4] == ['"not enrolled"', '"not enrolled"', '"not recorded"']

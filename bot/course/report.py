@@ -44,6 +44,7 @@ def write_course_report(store: Store, db: ServiceStore, config: Config, cls: Cla
     if record is not None:
         snapshots = {s.session_id: snap for s in course.sessions
                      if (snap := db.rosters.session_roster(s.session_id)) is not None}
-        course = with_roster(course, snapshots, db.rosters.roster(record.class_id))
+        course = with_roster(course, snapshots, db.rosters.roster(record.class_id),
+                             db.rosters.matches(class_id=record.class_id))
     folder = Path(out_dir) if out_dir is not None else course_folder(config.reports.out_dir, ref)
     return render_course(course, folder, formats, paper=config.reports.paper.lower())

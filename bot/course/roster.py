@@ -10,6 +10,8 @@ without a snapshot of its own (a missed run) expected the roster of the latest s
 it. Students
 known by name only (unmatched, or awaiting confirmation) keep the name-only rule: enrolled in
 every session. Roster students are shown under their roster name; opted-out ones are left out.
+A name awaiting the teacher's confirmation as a roster student keeps that student from being
+absent in its session ("not enrolled" there until the teacher decides; then it joins them).
 
 Pure: the course input, the snapshots and the roster rows in, a new course input out.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from bot.db.records import RosterStudentRecord, SessionRosterRecord
+from bot.db.records import RosterMatchRecord, RosterStudentRecord, SessionRosterRecord
 from bot.sessions.roster_session import snapshot_students
 from reports.course import CourseInput
 
@@ -27,20 +29,26 @@ ROSTER_KEY = "roster:"
 
 
 def with_roster(course: CourseInput, snapshots: Mapping[str, SessionRosterRecord],
-                roster: Sequence[RosterStudentRecord]) -> CourseInput:
+                roster: Sequence[RosterStudentRecord], matches: Sequence[RosterMatchRecord] = ()) -> CourseInput:
     """`course` with its sessions' expected students enrolled (see the module docstring);
-    unchanged when no session of the class had a roster."""
+    unchanged when no session of the class had a roster. A roster student whom a name in a
+    session only might be (a proposal awaiting the teacher, `matches`) is not expected there:
+    never counted absent while they may have been in class under that name."""
     if not snapshots:
         return course
     opted = {r.roster_student_id for r in roster if r.opted_out}
+    maybe: dict[str, set[str]] = {}
+    for m in matches:
+        if not m.confirmed:
+            maybe.setdefault(m.session_id, set()).update(m.candidate_ids)
     names = dict(course.names)
     expected: dict[str, set[str]] = {}
     for session_id, snap in snapshots.items():
         keys = expected.setdefault(session_id, set())
         for rsid, name in snapshot_students(snap):
             if rsid not in opted:
-                keys.add(ROSTER_KEY + rsid)
                 names[ROSTER_KEY + rsid] = name
+                keys.add(ROSTER_KEY + rsid)
     names.update({ROSTER_KEY + r.roster_student_id: r.name for r in roster
                   if ROSTER_KEY + r.roster_student_id in names and r.roster_student_id not in opted})
     by_name = [key for key in names if not key.startswith(ROSTER_KEY)]
@@ -49,7 +57,8 @@ def with_roster(course: CourseInput, snapshots: Mapping[str, SessionRosterRecord
     enrolled: dict[str, tuple[str, ...]] = {}
     for s in ordered_sessions:  # a run without a snapshot (a missed run) expected the roster of the time
         latest = expected.get(s.session_id, latest)
-        enrolled[s.session_id] = tuple(dict.fromkeys([*sorted(latest), *s.summaries, *by_name]))
+        unsure = {ROSTER_KEY + rsid for rsid in maybe.get(s.session_id, ())}
+        enrolled[s.session_id] = tuple(dict.fromkeys([*sorted(latest - unsure), *s.summaries, *by_name]))
     sessions = tuple(replace(s, roster=enrolled[s.session_id]) for s in course.sessions)
     ordered = tuple(sorted(names.items(), key=lambda kv: (kv[1].casefold(), kv[0])))
     return replace(course, sessions=sessions, names=ordered)
