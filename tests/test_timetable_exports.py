@@ -266,3 +266,23 @@ def test_every_export_names_each_event_it_reads_or_leaves_out() -> None:
         events = raw.count(b"\nBEGIN:VEVENT") - raw.count(b"\nRECURRENCE-ID")
         read = sum(max(1, len(s.lesson.members)) for s in plan.schedules)
         assert read + len(plan.skipped) == events, name
+
+
+@pytest.mark.parametrize(("tzid", "zone", "first"), [
+    ("tzone://Microsoft/Utc", "UTC", "2027-01-04T09:15:00+00:00"),  # Outlook/Exchange, unquoted URI
+    ('"tzone://Microsoft/Utc"', "UTC", "2027-01-04T09:15:00+00:00"),
+    ("europe/berlin", "Europe/Berlin", "2027-01-04T09:15:00+01:00"),  # hand-made feeds: case
+    ("EUROPE/LONDON", "Europe/London", "2027-01-04T09:15:00+00:00"),
+    ("/mozilla.org/20050126_1/Europe/Berlin", "Europe/Berlin", "2027-01-04T09:15:00+01:00"),  # old Lightning
+    ("AUS Eastern Standard Time", "Australia/Sydney", "2027-01-04T09:15:00+11:00"),
+])
+def test_more_tzid_spellings(tzid: str, zone: str, first: str, recwarn: pytest.WarningsRecorder) -> None:
+    from bot.timetable.occurrences import next_runs
+
+    text = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:a\r\nSUMMARY:L\r\n"
+            f"DTSTART;TZID={tzid}:20270104T091500\r\nDTEND;TZID={tzid}:20270104T100000\r\n"
+            "RRULE:FREQ=WEEKLY;BYDAY=MO\r\nLOCATION:classroom:abc\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    (lesson,) = parse_calendar(text).lessons
+    assert lesson.timezone == zone
+    assert next_runs(lesson, datetime(2027, 1, 1, tzinfo=ZoneInfo("UTC")), 1)[0].start.isoformat() == first
+    assert not recwarn.list  # icalendar's "TZID guessed" warning would print on the terminal

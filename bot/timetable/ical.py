@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -57,6 +58,9 @@ _SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 _FOLD = re.compile(rb"\r?\n[ \t]")
 #: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
 #: needs the quotes (the name holds a colon); some generators leave them out.
+#: Outlook/Exchange's ``TZID=tzone://Microsoft/Utc`` unquoted (the colon of the URI ends the
+#: parameter for a parser): quoted before parsing.
+_UNQUOTED_URI_TZID = re.compile(rb'(;TZID=)(tzone://[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
 _UNQUOTED_DISPLAY_TZID = re.compile(rb'(;TZID=)(\((?:UTC|GMT)[^)\r\n"]*\)[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
 
 
@@ -283,6 +287,8 @@ def _calendars(data: bytes | str) -> list[Component]:
         raise CalendarError("not an iCalendar file (it must start with BEGIN:VCALENDAR)")
     if _UNQUOTED_DISPLAY_TZID.search(_FOLD.sub(b"", raw)):
         raw = _UNQUOTED_DISPLAY_TZID.sub(rb'\1"\2"', _FOLD.sub(b"", raw))
+    if _UNQUOTED_URI_TZID.search(_FOLD.sub(b"", raw)):
+        raw = _UNQUOTED_URI_TZID.sub(rb'\1"\2"', _FOLD.sub(b"", raw))
     try:
         cals = icalendar.Calendar.from_ical(raw, multiple=True)
     except Exception as exc:  # icalendar raises ValueError, KeyError or IndexError on broken files
@@ -366,8 +372,16 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
     """Lessons and skipped events of an iCalendar file; `default_tz` reads floating times when
     the calendar names no zone; `classroom_base` is the built-in classroom's public URL.
 
-    Raises `CalendarError` only when the file as a whole is unreadable.
+    Raises `CalendarError` only when the file as a whole is unreadable. icalendar's warnings
+    (e.g. "globally unique TZID guessed") are silenced: what matters is in the plan's notes and
+    skip reasons, and a warning on the terminal reads like an error to a teacher.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse_calendar(data, default_tz=default_tz, classroom_base=classroom_base)
+
+
+def _parse_calendar(data: bytes | str, *, default_tz: str | None, classroom_base: str) -> Timetable:
     lessons: list[Lesson] = []
     skipped: list[Skipped] = []
     name = product = ""
