@@ -15,7 +15,17 @@ from bot.db.records import ScheduleRecord
 from bot.service.home_view import upcoming
 from bot.service.live_feed import LiveFeeds
 from bot.service.live_timeline import LiveSettings, LiveTimeline
-from bot.service.live_view import LEGEND, TILE_TEXT, Expected, RosterEntry, carry_since, counts, not_arrived, tiles
+from bot.service.live_view import (
+    LEGEND,
+    TILE_TEXT,
+    Expected,
+    RosterEntry,
+    carry_since,
+    counts,
+    not_arrived,
+    roster_names,
+    tiles,
+)
 from bot.service.schedules import make_trigger
 from bot.sessions.roster_match import RosterStudent
 from model.labels import LABELS
@@ -245,6 +255,12 @@ def test_expected_students_nobody_joined_as_get_a_not_arrived_tile() -> None:
                     "for_s": None, "attention": None, "look": False}
 
 
+def test_participants_certainly_on_the_roster_show_their_roster_name() -> None:
+    shown = roster_names(EXPECTED, ["Lexi", "mia wong", "Jonas Berg (phone)", "Alex", "Lena", "Guest"])
+    assert shown == {"Lexi": "Alex Kim (as “Lexi”)", "mia wong": "Mia Wong",
+                     "Jonas Berg (phone)": "Jonas Berg (as “Jonas Berg (phone)”)"}  # proposals keep their name
+
+
 def test_on_zoom_the_tile_says_not_visible_and_sorts_with_states_that_say_nothing() -> None:
     zoom = Expected(EXPECTED.students[:1], sees_everyone=False)
     assert [(t["state"], t["text"]) for t in not_arrived(zoom, [])] == [("not_visible", "Not visible to ClassPulse")]
@@ -275,7 +291,7 @@ def test_a_feed_reads_who_was_expected_at_most_every_30_s() -> None:
                           clock=lambda: clock[0])
         pulse = await feeds.pulse(store, live)  # type: ignore[arg-type]
         assert [(t["name"], t["state"]) for t in pulse["tiles"]] == [("Ben Okafor", "not_arrived"),
-                                                                     ("Ada", "present")]
+                                                                     ("Ada Lovelace (as “Ada”)", "present")]
         clock[0] = 29.0
         await feeds.pulse(store, live)  # type: ignore[arg-type]
         assert reads == [SID]

@@ -13,13 +13,22 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analysis.store import Store
 from bot.db.store import ServiceStore
 from bot.service.live_timeline import LiveSettings, LiveTimeline
-from bot.service.live_view import Expected, RosterEntry, carry_since, class_pulse, counts, not_arrived, tiles
+from bot.service.live_view import (
+    Expected,
+    RosterEntry,
+    carry_since,
+    class_pulse,
+    counts,
+    not_arrived,
+    roster_names,
+    tiles,
+)
 from bot.sessions.live import LiveSession
 from bot.sessions.roster_session import as_students, snapshot_students
 
@@ -108,7 +117,12 @@ class LiveFeeds:
         recent = [o for o in obs if o.t >= now - window]
         if self.expected is not None and self.clock() - feed.expected_at >= EXPECTED_REFRESH_S:
             feed.expected, feed.expected_at = self.expected(session_id), self.clock()
-        missing = not_arrived(feed.expected, [e.name for e in roster]) if feed.expected else []
+        missing: list[dict[str, Any]] = []
+        if feed.expected:
+            names = [e.name for e in roster]
+            missing = not_arrived(feed.expected, names)
+            shown_as = roster_names(feed.expected, names)  # "Alex Kim (as “Lexi”)"
+            roster = [replace(e, name=shown_as.get(e.name, e.name)) for e in roster]
         shown = tiles(roster, recent, now, window, missing)
         feed.since = carry_since(shown, feed.since, now)
         pulse = class_pulse(recent, [e.name for e in roster if e.present], progress, window)

@@ -25,6 +25,7 @@ from analysis.classwide import AWAY_TURN
 from analysis.records import Observation, State
 from bot.sessions.roster_match import RosterStudent, match_name
 from model.labels import LABELS
+from reports.context import roster_name
 
 JOINING = "joining"  # in class, no sample yet (a tile state, not an observation state)
 NOT_ARRIVED = "not_arrived"  # on the roster the session expected, nobody of that name joined yet
@@ -191,6 +192,20 @@ class Expected:
     students: tuple[RosterStudent, ...]
     sees_everyone: bool = True
     confirmed: tuple[tuple[str, str], ...] = ()  # (name key, roster student id)
+
+
+def roster_names(expected: Expected, display_names: Iterable[str]) -> dict[str, str]:
+    """Display name → the tile's name for names certainly a roster student (same name, alias,
+    e-mail, a confirmed name): "Alex Kim (as “Lexi”)", as the class report writes them.
+    Proposals awaiting the teacher keep the name used."""
+    confirmed = dict(expected.confirmed)
+    by_id = {s.student_id: s.name for s in expected.students}
+    out = {}
+    for name in set(display_names):
+        m = match_name(name, expected.students, confirmed=confirmed)
+        if m.certain and m.student_id in by_id:
+            out[name] = roster_name(by_id[m.student_id], name)
+    return out
 
 
 def not_arrived(expected: Expected, display_names: Iterable[str]) -> list[dict[str, Any]]:
