@@ -138,3 +138,45 @@ def test_course_report_api_is_for_the_owner_and_admins(tmp_path: Path) -> None:
             assert not list((tmp_path / "reports").rglob("course.*"))  # rendered on request, never left on disk
 
     run(body)
+
+
+def test_roster_students_who_never_came_are_absent_under_their_roster_names() -> None:
+    """A roster student nobody matched is absent where a session expected them (not before the
+    class had a roster; "not recorded" in a missed run), shown by roster name; name-only
+    students keep the name-only rule; opted-out roster students are left out."""
+    from analysis.course import CourseSession
+    from bot.course.roster import with_roster
+    from bot.db.records import RosterStudentRecord, SessionRosterRecord
+    from reports.course import CourseInput, build_course_report
+    from reports.course_csv import attendance_csv
+
+    def student(rsid: str, name: str, opted_out: bool = False) -> RosterStudentRecord:
+        return RosterStudentRecord(roster_student_id=rsid, class_id="c", student_id=rsid, name=name,
+                                   opted_out=opted_out)
+
+    roster = [student("rs-1", "Alex Kim"), student("rs-2", "Frida Nilsson"), student("rs-3", "Olu Ade", True)]
+    snap = SessionRosterRecord("s2", "c", '[["rs-1", "Alex Kim"], ["rs-2", "Frida Nilsson"], ["rs-3", "Olu Ade"]]')
+    sessions = (
+        CourseSession("s1", "2026-09-07T07:15:00+00:00", "recorded", {"name:mia": st("s1", "m", "Mia")}),
+        CourseSession("s2", "2026-09-10T07:15:00+00:00", "recorded",
+                      {"roster:rs-1": st("s2", "a", "Alex (phone)"), "name:mia": st("s2", "m", "Mia")}),
+        CourseSession("run-1", "2026-09-14T07:15:00+00:00", "missed"))
+    course = CourseInput("C", "t", sessions, (("name:mia", "Mia"), ("roster:rs-1", "Alex")))
+    assert with_roster(course, {}, roster) is course  # no session had a roster: the name-only course
+    out = with_roster(course, {"s2": snap}, roster)
+    assert out.names == (("roster:rs-1", "Alex Kim"), ("roster:rs-2", "Frida Nilsson"), ("name:mia", "Mia"))
+    assert [s.roster for s in out.sessions] == [
+        ("name:mia",),  # before the roster: who was seen (and name-only students)
+        ("roster:rs-1", "roster:rs-2", "name:mia"),
+        ("roster:rs-1", "roster:rs-2", "name:mia")]  # the missed run expected the roster of its time
+    csv_rows = {row.split(",")[0].strip('"'): row for row in attendance_csv(build_course_report(out)).splitlines()}
+    assert csv_rows["Frida Nilsson"].split(",")[1:4] == ['"not enrolled"', '"absent"', '"not recorded"']
+    assert csv_rows["Alex Kim"].split(",")[1:4] == ['"not enrolled"', '"present"', '"not recorded"']
+    assert csv_rows["Mia"].split(",")[1:4] == ['"present"', '"present"', '"not recorded"']
+    assert "Olu Ade" not in csv_rows
+    # "Frida" in s2 is proposed as Frida Nilsson, awaiting the teacher: she is not absent there
+    pending = [RosterMatchRecord("s2", "f", "c", "Frida", "rs-2", kind="fuzzy", candidates="rs-2", confirmed=False)]
+    out = with_roster(course, {"s2": snap}, roster, pending)
+    assert out.sessions[1].roster == ("roster:rs-1", "name:mia")
+    csv_rows = {row.split(",")[0].strip('"'): row for row in attendance_csv(build_course_report(out)).splitlines()}
+    assert csv_rows["Frida Nilsson"].split(",")[1:4] == ['"not enrolled"', '"not enrolled"', '"not recorded"']

@@ -179,3 +179,25 @@ def test_export_escapes_spreadsheet_formulas_and_reads_back() -> None:
     assert [safe_cell(v) for v in ("＝1", "\tx", "a=b", "")] == ["'＝1", "'\tx", "a=b", ""]
     back = parse_roster_csv(text)
     assert [s.name for s in back] == ["'=HYPERLINK(\"http://x.example\")", "Mia, \"the\" Wong", "Ｎormal"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("name,aliases,email,student_id\nAda,,,s1\n\"Ben Okafor,Ben,,s2\n",
+     "line 3: a quoted cell starting here is never closed"),
+    ("name,email\n\"Ada\"x,a@x.example\n", "line 2: the line is not valid CSV"),
+])
+def test_broken_quotes_are_refused_not_read_as_one_long_name(text: str, message: str) -> None:
+    """Python's csv reads an unclosed quote as one cell up to the end of the file; a roster must
+    refuse it (it would make "Ben Okafor,Ben,,s2" one student's name)."""
+    with pytest.raises(RosterError) as err:
+        parse_roster_csv(text)
+    assert message in str(err.value)
+
+
+def test_semicolon_separated_rosters_from_spreadsheets_are_read() -> None:
+    """German Excel (and other comma-decimal locales) saves "CSV" with ';' between columns;
+    aliases are then in quotes, still separated by ';'."""
+    text = "\ufeffname;aliases;email;student_id\r\nAlex Kim;\"Lexi;Alex K\";alex@x.example;s1\r\nLena Schmidt;;;\r\n"
+    assert parse_roster_csv(text) == (RosterStudent("s1", "Alex Kim", ("Lexi", "Alex K"), "alex@x.example"),
+                                      RosterStudent("lena-schmidt", "Lena Schmidt"))
+    assert parse_roster_csv("name\nMia;Mio\n") == (RosterStudent("mia-mio", "Mia;Mio"),)  # one column: a comma CSV

@@ -96,3 +96,22 @@ def test_matched_students_appear_under_their_roster_name() -> None:
     assert [r.name for r in reports.class_report.students] == [
         "Ann Archer", "Benjamin Brook (as “Ben's iPhone”)", "Cleo Cruz"]  # differing in case only: the roster spelling
     assert [s.name for s in reports.students][1] == "Benjamin Brook (as “Ben's iPhone”)"
+
+
+@pytest.mark.slow
+def test_left_early_and_the_joined_left_column_in_the_pdf(tmp_path: Path) -> None:
+    """Finn is there 10:03–10:30 while Ann stays to 10:47: "left 17 min early" (more than 5 min
+    before the last student left); the column shows each student's joined–left span."""
+    from pypdf import PdfReader
+
+    people = [*PEOPLE, Participant(SID, "f", "Finn Ford")]
+    obs = [*OBS, *present("f", range(180, 1800))]
+    c = build_reports(HOUR, people, obs, roll=ROLL).class_report
+    rows = {r.name: r for r in c.students}
+    assert "left 17 min early" in rows["Finn Ford"].arrival
+    assert facts(c)["Late / left early"][0] == "1 / 1"
+    render_session(FakeStore(HOUR, people, obs), SID, tmp_path, formats=("pdf",), roll=ROLL)
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(tmp_path / "class.pdf").pages).split())
+    for phrase in ("left 17 min early", "late by 4 min", "Late / left early 1 / 1", "10:02–10:47 UTC · 45 min",
+                   "waited 2 min for the first student and 13 min in the empty room"):
+        assert phrase in text, phrase

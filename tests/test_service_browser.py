@@ -265,3 +265,62 @@ def test_live_view_with_emotions_off_shows_no_emotion_word(tmp_path: Path, brows
         shot(page, "live-emotions-off.png")
         page.click("#leave")
         expect(page.locator("#state")).to_have_text("done", timeout=15_000)
+
+
+ROSTER_CSV = ("name,aliases,email,student_id\r\n"
+              "Alex Kim,Lexi,,s1\r\nMia Wong,,,s2\r\nJonas Berg,Joe,,s3\r\nLena Vogel,,,s4\r\n")
+
+
+@pytest.mark.parametrize("sees_everyone", [True, False], ids=["janus", "zoom-like"])
+def test_live_view_shows_roster_students_who_have_not_arrived(tmp_path: Path, browser_page: Any,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             sees_everyone: bool) -> None:
+    """The class roster's students get a tile before they join ("Not arrived yet"; on a platform
+    that may hide participants, "Not visible to ClassPulse"), matched by name, alias or device
+    note as the report does; the tile goes when they arrive."""
+    from bot.connectors.fake import FakeConnector
+    from bot.sessions.roster_match import parse_roster_csv
+
+    if not sees_everyone:
+        monkeypatch.setattr(FakeConnector, "sees_everyone", False, raising=False)
+    state, text = ("not_arrived", "Not arrived yet") if sees_everyone else ("not_visible", "Not visible to ClassPulse")
+    page = browser_page
+    expect = sync_api.expect
+    scripted = Scripted()
+    svc = ThreadedService(tmp_path, analyze_factory=lambda: scripted, pulse_interval_s=0.3)
+    svc.app[live_settings_key] = LiveSettings(window_s=1.0, chart_window_s=0.5, history_s=15.0, lag_s=0.3)
+    with svc:
+        token = svc.token("rivera", Role.TEACHER)
+        db = svc.app[db_key]
+        db.add_class(ClassRecord(class_id="cls-1", name="Geography 8A", owner="rivera", meeting_url="fake:r1",
+                                 created_at="2026-01-01"))
+        db.rosters.replace("cls-1", parse_roster_csv(ROSTER_CSV), "2026-01-01T00:00:00+00:00")
+        log_in(page, svc.base, token)
+        page.select_option("#class_id", "cls-1")
+        page.click("#invite-button")
+        page.wait_for_url("**/dashboard/sessions/*")
+        expect(page.locator("#state")).to_have_text("in_class", timeout=10_000)
+        expect(page.locator(f"#tiles > li[data-state={state}]")).to_have_count(4, timeout=10_000)
+        expect(page.locator("#tiles > li").first).to_contain_text(text)
+
+        room = svc.meetings.room("r1")
+        svc.soon(room.arrive, "f1", "Lexi", video=solid(100))  # Alex Kim's alias
+        svc.soon(room.arrive, "f2", "Mia Wong (iPad)", video=solid(120))
+        svc.soon(room.arrive, "f3", "Guest 7", video=None)  # on nobody's roster line: a tile of its own
+        expect(page.locator(f"#tiles > li[data-state={state}]")).to_have_count(2, timeout=10_000)
+        expect(page.locator("#tiles > li[data-state=present]")).to_have_count(2, timeout=10_000)
+        missing = page.locator(f"#tiles > li[data-state={state}] .name").all_text_contents()
+        assert missing == ["Jonas Berg", "Lena Vogel"]
+        alex, mia = "Alex Kim (as “Lexi”)", "Mia Wong (as “Mia Wong (iPad)”)"  # roster names, as the report
+        if sees_everyone:  # needing a look, then camera off and not arrived (by name), then on camera
+            assert tile_names(page) == ["Guest 7", "Jonas Berg", "Lena Vogel", alex, mia]
+            expect(page.locator("#counts")).to_contain_text("5 students: 1 camera off, 2 on camera, "
+                                                            "2 not arrived yet")
+        else:  # "not visible" says nothing about the student: with the states that say nothing
+            assert tile_names(page) == ["Guest 7", alex, mia, "Jonas Berg", "Lena Vogel"]
+        expect(page.locator("#legend")).to_contain_text(text)
+        shot(page, f"live-roster-{'janus' if sees_everyone else 'zoom'}.png")
+        svc.soon(room.arrive, "f4", "Joe", video=solid(90))  # Jonas Berg's alias
+        expect(page.locator(f"#tiles > li[data-state={state}]")).to_have_count(1, timeout=10_000)
+        page.click("#leave")
+        expect(page.locator("#state")).to_have_text("done", timeout=15_000)

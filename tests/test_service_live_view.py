@@ -15,8 +15,19 @@ from bot.db.records import ScheduleRecord
 from bot.service.home_view import upcoming
 from bot.service.live_feed import LiveFeeds
 from bot.service.live_timeline import LiveSettings, LiveTimeline
-from bot.service.live_view import LEGEND, TILE_TEXT, RosterEntry, carry_since, counts, tiles
+from bot.service.live_view import (
+    LEGEND,
+    TILE_TEXT,
+    Expected,
+    RosterEntry,
+    carry_since,
+    counts,
+    not_arrived,
+    roster_names,
+    tiles,
+)
 from bot.service.schedules import make_trigger
+from bot.sessions.roster_match import RosterStudent
 from model.labels import LABELS
 from tests.fixtures_reports import SID, absent, camera_off, present
 
@@ -212,5 +223,80 @@ def test_a_feed_reads_the_history_once_and_viewers_share_a_pulse() -> None:
         feeds.prune([])
         await feeds.pulse(store, live)  # type: ignore[arg-type]
         assert store.since[-1] == 310.0  # a dropped feed starts again from the history
+
+    asyncio.run(main())
+
+
+# -- roster students who have not arrived ------------------------------------------------------
+
+EXPECTED = Expected((RosterStudent("rs-1", "Alex Kim", ("Lexi",)), RosterStudent("rs-2", "Mia Wong"),
+                     RosterStudent("rs-3", "Jonas Berg", ("Joe",), "jonas@school.example"),
+                     RosterStudent("rs-4", "Lena Schmidt"), RosterStudent("rs-5", "Lena Vogel")))
+
+
+def missing_names(expected: Expected, joined: list[str]) -> list[str]:
+    return [t["name"] for t in not_arrived(expected, joined)]
+
+
+def test_expected_students_nobody_joined_as_get_a_not_arrived_tile() -> None:
+    assert missing_names(EXPECTED, []) == ["Alex Kim", "Mia Wong", "Jonas Berg", "Lena Schmidt", "Lena Vogel"]
+    # same name with a device note, an alias, an e-mail as the display name
+    assert missing_names(EXPECTED, ["Mia Wong (iPad)", "Lexi", "jonas@school.example"]) == ["Lena Schmidt",
+                                                                                             "Lena Vogel"]
+    # "Lena" could be either Lena: neither is claimed missing; "Alex" is a shortened Alex Kim (awaits confirmation)
+    assert missing_names(EXPECTED, ["Lena", "Alex"]) == ["Mia Wong", "Jonas Berg"]
+    # a name the teacher confirmed earlier for a student
+    confirmed = Expected(EXPECTED.students, confirmed=(("mimi", "rs-2"),))
+    assert "Mia Wong" not in missing_names(confirmed, ["Mimi"])
+    assert "Mia Wong" in missing_names(EXPECTED, ["Mimi"])
+    assert missing_names(EXPECTED, ["Guest 1234"]) == [s.name for s in EXPECTED.students]  # nobody's name
+    tile = not_arrived(EXPECTED, [])[0]
+    assert tile == {"id": "roster:rs-1", "name": "Alex Kim", "state": "not_arrived", "text": "Not arrived yet",
+                    "for_s": None, "attention": None, "look": False}
+
+
+def test_participants_certainly_on_the_roster_show_their_roster_name() -> None:
+    shown = roster_names(EXPECTED, ["Lexi", "mia wong", "Jonas Berg (phone)", "Alex", "Lena", "Guest"])
+    assert shown == {"Lexi": "Alex Kim (as “Lexi”)", "mia wong": "Mia Wong",
+                     "Jonas Berg (phone)": "Jonas Berg (as “Jonas Berg (phone)”)"}  # proposals keep their name
+
+
+def test_on_zoom_the_tile_says_not_visible_and_sorts_with_states_that_say_nothing() -> None:
+    zoom = Expected(EXPECTED.students[:1], sees_everyone=False)
+    assert [(t["state"], t["text"]) for t in not_arrived(zoom, [])] == [("not_visible", "Not visible to ClassPulse")]
+    joined = [RosterEntry("p1", "Mia Wong", True), RosterEntry("p2", "Zed", False)]
+    obs = [*camera_off("p1", ts(0, 30))]
+    shown = tiles(joined, obs, 30.0, 30.0, not_arrived(EXPECTED, ["Mia Wong", "Zed"]))
+    # camera off and not arrived share a group (by name), before the present; left last
+    assert [(t["name"], t["state"]) for t in shown] == [
+        ("Alex Kim", "not_arrived"), ("Jonas Berg", "not_arrived"), ("Lena Schmidt", "not_arrived"),
+        ("Lena Vogel", "not_arrived"), ("Mia Wong", "camera_off"), ("Zed", "left")]
+    hidden = tiles(joined, obs, 30.0, 30.0, not_arrived(zoom, ["Mia Wong"]))
+    assert [t["state"] for t in hidden] == ["camera_off", "not_visible", "left"]
+    assert counts(shown)["not_arrived"] == 4
+
+
+def test_a_feed_reads_who_was_expected_at_most_every_30_s() -> None:
+    async def main() -> None:
+        store = CountingStore(present("p1", ts(0, 60)))
+        live = StandIn(now=60.0)  # "Ada" joined
+        reads: list[str] = []
+        clock = [0.0]
+
+        def expected(session_id: str) -> Expected:
+            reads.append(session_id)
+            return Expected((RosterStudent("rs-1", "Ada Lovelace", ("Ada",)), RosterStudent("rs-2", "Ben Okafor")))
+
+        feeds = LiveFeeds(LiveSettings(), lag_s=3.0, emotions=False, reuse_s=0.0, expected=expected,
+                          clock=lambda: clock[0])
+        pulse = await feeds.pulse(store, live)  # type: ignore[arg-type]
+        assert [(t["name"], t["state"]) for t in pulse["tiles"]] == [("Ben Okafor", "not_arrived"),
+                                                                     ("Ada Lovelace (as “Ada”)", "present")]
+        clock[0] = 29.0
+        await feeds.pulse(store, live)  # type: ignore[arg-type]
+        assert reads == [SID]
+        clock[0] = 30.0
+        await feeds.pulse(store, live)  # type: ignore[arg-type]
+        assert reads == [SID, SID]
 
     asyncio.run(main())

@@ -11,6 +11,7 @@ from analysis.store import Store
 from bot.config import Config
 from bot.course.identity import course_identity, roster_identity
 from bot.course.inputs import ClassRef, course_input, resolve_class
+from bot.course.roster import with_roster
 from bot.db.store import ServiceStore
 from reports.format import safe_stem
 from reports.render import COURSE_FORMATS, render_course
@@ -40,5 +41,10 @@ def write_course_report(store: Store, db: ServiceStore, config: Config, cls: Cla
     course = course_input(store, db, ref, emotions=config.analysis.emotions,
                           generated_at=(now or datetime.now(UTC)).replace(microsecond=0).isoformat(),
                           identity=identity, late_after_s=late_after_s, absent_after_s=absent_after_s)
+    if record is not None:
+        snapshots = {s.session_id: snap for s in course.sessions
+                     if (snap := db.rosters.session_roster(s.session_id)) is not None}
+        course = with_roster(course, snapshots, db.rosters.roster(record.class_id),
+                             db.rosters.matches(class_id=record.class_id))
     folder = Path(out_dir) if out_dir is not None else course_folder(config.reports.out_dir, ref)
     return render_course(course, folder, formats, paper=config.reports.paper.lower())

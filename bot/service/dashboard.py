@@ -38,7 +38,7 @@ from bot.service.api_sessions import start_session
 from bot.service.auth import Principal, authenticate
 from bot.service.errors import ApiError
 from bot.service.home_view import upcoming
-from bot.service.live_feed import LiveFeeds
+from bot.service.live_feed import LiveFeeds, expected_of
 from bot.service.live_timeline import LiveSettings
 from bot.service.live_view import LEGEND, TILE_TEXT, class_pulse
 from bot.service.login_sessions import csrf_for
@@ -300,7 +300,8 @@ async def root(request: web.Request) -> web.Response:
 async def _start_feeds(app: web.Application) -> None:
     config: Config = app[config_key]
     app[feeds_key] = LiveFeeds(app[live_settings_key], lag_s=config.store.flush_s + 1.0,
-                               emotions=config.analysis.emotions, reuse_s=app[pulse_key] / 2)
+                               emotions=config.analysis.emotions, reuse_s=app[pulse_key] / 2,
+                               expected=lambda session_id: expected_of(app[db_key], session_id))
 
 
 def when(iso: str) -> str:

@@ -11,14 +11,45 @@ and computing run on a worker thread: the same event loop samples the running cl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analysis.store import Store
+from bot.db.store import ServiceStore
 from bot.service.live_timeline import LiveSettings, LiveTimeline
-from bot.service.live_view import RosterEntry, carry_since, class_pulse, counts, tiles
+from bot.service.live_view import (
+    Expected,
+    RosterEntry,
+    carry_since,
+    class_pulse,
+    counts,
+    not_arrived,
+    roster_names,
+    tiles,
+)
 from bot.sessions.live import LiveSession
+from bot.sessions.roster_session import as_students, snapshot_students
+
+#: How often a feed re-reads who its session expected (opt-outs and confirmations change it).
+EXPECTED_REFRESH_S = 30.0
+
+
+def expected_of(db: ServiceStore, session_id: str) -> Expected | None:
+    """The roster students a running session expected at its start (`session_rosters`), minus
+    those opted out or removed from the roster since, with aliases, e-mails and the teacher's
+    confirmations for matching; None when the session had no roster."""
+    snapshot = db.rosters.session_roster(session_id)
+    if snapshot is None:
+        return None
+    expected = dict(snapshot_students(snapshot))
+    current = {r.roster_student_id: r for r in db.rosters.roster(snapshot.class_id)}
+    students = [s for s in as_students(current.values()) if s.student_id in expected  # not removed since
+                and not current[s.student_id].opted_out]
+    confirmed, _ = db.rosters.decisions(snapshot.class_id)
+    return Expected(tuple(sorted(students, key=lambda s: (s.name.casefold(), s.student_id))),
+                    sees_everyone=snapshot.sees_everyone, confirmed=tuple(sorted(confirmed.items())))
 
 
 @dataclass
@@ -28,11 +59,17 @@ class _Feed:
     last: dict[str, Any] | None = None
     at: float = float("-inf")  # loop time of `last`
     since: dict[str, tuple[str, float]] = field(default_factory=dict)  # tile states' starts
+    expected: Expected | None = None
+    expected_at: float = float("-inf")  # monotonic time `expected` was read
 
 
 class LiveFeeds:
-    def __init__(self, settings: LiveSettings, *, lag_s: float, emotions: bool, reuse_s: float) -> None:
+    def __init__(self, settings: LiveSettings, *, lag_s: float, emotions: bool, reuse_s: float,
+                 expected: Callable[[str], Expected | None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
+        self.expected = expected  # session id → who it expected (`expected_of`, read on the worker thread)
+        self.clock = clock
         self.lag_s = settings.lag_s if settings.lag_s is not None else lag_s
         self.emotions = emotions
         self.kinds: tuple[Any, ...] = ("looked_away", "negative") if emotions else ("looked_away",)
@@ -78,7 +115,15 @@ class LiveFeeds:
         obs = store.observations(session_id, since_t=since)
         feed.timeline.update(obs, now)
         recent = [o for o in obs if o.t >= now - window]
-        shown = tiles(roster, recent, now, window)
+        if self.expected is not None and self.clock() - feed.expected_at >= EXPECTED_REFRESH_S:
+            feed.expected, feed.expected_at = self.expected(session_id), self.clock()
+        missing: list[dict[str, Any]] = []
+        if feed.expected:
+            names = [e.name for e in roster]
+            missing = not_arrived(feed.expected, names)
+            shown_as = roster_names(feed.expected, names)  # "Alex Kim (as “Lexi”)"
+            roster = [replace(e, name=shown_as.get(e.name, e.name)) for e in roster]
+        shown = tiles(roster, recent, now, window, missing)
         feed.since = carry_since(shown, feed.since, now)
         pulse = class_pulse(recent, [e.name for e in roster if e.present], progress, window)
         if not self.emotions:  # emotions off: not even the word

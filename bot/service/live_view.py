@@ -23,9 +23,13 @@ from typing import Any
 from analysis.aggregate import POSE_UNRELIABLE
 from analysis.classwide import AWAY_TURN
 from analysis.records import Observation, State
+from bot.sessions.roster_match import RosterStudent, match_name
 from model.labels import LABELS
+from reports.context import roster_name
 
 JOINING = "joining"  # in class, no sample yet (a tile state, not an observation state)
+NOT_ARRIVED = "not_arrived"  # on the roster the session expected, nobody of that name joined yet
+NOT_VISIBLE = "not_visible"  # the same on a platform that may hide participants from the bot (Zoom)
 
 #: tile state → (text on the tile, sort group); lower groups need a look first.
 TILE_TEXT: dict[str, str] = {
@@ -34,12 +38,15 @@ TILE_TEXT: dict[str, str] = {
     State.CAMERA_OFF.value: "Camera off",
     State.PRESENT.value: "On camera",
     JOINING: "Joining",
+    NOT_ARRIVED: "Not arrived yet",
+    NOT_VISIBLE: "Not visible to ClassPulse",
     State.NOT_SAMPLED.value: "Not watched now",
     State.NO_SIGNAL.value: "No signal (our side, not the student)",
     State.LEFT.value: "Left the class",
 }
 _GROUP = {State.ABSENT.value: 0, "looking_away": 0, State.CAMERA_OFF.value: 1, State.PRESENT.value: 2,
-          JOINING: 2, State.NOT_SAMPLED.value: 3, State.NO_SIGNAL.value: 3, State.LEFT.value: 4}
+          JOINING: 2, State.NOT_SAMPLED.value: 3, State.NO_SIGNAL.value: 3, State.LEFT.value: 4,
+          NOT_ARRIVED: 1, NOT_VISIBLE: 3}
 NEEDS_A_LOOK = frozenset({State.ABSENT.value, "looking_away"})
 
 
@@ -125,12 +132,14 @@ def sort_key(t: dict[str, Any]) -> tuple[int, str, str]:
 
 
 def tiles(roster: Sequence[RosterEntry], observations: Sequence[Observation], now: float,
-          window_s: float) -> list[dict[str, Any]]:
-    """Every student of the roster as a tile, sorted by `sort_key`."""
+          window_s: float, missing: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Every participant as a tile, and the `missing` expected students (`not_arrived`), sorted
+    by `sort_key`."""
     by_pid: dict[str, list[Observation]] = {}
     for o in sorted(observations, key=lambda o: o.t):
         by_pid.setdefault(o.participant_id, []).append(o)
-    return sorted((tile(e, by_pid.get(e.participant_id, []), now, window_s) for e in roster), key=sort_key)
+    shown = [tile(e, by_pid.get(e.participant_id, []), now, window_s) for e in roster]
+    return sorted([*shown, *missing], key=sort_key)
 
 
 def counts(shown: Iterable[dict[str, Any]]) -> dict[str, int]:
@@ -169,4 +178,48 @@ LEGEND: tuple[tuple[str, str], ...] = (
     (State.NOT_SAMPLED.value, "not watched at this moment by design (the platform sends one video at a time)"),
     (State.NO_SIGNAL.value, "a fault on our side or the network; says nothing about the student"),
     (State.LEFT.value, "left the meeting (a student who comes back gets their tile back)"),
+    (NOT_ARRIVED, "on the class roster, and nobody of that name (or alias) has joined yet"),
+    (NOT_VISIBLE, "on the class roster, not seen by ClassPulse: this platform may not show every "
+                  "participant to the bot, so it says nothing about the student"),
 )
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The roster students a session expected (`bot.db.rosters.session_rosters`), with what
+    matching needs: aliases and e-mail of each, and the teacher's earlier confirmations."""
+
+    students: tuple[RosterStudent, ...]
+    sees_everyone: bool = True
+    confirmed: tuple[tuple[str, str], ...] = ()  # (name key, roster student id)
+
+
+def roster_names(expected: Expected, display_names: Iterable[str]) -> dict[str, str]:
+    """Display name → the tile's name for names certainly a roster student (same name, alias,
+    e-mail, a confirmed name): "Alex Kim (as “Lexi”)", as the class report writes them.
+    Proposals awaiting the teacher keep the name used."""
+    confirmed = dict(expected.confirmed)
+    by_id = {s.student_id: s.name for s in expected.students}
+    out = {}
+    for name in set(display_names):
+        m = match_name(name, expected.students, confirmed=confirmed)
+        if m.certain and m.student_id in by_id:
+            out[name] = roster_name(by_id[m.student_id], name)
+    return out
+
+
+def not_arrived(expected: Expected, display_names: Iterable[str]) -> list[dict[str, Any]]:
+    """A tile for each expected student nobody has joined as yet, matched as the report does
+    (`roster_match.match_name`): a name that is certainly the student (same name, alias, e-mail,
+    a confirmed name) or only might be (a shortened name awaiting the teacher's confirmation, or
+    ambiguous between two students) counts as arrived, so a tile never claims that a student
+    is missing who may be in the room under another name."""
+    confirmed = dict(expected.confirmed)
+    arrived: set[str] = set()
+    for name in set(display_names):
+        m = match_name(name, expected.students, confirmed=confirmed)
+        arrived.update(m.candidates if m.candidates else ([m.student_id] if m.student_id else []))
+    state = NOT_ARRIVED if expected.sees_everyone else NOT_VISIBLE
+    return [{"id": f"roster:{s.student_id}", "name": s.name, "state": state, "text": TILE_TEXT[state],
+             "for_s": None, "attention": None, "look": False}
+            for s in expected.students if s.student_id not in arrived]

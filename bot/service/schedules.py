@@ -101,6 +101,21 @@ def calendar_row(*, owner: str, class_id: str, lesson: Lesson, misfire_grace_s: 
                           done_keys=done_keys)
 
 
+def run_length_s(row: ScheduleRecord, now: datetime) -> float:
+    """How long a run started at `now` lasts: a calendar schedule's meeting under way ends when
+    that meeting ends (a moved lesson, a double period or a PERIOD date has its own length, a
+    late start does not overrun); a cron schedule's runs all last `duration_s`."""
+    if not row.calendar:
+        return row.duration_s
+    from bot.timetable.occurrences import in_progress
+
+    try:
+        occ = in_progress(lesson_of(row), now)
+    except Exception:  # a calendar the trigger cannot expand (it logs that): run as planned
+        return row.duration_s
+    return max(60.0, (occ.end - now).total_seconds()) if occ is not None else row.duration_s
+
+
 def lesson_of(row: ScheduleRecord) -> Lesson:
     """The timetable lesson a calendar schedule follows, rebuilt from its stored iCalendar text."""
     from bot.timetable.ical import parse_calendar
@@ -327,7 +342,7 @@ class ScheduleRunner:
             async with reserve(self.capacity, cls.owner):
                 sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
                                                            class_name=cls.name, class_id=cls.class_id,
-                                                           duration_s=row.duration_s, origin="schedule"))
+                                                           duration_s=run_length_s(row, now), origin="schedule"))
         except CapacityExceeded as exc:
             self._record(RunRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
             return None

@@ -259,13 +259,14 @@ def parse_roster_csv(text: str) -> tuple[RosterStudent, ...]:
 
     Raises `RosterError` naming the line and column for a missing header, an empty name, an
     over-long field, a control character, a bad e-mail, a duplicate student_id or too many rows."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text), strict=True)
     try:
         header = [h.strip().casefold() for h in next(reader)]
     except StopIteration:
         raise RosterError("the roster is empty (expected the header name,aliases,email,student_id)") from None
     except csv.Error as exc:
-        raise RosterError(f"line 1: {exc}") from None
+        raise RosterError(f"line 1: {_csv_problem(exc)}") from None
     if "name" not in header:
         raise RosterError(f"line 1: no 'name' column (expected the header {','.join(HEADER)}; got "
                           f"{','.join(header)[:200]})")
@@ -278,39 +279,61 @@ def parse_roster_csv(text: str) -> tuple[RosterStudent, ...]:
     where = {h: f"column {i + 1} ({h})" for i, h in enumerate(header)}
     students: list[RosterStudent] = []
     seen: dict[str, int] = {}
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(students) >= MAX_ROWS:
-                raise RosterError(f"line {line}: more than {MAX_ROWS} students")
-            if len(row) > len(header):
-                raise RosterError(f"line {line}: {len(row)} fields, the header has {len(header)}")
-            cells = dict(zip(header, (c.strip() for c in row), strict=False))
-            for column, value in cells.items():
-                limit = MAX_FIELD * (5 if column == "aliases" else 1)
-                if len(value) > limit:
-                    raise RosterError(f"line {line}, {where[column]}: longer than {limit} characters")
-                bad = _control(value)
-                if bad:
-                    raise RosterError(f"line {line}, {where[column]}: control character {bad} is not allowed")
-            name = " ".join(cells.get("name", "").split())
-            if not name_key(name):
-                raise RosterError(f"line {line}, {where['name']}: the name is empty")
-            email = cells.get("email", "")
-            if email and not _EMAIL.match(email):
-                raise RosterError(f"line {line}, {where['email']}: {email!r} is not an e-mail address")
-            sid = cells.get("student_id", "") or email.casefold() or _slug(name)
-            if sid in seen:
-                col = where.get("student_id", "student_id (made from the e-mail or name)")
-                raise RosterError(f"line {line}, {col}: student_id {sid!r} is already used on line {seen[sid]}")
-            seen[sid] = line
-            aliases = tuple(a.strip() for a in cells.get("aliases", "").split(";") if a.strip())
-            students.append(RosterStudent(sid, name, aliases, email))
-    except csv.Error as exc:
-        raise RosterError(f"line {reader.line_num}: {exc}") from None
+    while True:
+        start = reader.line_num + 1  # where the next record begins (a quoted cell may span lines)
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise RosterError(f"line {start}: {_csv_problem(exc)}") from None
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(students) >= MAX_ROWS:
+            raise RosterError(f"line {line}: more than {MAX_ROWS} students")
+        if len(row) > len(header):
+            raise RosterError(f"line {line}: {len(row)} fields, the header has {len(header)}")
+        cells = dict(zip(header, (c.strip() for c in row), strict=False))
+        for column, value in cells.items():
+            limit = MAX_FIELD * (5 if column == "aliases" else 1)
+            if len(value) > limit:
+                raise RosterError(f"line {line}, {where[column]}: longer than {limit} characters")
+            bad = _control(value)
+            if bad:
+                raise RosterError(f"line {line}, {where[column]}: control character {bad} is not allowed")
+        name = " ".join(cells.get("name", "").split())
+        if not name_key(name):
+            raise RosterError(f"line {line}, {where['name']}: the name is empty")
+        email = cells.get("email", "")
+        if email and not _EMAIL.match(email):
+            raise RosterError(f"line {line}, {where['email']}: {email!r} is not an e-mail address")
+        sid = cells.get("student_id", "") or email.casefold() or _slug(name)
+        if sid in seen:
+            col = where.get("student_id", "student_id (made from the e-mail or name)")
+            raise RosterError(f"line {line}, {col}: student_id {sid!r} is already used on line {seen[sid]}")
+        seen[sid] = line
+        aliases = tuple(a.strip() for a in cells.get("aliases", "").split(";") if a.strip())
+        students.append(RosterStudent(sid, name, aliases, email))
     return tuple(students)
+
+
+def _delimiter(text: str) -> str:
+    """',' — or ';' when the header is written with semicolons and no comma (spreadsheets in
+    locales whose decimal mark is a comma, e.g. German Excel, save "CSV" that way)."""
+    first = text.split("\n", 1)[0]
+    if "," not in first and ";" in first:
+        cells = [c.strip().strip('"').casefold() for c in first.split(";")]
+        if "name" in cells and set(cells) <= set(HEADER):
+            return ";"
+    return ","
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    """Python's csv message in a teacher's words (the record's first line is named by the caller)."""
+    if "unexpected end of data" in str(exc):
+        return "a quoted cell starting here is never closed (a \" is missing)"
+    return f"the line is not valid CSV ({exc}); a \" inside a quoted cell must be doubled (\"\")"
 
 
 # -- export ------------------------------------------------------------------------------------

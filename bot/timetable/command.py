@@ -26,6 +26,14 @@ class CommandResult:
     plan: ImportPlan | None = None
 
 
+def one_line(message: str, limit: int = 300) -> str:
+    """An error message as one printable line: a parser's message may quote the file's bytes
+    (line breaks, control characters), which would break the one-line error and the terminal."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in message)
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def parse_from(text: str | None) -> date | None:
     """``--from`` as a date; ValueError naming the option when it is not YYYY-MM-DD."""
     if not text:
@@ -46,6 +54,6 @@ def import_timetable(data: bytes, *, source: str, now: datetime, owner: str | No
         plan = plan_import(parse_calendar(data, default_tz=zone, classroom_base=classroom_base), now=now,
                            start_date=start_date, owner=owner, existing=existing)
     except (CalendarError, ValueError, UnknownZone) as exc:
-        return CommandResult("", f"error: {source}: {exc}\n", 2)
+        return CommandResult("", f"error: {source}: {one_line(str(exc))}\n", 2)
     out = json.dumps(plan_json(plan), indent=2, ensure_ascii=False) + "\n" if as_json else plan_text(plan)
     return CommandResult(out, "", 0, plan)

@@ -26,8 +26,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +42,7 @@ from icalendar.error import BrokenCalendarProperty
 from bot.timetable.links import meeting_link
 from bot.timetable.model import Lesson, Override, Recurrence, Skipped, Timetable
 from bot.timetable.occurrences import occurrences, remember
+from bot.timetable.series import JOIN_GAP, single_event_series
 from bot.timetable.values import localize, normalize_values, text, zone_resolver
 from bot.timetable.zones import UnknownZone, ZoneResolver, iana_of, resolve
 
@@ -55,7 +58,14 @@ _SUB_DAILY = frozenset({"SECONDLY", "MINUTELY", "HOURLY"})
 _FOLD = re.compile(rb"\r?\n[ \t]")
 #: An unquoted Windows display name as TZID: ``;TZID=(UTC+01:00) Amsterdam, …:2026…``. RFC 5545
 #: needs the quotes (the name holds a colon); some generators leave them out.
+#: Outlook/Exchange's ``TZID=tzone://Microsoft/Utc`` unquoted (the colon of the URI ends the
+#: parameter for a parser): quoted before parsing.
+_UNQUOTED_URI_TZID = re.compile(rb'(;TZID=)(tzone://[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
 _UNQUOTED_DISPLAY_TZID = re.compile(rb'(;TZID=)(\((?:UTC|GMT)[^)\r\n"]*\)[^:;"\r\n]*)(?=[:;])', re.IGNORECASE)
+
+
+_LEGACY_RULE = ("its recurrence is a vCalendar 1.0 rule (a VERSION:1.0 file, e.g. 'W1 MO TH #0'), which "
+                "ClassPulse cannot read: export the calendar as iCalendar 2.0 (.ics)")
 
 
 class CalendarError(ValueError):
@@ -156,7 +166,7 @@ def _zone_of(start: datetime, default_tz: str | None) -> ZoneInfo:
     name = iana_of(start.tzinfo) if start.tzinfo is not None else default_tz
     if not name:
         raise EventError("floating time (no TZID and no X-WR-TIMEZONE) and no default zone given: the zone of "
-                         "the lesson is unknown")
+                         "the lesson is unknown (import again with --tz ZONE, or ?tz=ZONE in the API)")
     return ZoneInfo(name)
 
 
@@ -277,11 +287,15 @@ def _calendars(data: bytes | str) -> list[Component]:
         raise CalendarError("not an iCalendar file (it must start with BEGIN:VCALENDAR)")
     if _UNQUOTED_DISPLAY_TZID.search(_FOLD.sub(b"", raw)):
         raw = _UNQUOTED_DISPLAY_TZID.sub(rb'\1"\2"', _FOLD.sub(b"", raw))
+    if _UNQUOTED_URI_TZID.search(_FOLD.sub(b"", raw)):
+        raw = _UNQUOTED_URI_TZID.sub(rb'\1"\2"', _FOLD.sub(b"", raw))
     try:
         cals = icalendar.Calendar.from_ical(raw, multiple=True)
     except Exception as exc:  # icalendar raises ValueError, KeyError or IndexError on broken files
         raise CalendarError(f"not a readable iCalendar file: {exc}") from None
     if not cals:
+        if b"END:VCALENDAR" not in raw.upper():
+            raise CalendarError("the file is cut short: END:VCALENDAR is missing (an interrupted download or copy?)")
         raise CalendarError("no VCALENDAR in the file")
     return list(cals)
 
@@ -335,12 +349,39 @@ def _x_wr_zone(cal: Component) -> ZoneInfo | None:
         return None
 
 
+def _join_single_events(lessons: list[Lesson], vtz: ZoneResolver, classroom_base: str,
+                        product: str) -> list[Lesson]:
+    """One-off lessons of the same title, link and zone as one lesson (`bot.timetable.series`:
+    timetable packages write each period as an event of its own)."""
+    out = list(lessons)
+    for group in single_event_series(lessons):
+        try:
+            merged = _lesson(group.uid, group.event, [], vtz, None, None, classroom_base, product)
+        except Exception:  # not expected for events built from valid lessons: keep them apart then
+            continue
+        note = (f"{len(group.members)} single events with this title and link read as one class with "
+                f"{group.meetings} meetings (a timetable package writes each period as an event; periods "
+                f"less than {int(JOIN_GAP.total_seconds() // 60)} min apart are one meeting)")
+        kept = tuple(n for n in merged.notes if "UID" not in n)
+        out = [x for x in out if x not in group.members]
+        out.append(replace(merged, notes=(note, *kept), members=tuple(m.uid for m in group.members)))
+    return out
+
+
 def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroom_base: str = "") -> Timetable:
     """Lessons and skipped events of an iCalendar file; `default_tz` reads floating times when
     the calendar names no zone; `classroom_base` is the built-in classroom's public URL.
 
-    Raises `CalendarError` only when the file as a whole is unreadable.
+    Raises `CalendarError` only when the file as a whole is unreadable. icalendar's warnings
+    (e.g. "globally unique TZID guessed") are silenced: what matters is in the plan's notes and
+    skip reasons, and a warning on the terminal reads like an error to a teacher.
     """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _parse_calendar(data, default_tz=default_tz, classroom_base=classroom_base)
+
+
+def _parse_calendar(data: bytes | str, *, default_tz: str | None, classroom_base: str) -> Timetable:
     lessons: list[Lesson] = []
     skipped: list[Skipped] = []
     name = product = ""
@@ -350,6 +391,8 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
         vtz = zone_resolver(cal)
         wr_zone = _x_wr_zone(cal)
         groups = _events_by_uid(cal)
+        found: list[Lesson] = []
+        legacy = text(cal, "VERSION").strip() == "1.0"  # vCalendar 1.0: its RRULE grammar is not RFC 5545's
         for uid, events in groups.items():
             masters, overrides = _split(events)
             if len(masters) > 1:  # the same UID twice: keep the latest revision, list the others
@@ -363,13 +406,14 @@ def parse_calendar(data: bytes | str, *, default_tz: str | None = None, classroo
             for key, master, extra in jobs:
                 summary = _summary(master)
                 try:
-                    lessons.append(_lesson(key, master, extra, vtz, wr_zone, default_tz, classroom_base, product))
+                    found.append(_lesson(key, master, extra, vtz, wr_zone, default_tz, classroom_base, product))
                 except (EventError, UnknownZone) as exc:
-                    skipped.append(Skipped(key, summary, str(exc)))
+                    skipped.append(Skipped(key, summary, _LEGACY_RULE if legacy and "RRULE" in str(exc) else str(exc)))
                 except BrokenCalendarProperty as exc:
                     skipped.append(Skipped(key, summary, _broken_reason(exc)))
                 except Exception as exc:  # a property icalendar could not parse: skip this event only
                     skipped.append(Skipped(key, summary, f"broken event: {type(exc).__name__}: {exc}"))
+        lessons.extend(_join_single_events(found, vtz, classroom_base, product))
     return Timetable(tuple(sorted(lessons, key=lambda x: (x.class_name.casefold(), x.uid))),
                      tuple(skipped), name=name, product=product)
 

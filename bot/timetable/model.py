@@ -49,6 +49,7 @@ class Lesson:
     recurrence: Recurrence | None  # None: a one-off event
     source: str  # normalised iCalendar text of this UID's components
     notes: tuple[str, ...] = ()  # assumptions made while reading it (shown by the import plan)
+    members: tuple[str, ...] = ()  # UIDs of the single events read as this one lesson (bot.timetable.series)
 
     @property
     def one_off(self) -> bool:

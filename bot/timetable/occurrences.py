@@ -115,6 +115,14 @@ def between(lesson: Lesson, start: datetime, end: datetime) -> list[Occurrence]:
     return list(itertools.takewhile(lambda o: o.start < end, occurrences(lesson, start)))
 
 
+def in_progress(lesson: Lesson, at: datetime, longest: timedelta = timedelta(hours=12)) -> Occurrence | None:
+    """The meeting under way at `at` (start <= at < end), if any: the scheduler sizes a run by
+    its own meeting, since a moved lesson, a PERIOD date or a double period may be longer or
+    shorter than the series' DTSTART/DTEND."""
+    found = [o for o in between(lesson, at - longest, at + timedelta(seconds=1)) if o.start <= at < o.end]
+    return found[-1] if found else None
+
+
 def local_midnight(day: date, timezone: str) -> datetime:
     """The start of `day` in `timezone` (what ``--from DATE`` means for a lesson there)."""
     return datetime.combine(day, datetime.min.time(), ZoneInfo(timezone))

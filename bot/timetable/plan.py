@@ -131,7 +131,15 @@ def describe_rule(rule: str) -> str:
     text = _FREQ.get(freq, rule) if interval == 1 else f"every {interval} {_UNIT.get(freq, freq.lower())}"
     days = [str(d) for d in parts.get("BYDAY") or []]
     if days:
-        text += " on " + ", ".join(_DAYS.get(d[-2:], d) if len(d) == 2 else d for d in days)
+        which = ", ".join(_DAYS.get(d[-2:], d) if len(d) == 2 else _nth_day(d) for d in days)
+        positions = [int(n) for n in parts.get("BYSETPOS") or []]
+        text += f" on {' and '.join(_ordinal(n) for n in positions)} of {which}" if positions else f" on {which}"
+    month_days = [int(n) for n in parts.get("BYMONTHDAY") or []]
+    if month_days:
+        text += " on " + ", ".join("the last day" if n == -1 else f"day {n}" for n in month_days)
+    months = [int(n) for n in parts.get("BYMONTH") or []]
+    if months:
+        text += " in " + ", ".join(date(2000, m, 1).strftime("%b") for m in months if 1 <= m <= 12)
     until = (parts.get("UNTIL") or [None])[0]
     if until is not None:
         text += f" until {until.date().isoformat() if isinstance(until, datetime) else until.isoformat()}"
@@ -141,14 +149,32 @@ def describe_rule(rule: str) -> str:
     return text
 
 
+def _ordinal(n: int) -> str:
+    """1 → "the 1st", -1 → "the last", -2 → "the 2nd last" (BYSETPOS, BYDAY's prefix)."""
+    if n == -1:
+        return "the last"
+    k = abs(n)
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"the {k}{suffix}" + (" last" if n < 0 else "")
+
+
+def _nth_day(value: str) -> str:
+    """``1MO`` → "the 1st Mon", ``-1FR`` → "the last Fri"; anything else as written."""
+    try:
+        return f"{_ordinal(int(value[:-2]))} {_DAYS[value[-2:]]}"
+    except (ValueError, KeyError):
+        return value
+
+
 def describe(recurrence: Recurrence | None) -> str:
     if recurrence is None:
         return "once"
-    parts = [describe_rule(r) for r in recurrence.rules] or ["on listed dates"]
+    parts = [describe_rule(r) for r in recurrence.rules] or [f"on {len(recurrence.rdates) + 1} listed dates"]
     moved = sum(o.start is not None for o in recurrence.overrides)
     cancelled = sum(o.start is None for o in recurrence.overrides)
-    for n, what in ((len(recurrence.rdates), "extra date"), (len(recurrence.exdates), "date excluded"),
-                    (moved, "moved"), (cancelled, "cancelled")):
+    extra = len(recurrence.rdates) if recurrence.rules else 0
+    for n, what in ((extra, "extra date"), (len(recurrence.exdates), "date excluded"), (moved, "moved"),
+                    (cancelled, "cancelled")):
         if n:
             plural = what.replace("date", "dates") if n > 1 and "date" in what else what
             parts.append(f"{n} {plural}")
@@ -171,7 +197,7 @@ def plan_json(plan: ImportPlan) -> dict[str, Any]:
         "schedules": [{
             "class": s.lesson.class_name, "meeting_url": s.lesson.meeting_url, "timezone": s.lesson.timezone,
             "next_runs": [_iso(t) for t in s.next_runs],
-            "uid": s.lesson.uid, "action": s.action, "kind": s.kind,
+            "uid": s.lesson.uid, "merged_uids": list(s.lesson.members), "action": s.action, "kind": s.kind,
             "duration_min": round(s.lesson.duration.total_seconds() / 60, 2),
             "recurrence": describe(s.lesson.recurrence), "notes": list(s.lesson.notes),
         } for s in plan.schedules],

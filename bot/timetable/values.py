@@ -8,6 +8,7 @@ floating and UTC values, as x-wr-timezone does for whole calendars.
 from __future__ import annotations
 
 import bisect
+import quopri
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,9 +27,25 @@ def text(component: Component, name: str) -> str:
     if isinstance(value, list):
         value = value[0] if value else ""
     try:
-        return " ".join(str(value).split()) if name == "SUMMARY" else str(value)
+        out = _unquote(value)
+        return " ".join(out.split()) if name == "SUMMARY" else out
     except Exception:  # a broken property: treat as absent (icalendar keeps parsing the rest)
         return ""
+
+
+def _unquote(value: object) -> str:
+    """The text of a value; vCalendar 1.0's ``ENCODING=QUOTED-PRINTABLE`` (with its CHARSET,
+    old Outlook and phones write it) decoded, so "Fr=E9d=E9ric" reads "Frédéric"."""
+    params = getattr(value, "params", None) or {}
+    raw = str(value)
+    if str(params.get("ENCODING", "")).upper() != "QUOTED-PRINTABLE":
+        return raw
+    data = quopri.decodestring(raw.encode("utf-8", errors="replace"))
+    charset = str(params.get("CHARSET", "") or "utf-8")
+    try:
+        return data.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return data.decode("cp1252", errors="replace")
 
 
 def _offsets(block: Component) -> Offsets | None:

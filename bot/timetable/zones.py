@@ -188,8 +188,15 @@ def resolve(tzid: str, *, vtimezones: Mapping[str, tuple[str | None, tzinfo | Of
     raise UnknownZone(tzid)
 
 
+@functools.cache
+def _iana_by_casefold() -> dict[str, str]:
+    return {z.casefold(): z for z in available_timezones()}
+
+
 def _iana_candidates(name: str) -> Iterable[str]:
     yield name
+    if name.casefold() in _iana_by_casefold():  # "europe/berlin", "EUROPE/BERLIN" (hand-made feeds)
+        yield _iana_by_casefold()[name.casefold()]
     if name.startswith("/"):  # RFC 5545 §3.2.19 globally unique TZID: /vendor/…/Area/City
         parts = [p for p in name.split("/") if p]
         for i in range(1, len(parts)):
