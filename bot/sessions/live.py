@@ -81,6 +81,10 @@ class SessionResult:
     students: int = 0
     samples: int = 0
     dropped: int = 0
+    #: ticks that waited for the previous inference (over capacity: every student sampled less
+    #: often) and the slowest effective interval seen between samples, seconds
+    deferred: int = 0
+    slowest_interval_s: float | None = None
     superseded: bool = False  # another process took the session over: nothing more was written
     in_class: bool = False  # got into the meeting (so the session has stored data)
     data_deleted: bool = False  # the platform revoked the data (Zoom stop reason 8): nothing kept
@@ -167,6 +171,8 @@ class LiveSession:
             "students": len(self.roster.all()),
             "samples": st.samples if st else 0,
             "dropped": st.dropped if st else 0,
+            "deferred": st.deferred if st else 0,
+            "interval_s": st.effective_interval_s if st else None,
             "latency_p95_s": st.latency(0.95) if st else None,
             "reconnects": self.reconnects,
         }
@@ -466,5 +472,7 @@ class LiveSession:
             session_id=self.session_id, state=self.state, failure=self.lifecycle.failure,
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
-            samples=st.samples if st else 0, dropped=st.dropped if st else 0, superseded=self.superseded,
+            samples=st.samples if st else 0, dropped=st.dropped if st else 0,
+            deferred=st.deferred if st else 0, slowest_interval_s=st.slowest_interval_s if st else None,
+            superseded=self.superseded,
             in_class=self.sampler is not None, data_deleted=self.data_deleted)
