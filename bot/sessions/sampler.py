@@ -105,7 +105,10 @@ class SamplerStats:
     #: the longest mean interval over 10 ticks so far: how far the rate fell at the worst
     slowest_interval_s: float | None = None
 
+    inferences: int = 0  # ticks whose inference started
+
     def started(self, at: float) -> None:
+        self.inferences += 1
         self.starts.append(at)
         if len(self.starts) >= 11:
             recent = (self.starts[-1] - self.starts[-11]) / 10
