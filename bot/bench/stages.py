@@ -51,14 +51,14 @@ def sample_frames(videos: Sequence[Path], per_clip: int, size: tuple[int, int] =
             if not ok:
                 break
             if index % step == 0:
-                out.append(_letterbox(frame, size))
+                out.append(letterbox(frame, size))
                 taken += 1
             index += 1
         cap.release()
     return out
 
 
-def _letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def letterbox(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
     w, h = size
