@@ -87,7 +87,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             cmd.append("--receive-only")
         if opts.spy is not None:
             spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-            cmd = [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "--output",
+            cmd = [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "--threads", "--output",
                    str(opts.spy), "--", *cmd]
         if opts.config:
             cmd += ["--config", opts.config]
