@@ -41,27 +41,40 @@ CORES = 2
 TARGET_STUDENTS = 50
 
 
-def clip_ticks(videos: list[Path], seconds: int) -> list[list[np.ndarray]]:
-    """`seconds` ticks of one frame per clip (one per second of clip): tick t = every student's frame t."""
+def clip_ticks(videos: list[Path], ticks: int, per_second: int = 4) -> list[list[np.ndarray]]:
+    """`ticks` ticks of one frame per clip: tick t holds every student's frame t.
+
+    The shared clips last only a few seconds, so each is sampled `per_second` times per second
+    of clip and played back and forth (never jumping back to its first frame) to make `ticks`.
+    """
     import cv2
 
     per_clip: list[list[np.ndarray]] = []
     for path in videos:
         cap = cv2.VideoCapture(str(path))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+        step = max(1, round((cap.get(cv2.CAP_PROP_FPS) or 25.0) / per_second))
         frames: list[np.ndarray] = []
         index = 0
-        while len(frames) < seconds:
+        while True:
             ok, frame = cap.read()
             if not ok:
                 break
-            if index % max(1, round(fps)) == 0:
-                frames.append(frame)
+            if index % step == 0:
+                frames.append(letterbox(frame, CANVAS))
             index += 1
         cap.release()
-        per_clip.append([letterbox(f, CANVAS) for f in frames])
-    n = min(len(c) for c in per_clip) if per_clip else 0
-    return [[clip[t] for clip in per_clip] for t in range(n)]
+        if frames:
+            per_clip.append(frames)
+    return [[clip[ping_pong(t, len(clip))] for clip in per_clip] for t in range(ticks)]
+
+
+def ping_pong(t: int, length: int) -> int:
+    """Index at step t of a clip played forward, then backward, and so on."""
+    if length <= 1:
+        return 0
+    period = 2 * length - 2
+    i = t % period
+    return i if i < length else period - i
 
 
 def _agree(a: Any, b: Any) -> dict[str, int]:
@@ -164,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--per-clip", type=int, default=4, help="frames per clip for the stage timings (default 4)")
     p.add_argument("--repeat", type=int, default=5, help="timed calls per frame and stage (default 5)")
-    p.add_argument("--ticks", type=int, default=20, help="ticks for the before/after comparison (default 20)")
+    p.add_argument("--ticks", type=int, default=30, help="ticks for the before/after comparison (default 30)")
     p.add_argument("--receive", action="store_true", help="also measure receive/sender CPU (root, WebRTC)")
     p.add_argument("--students", type=int, default=10, help="students per receive run (default 10)")
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per receive run (default 20)")
