@@ -136,9 +136,8 @@ class _Remembered:
 class _Recording:
     """A `LandmarkReader` that runs the face mesh and remembers the reading for the face."""
 
-    def __init__(self, mesh: Any, memos: dict[tuple[str, str, int], _MeshMemo], key: tuple[str, str, int],
-                 box: tuple[int, int, int, int]) -> None:
-        self._mesh, self._memos, self._key, self._box = mesh, memos, key, box
+    def __init__(self, mesh: Any, memos: dict[int, _MeshMemo], face_id: int, box: tuple[int, int, int, int]) -> None:
+        self._mesh, self._memos, self._key, self._box = mesh, memos, face_id, box
 
     def landmarks(self, frame_bgr: np.ndarray, detection: Any) -> Any:
         found = self._mesh.landmarks(frame_bgr, detection)
@@ -176,7 +175,8 @@ class Analyzer:
                                  f"{self.detector.name}); set analysis.detector to yunet or auto")
             self._fast = make_detector("blazeface")
         self._streams: dict[tuple[str, str], Any] = {}
-        self._meshes: dict[tuple[str, str, int], _MeshMemo] = {}
+        #: per student: face id → its last mesh reading (only the faces of the latest sample)
+        self._meshes: dict[tuple[str, str], dict[int, _MeshMemo]] = {}
         self._mesh: Any = None
         if settings.landmarks:
             from analysis.detectors.face_mesh import FaceMesh
@@ -221,8 +221,7 @@ class Analyzer:
         """Drop a participant's tracker (they left for good)."""
         self._trackers.pop((session_id, participant_id), None)
         self._streams.pop((session_id, participant_id), None)
-        for key in [k for k in self._meshes if k[:2] == (session_id, participant_id)]:
-            del self._meshes[key]
+        self._meshes.pop((session_id, participant_id), None)
 
     def _find(self, key: tuple[str, str], frame: np.ndarray) -> tuple[list[Any], str]:
         """Faces (largest first) and the detector that found them: per stream with the shortcut."""
@@ -248,13 +247,13 @@ class Analyzer:
             if self._mesh is not None:
                 self.timings.mesh_runs += 1
             return self._mesh
-        memo = self._meshes.get((*key, face_id))
+        memo = self._meshes.setdefault(key, {}).get(face_id)
         if memo is not None and memo.age + 1 < cut.mesh_every and not moved(memo.box, box, cut.mesh_move):
             memo.age += 1
             self.timings.mesh_reused += 1
             return _Remembered(memo.landmarks)
         self.timings.mesh_runs += 1
-        return _Recording(self._mesh, self._meshes, (*key, face_id), box)
+        return _Recording(self._mesh, self._meshes[key], face_id, box)
 
     def _tracker(self, key: tuple[str, str]) -> Any:
         from analysis.track import FaceTracker
@@ -294,6 +293,10 @@ class Analyzer:
                     face["patch"] = len(patches)
                     patches.append(face_patches(s.frame, [f], backend)[0])
                 faces.append(face)
+            memos = self._meshes.get(key)
+            if memos:  # a face not in this sample starts afresh when it comes back: memos stay few
+                for gone in set(memos) - {int(i) for i in ids}:
+                    del memos[gone]
             self.timings.signals += time.perf_counter() - t1
             pending.append((s, False, faces))
 

@@ -138,6 +138,8 @@ def test_face_mesh_runs_every_nth_sample_or_when_the_face_moved() -> None:
     assert mesh.calls == 2 and a.timings.mesh_reused == 4
     a.analyze([Sample("s", "ann", 6.0, frame(1, 200, x=200))])  # moved 100 px: half the face size
     assert mesh.calls == 3
+    a.analyze([Sample("s", "ann", 7.0, frame(0, 200))])  # nobody: the memo goes, none pile up
+    assert a._meshes[("s", "ann")] == {}
 
 
 def test_faces_flagged_uncertain_get_no_emotion_call_but_stay_present() -> None:
