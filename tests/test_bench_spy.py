@@ -21,3 +21,8 @@ def test_self_and_total_shares_and_threads() -> None:
     total = dict(summarize(lines, top=10)["total"])
     assert total["analyze (analysis/pipeline.py)"] == 0.4 and total["<module> (bot/bench/bot.py)"] == 0.6
     assert dict(s["threads"]) == {"thread (0x1)": 0.6, "thread (0x2)": 0.4}
+
+
+def test_excluded_stacks_are_left_out() -> None:
+    lines = ["thread (0x1);a (x.py:1) 3", "thread (0x1);_find_and_load (<frozen importlib._bootstrap>);b (y.py:2) 1"]
+    assert summarize(lines, exclude=("importlib",))["samples"] == [("samples", 3.0)]

@@ -31,8 +31,9 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summarize(lines: list[str], top: int = 20) -> dict[str, list[tuple[str, float]]]:
-    """(name, share of samples) for the `top` self and total functions, and per thread."""
+def summarize(lines: list[str], top: int = 20, exclude: tuple[str, ...] = ()) -> dict[str, list[tuple[str, float]]]:
+    """(name, share of samples) for the `top` self and total functions, and per thread; stacks
+    with any of the `exclude` substrings (e.g. "importlib": start-up) are left out."""
     selfs: Counter[str] = Counter()
     totals: Counter[str] = Counter()
     threads: Counter[str] = Counter()
@@ -45,6 +46,8 @@ def summarize(lines: list[str], top: int = 20) -> dict[str, list[tuple[str, floa
         try:
             count = int(count_text)
         except ValueError:
+            continue
+        if any(x in stack for x in exclude):
             continue
         frames = stack.split(";")
         if frames and frames[0].startswith(("thread", "process")):
@@ -74,8 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", type=Path)
     p.add_argument("--top", type=int, default=20)
+    p.add_argument("--exclude", action="append", default=[],
+                   help="leave out stacks containing this text (repeatable), e.g. importlib (start-up)")
     args = p.parse_args(argv)
-    print(markdown(summarize(args.file.read_text().splitlines(), args.top)))
+    print(markdown(summarize(args.file.read_text().splitlines(), args.top, tuple(args.exclude))))
     return 0
 
 
