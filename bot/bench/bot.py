@@ -115,7 +115,9 @@ class _Probe:
         t = getattr(self.analyzer, "timings", None)
         if t is None:
             return {}
-        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples}
+        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
+                "faces": t.faces, "mesh_runs": t.mesh_runs, "mesh_reused": t.mesh_reused,
+                "emotion_skipped": t.emotion_skipped, **{f"mode_{k}": v for k, v in t.detector_modes.items()}}
 
 
 def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None) -> dict[str, Any]:
@@ -223,6 +225,9 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "load_generator_cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "analysis_ms_per_sample": _stage_ms(a, b),
+        # what the live shortcuts did in the window (mode_fast/half/full: the per-stream detector)
+        "analysis_counts": {k: v - a["timings"].get(k, 0) for k, v in b["timings"].items()
+                            if k not in ("detect", "signals", "classify")},
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
