@@ -128,7 +128,7 @@ def test_slow_inference_lowers_every_students_rate_evenly_and_never_blocks_the_l
 def test_only_samples_of_a_new_frame_count_as_fresh() -> None:
     analyze = RecordingAnalyzer()
 
-    async def main() -> Sampler:
+    async def main() -> tuple[Sampler, dict[str, object]]:
         sampler, _ = _sampler(analyze)
         live, still = FakeCamera(counter_frames, fps=120), PushVideoTrack()
         for pid, cam in (("live", live), ("still", still)):
@@ -139,10 +139,13 @@ def test_only_samples_of_a_new_frame_count_as_fresh() -> None:
             await asyncio.sleep(0.05)
             sampler.tick()
             await asyncio.sleep(0.02)
+        received = sampler.received()
         await sampler.stop()
-        return sampler
+        return sampler, received
 
-    sampler = asyncio.run(main())
+    sampler, received = asyncio.run(main())
+    # which quality arrived: the live camera's 16x16 frames at well over 10 fps, the still one sent one frame
+    assert received["students"] == 1 and received["size_median"] == "16x16" and received["fps_median"] > 10
     parts = sampler.participants()
     assert parts["live"]["samples"] == parts["live"]["fresh"] == 4
     assert parts["still"]["samples"] == 4 and parts["still"]["fresh"] == 1

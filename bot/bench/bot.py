@@ -202,6 +202,8 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "students_lost": students - alive(c, b) if c is not None else None,
         "fps_sent": sent_fps,
         "fps_received_per_student": fps,
+        # which quality the bot received: median fps since each track's first frame and frame size
+        "video_received": session.sampler.received(),
         "valid": valid,
         "invalid_reason": why,
         "deferred_ticks": b["deferred"] - a["deferred"],

@@ -133,6 +133,8 @@ def format_result(r: dict[str, Any]) -> str:
         f"fresh samples               {_fmt(r.get('fresh_share'))} (share whose frame was new)",
         f"received fps per student    min {_fmt(fps.get('min'))} / median {_fmt(fps.get('median'))}",
         f"students lost               {_fmt(r.get('students_lost'))}",
+        f"video received              median {_fmt((r.get('video_received') or {}).get('fps_median'))} fps at "
+        f"{_fmt((r.get('video_received') or {}).get('size_median'))}",
         f"sampling interval           {_fmt(r.get('sample_interval_s'), ' s')} "
         f"({r.get('deferred_ticks', 0)} ticks deferred: over capacity every student is sampled less often)",
         f"event-loop lag p50/p95/max  {_fmt(lag.get('p50'))} / {_fmt(lag.get('p95'))} / {_fmt(lag.get('max'))} ms",

@@ -121,8 +121,11 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
             if r.deferred and r.slowest_interval_s:
                 slowed = (f"; over capacity, every student was sampled less often (at the slowest once "
                           f"every {r.slowest_interval_s:.1f} s, {r.deferred} ticks deferred)")
+            got = r.received or {}
+            quality = (f"; video received: median {got['fps_median']} fps at {got['size_median']}"
+                       if got.get("fps_median") is not None else "")
             print(("\n" if out.isatty() else "") + f"classpulse: {r.students} students, {r.samples} samples, "
-                  f"{r.dropped} dropped{slowed}", file=out, flush=True)
+                  f"{r.dropped} dropped{slowed}{quality}", file=out, flush=True)
         return outcome
     finally:
         await loop.run_in_executor(None, store.close)

@@ -85,6 +85,8 @@ class SessionResult:
     #: often) and the slowest effective interval seen between samples, seconds
     deferred: int = 0
     slowest_interval_s: float | None = None
+    #: the video quality received at the end of class: {"students", "fps_median", "size_median"}
+    received: dict[str, Any] | None = None
     superseded: bool = False  # another process took the session over: nothing more was written
     in_class: bool = False  # got into the meeting (so the session has stored data)
     data_deleted: bool = False  # the platform revoked the data (Zoom stop reason 8): nothing kept
@@ -125,6 +127,7 @@ class LiveSession:
         self.sampler: Sampler | None = None
         self.presence: Presence | None = None
         self.reconnects = 0
+        self._received: dict[str, Any] | None = None
         self.out_dir = Path(out_dir or config.reports.out_dir) / self.session_id
         self._analyze_factory = analyze_factory or analyzer_factory(config)
         self._render = render
@@ -173,6 +176,7 @@ class LiveSession:
             "dropped": st.dropped if st else 0,
             "deferred": st.deferred if st else 0,
             "interval_s": st.effective_interval_s if st else None,
+            "received": self.sampler.received() if self.sampler else None,
             "latency_p95_s": st.latency(0.95) if st else None,
             "reconnects": self.reconnects,
         }
@@ -263,6 +267,7 @@ class LiveSession:
         finally:
             self.lifecycle.to(State.LEAVING)
             beating.cancel()
+            self._received = self.sampler.received()  # what the class sent, before the tracks stop
             await self.sampler.stop()  # first: leaving stops tracks, which must not read as camera off
             ticking.cancel()
             await self._quit_meeting()
@@ -474,5 +479,6 @@ class LiveSession:
             report_error=self.report_error, students=len(self.roster.all()),
             samples=st.samples if st else 0, dropped=st.dropped if st else 0,
             deferred=st.deferred if st else 0, slowest_interval_s=st.slowest_interval_s if st else None,
+            received=self._received,
             superseded=self.superseded,
             in_class=self.sampler is not None, data_deleted=self.data_deleted)

@@ -71,6 +71,14 @@ def to_bgr(frame: Any) -> np.ndarray:
     return arr
 
 
+def frame_size(frame: Any) -> tuple[int, int] | None:
+    """(width, height) of an aiortc/PyAV frame or an array, without converting it."""
+    if isinstance(frame, np.ndarray):
+        return (int(frame.shape[1]), int(frame.shape[0])) if frame.ndim >= 2 else None
+    w, h = getattr(frame, "width", None), getattr(frame, "height", None)
+    return (int(w), int(h)) if isinstance(w, int) and isinstance(h, int) else None
+
+
 @dataclass
 class _Slot:
     """One participant: the newest frame and the task draining their track."""
@@ -86,6 +94,9 @@ class _Slot:
     dropped: int = 0
     video_expected_until: float = 0.0  # clock time; until then a missing track is not "camera off"
     track_since: float = 0.0  # clock time the current track arrived
+    track_frames: int = 0  # frames of the current track...
+    first_frame_at: float = 0.0  # ...since its first frame arrived (clock time): the received fps
+    size: tuple[int, int] | None = None  # (width, height) of the newest frame
 
 
 @dataclass
@@ -178,6 +189,7 @@ class Sampler:
         slot.track = track
         slot.frame = None
         slot.track_since = self._clock()
+        slot.track_frames = 0
         slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
 
     def video_off(self, pid: str) -> None:
@@ -195,6 +207,21 @@ class Sampler:
         return {pid: {"frames": s.frames, "samples": s.samples, "fresh": s.fresh, "dropped": s.dropped}
                 for pid, s in self._slots.items()}
 
+    def received(self) -> dict[str, Any]:
+        """Which quality the session receives: median fps and frame size over the students whose
+        current track has delivered frames (fps since that track's first frame)."""
+        now = self._clock()
+        fps, sizes = [], []
+        for slot in self._slots.values():
+            if slot.track is None or slot.track_frames < 2 or now <= slot.first_frame_at:
+                continue
+            fps.append((slot.track_frames - 1) / (now - slot.first_frame_at))
+            if slot.size is not None:
+                sizes.append(slot.size)
+        sizes.sort(key=lambda wh: wh[0] * wh[1])
+        return {"students": len(fps), "fps_median": round(float(np.median(fps)), 1) if fps else None,
+                "size_median": f"{sizes[len(sizes) // 2][0]}x{sizes[len(sizes) // 2][1]}" if sizes else None}
+
     @staticmethod
     def _cancel_drain(slot: _Slot) -> None:
         if slot.task is not None:
@@ -210,6 +237,10 @@ class Sampler:
                 frame = await track.recv()
                 slot.frame = frame
                 slot.received_at = self._clock()
+                if slot.track_frames == 0:
+                    slot.first_frame_at = slot.received_at
+                slot.track_frames += 1
+                slot.size = frame_size(frame)
                 slot.frames += 1
                 self.stats.frames += 1
         except MediaStreamError:
