@@ -212,6 +212,9 @@ class Analyzer:
         name = getattr(self.detector, "name", "?")
         out: dict[str, Any] = {"detector": name, "framing": asdict(framing_for(name)),
                                "settings": asdict(self.settings)}
+        if self.settings.shortcuts.choose_detector and self._fast is not None:
+            fast = getattr(self._fast, "name", "?")  # the per-stream choice: faces found by either
+            out["per_stream"] = {"fast": fast, "fast_framing": asdict(framing_for(fast))}
         if self.settings.emotions:
             out["model_version"] = getattr(self.classifier, "version", "") or "unknown"
             out["uncertain_below"] = self._uncertain_below()
