@@ -110,6 +110,10 @@ def compare_pipelines(ticks: list[list[np.ndarray]], config: Any) -> dict[str, A
         for a, b in zip(results["analyze (no shortcuts)"], results["live (shortcuts)"], strict=True):
             for k, v in _agree(a, b).items():
                 agree[k] = agree.get(k, 0) + v
+            for side, o in (("before", a), ("after", b)):
+                if o.primary is not None:
+                    agree[f"uncertain_{side}"] = agree.get(f"uncertain_{side}", 0) + int(o.primary.uncertain)
+                    agree[f"attentive_{side}"] = agree.get(f"attentive_{side}", 0) + int(bool(o.primary.attentive))
     before = statistics.median(ms["analyze (no shortcuts)"][1:] or ms["analyze (no shortcuts)"])
     after = statistics.median(ms["live (shortcuts)"][1:] or ms["live (shortcuts)"])
     faces = max(1, agree.get("both_faces", 0))
@@ -124,6 +128,9 @@ def compare_pipelines(ticks: list[list[np.ndarray]], config: Any) -> dict[str, A
             "emotion_top_or_both_missing": round(agree.get("emotion_same", 0) / faces, 4),
             "uncertain": round(agree.get("uncertain_same", 0) / faces, 4),
         },
+        # direction of the differences: faces flagged uncertain / read attentive on each side
+        "uncertain_faces": {"before": agree.get("uncertain_before", 0), "after": agree.get("uncertain_after", 0)},
+        "attentive_faces": {"before": agree.get("attentive_before", 0), "after": agree.get("attentive_after", 0)},
         "live_counters": {"mesh_runs": live.timings.mesh_runs, "mesh_reused": live.timings.mesh_reused,
                           "emotion_skipped": live.timings.emotion_skipped,
                           "detector_modes": dict(live.timings.detector_modes)},
