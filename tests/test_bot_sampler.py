@@ -119,6 +119,8 @@ def test_slow_inference_lowers_every_students_rate_evenly_and_never_blocks_the_l
     assert st.deferred >= len(analyze.batches) - 1
     interval = st.effective_interval_s
     assert interval is not None and 0.4 <= interval < 0.7, interval  # 0.4 s inference + 10 % breather
+    assert sampler.slowed_interval(interval) == interval  # over capacity: reported as such
+    assert sampler.slowed_interval(0.052) is None  # within 10 % of the configured 0.05 s: not slowed
     p95 = st.latency(0.95)
     assert p95 is not None and 0.4 <= p95 < 0.8
     parts = sampler.participants()

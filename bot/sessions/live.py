@@ -175,7 +175,8 @@ class LiveSession:
             "samples": st.samples if st else 0,
             "dropped": st.dropped if st else 0,
             "deferred": st.deferred if st else 0,
-            "interval_s": st.effective_interval_s if st else None,
+            # set only while over capacity (every student sampled less often than configured)
+            "interval_s": self.sampler.slowed_interval(st.effective_interval_s) if self.sampler and st else None,
             "received": self.sampler.received() if self.sampler else None,
             "latency_p95_s": st.latency(0.95) if st else None,
             "reconnects": self.reconnects,
@@ -478,7 +479,8 @@ class LiveSession:
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
             samples=st.samples if st else 0, dropped=st.dropped if st else 0,
-            deferred=st.deferred if st else 0, slowest_interval_s=st.slowest_interval_s if st else None,
+            deferred=st.deferred if st else 0, slowest_interval_s=(self.sampler.slowed_interval(st.slowest_interval_s)
+                                if self.sampler and st else None),
             received=self._received,
             superseded=self.superseded,
             in_class=self.sampler is not None, data_deleted=self.data_deleted)

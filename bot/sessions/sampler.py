@@ -207,6 +207,13 @@ class Sampler:
         return {pid: {"frames": s.frames, "samples": s.samples, "fresh": s.fresh, "dropped": s.dropped}
                 for pid, s in self._slots.items()}
 
+    #: the effective interval must exceed the configured one by this factor to count as "slowed"
+    SLOWED = 1.1
+
+    def slowed_interval(self, interval: float | None) -> float | None:
+        """`interval` when it is clearly longer than the configured one (over capacity), else None."""
+        return interval if interval is not None and interval > self.SLOWED * self.interval_s else None
+
     def received(self) -> dict[str, Any]:
         """Which quality the session receives: median fps and frame size over the students whose
         current track has delivered frames (fps since that track's first frame)."""
