@@ -1,6 +1,6 @@
 """Benchmark of the face detector backends on real clips, faceless frames and gallery views.
 
-    .venv/bin/python -m analysis.bench_detect [--json] [--step 5] [--videos DIR]
+    .venv/bin/python -m analysis.bench_detect [--json] [--step 5] [--videos DIR] [--backends yunet,per_stream]
 
 Positives: every `step`-th frame of each clip in ../shared/datasets/videos (one person per
 clip), letterboxed onto a 640x480 canvas as a video call would show it. Negatives: the same
@@ -223,6 +223,21 @@ class DetectorStats:
         }
 
 
+#: The live per-stream choice (`analysis.detectors.per_stream`): BlazeFace / YuNet on half the
+#: frame / YuNet, decided from the stream's last samples. It keeps state, so positives,
+#: negatives and each gallery run get their own instance (each is one stream).
+PER_STREAM = "per_stream"
+
+
+def build(name: str) -> FaceDetector:
+    """A backend by name, or the live per-stream choice for `PER_STREAM`."""
+    if name == PER_STREAM:
+        from analysis.detectors.per_stream import StreamDetector
+
+        return StreamDetector(make_detector("blazeface"), make_detector("yunet"))
+    return make_detector(name)
+
+
 def timed(detector: FaceDetector, frame: np.ndarray) -> tuple[list[Detection], float]:
     start = time.perf_counter()
     found = detector.detect(frame)
@@ -230,7 +245,8 @@ def timed(detector: FaceDetector, frame: np.ndarray) -> tuple[list[Detection], f
 
 
 def bench_single(
-    detectors: dict[str, FaceDetector], videos: list[Path], step: int, rooms: int, mesh: bool
+    detectors: dict[str, FaceDetector], videos: list[Path], step: int, rooms: int, mesh: bool,
+    negative_detectors: dict[str, FaceDetector] | None = None,
 ) -> dict[str, DetectorStats]:
     """Positive frames, painted-over negatives and empty rooms through every backend.
 
@@ -238,6 +254,7 @@ def bench_single(
     mesh runs on the default backend's face (eye state and its cost).
     """
     stats = {name: DetectorStats() for name in detectors}
+    negatives = negative_detectors or detectors
     rng = np.random.default_rng(0)
     face_mesh = None
     default = resolve_name(DEFAULT_DETECTOR)
@@ -264,9 +281,9 @@ def bench_single(
                         _mesh_sample(face_mesh, frame, found[0], s)
             if boxes:
                 negative = paint_over(frame, head_region(boxes, frame.shape), rng)
-                _count_negative(detectors, stats, negative)
+                _count_negative(negatives, stats, negative)
     for seed in range(rooms):
-        _count_negative(detectors, stats, render_empty_room(seed))
+        _count_negative(negatives, stats, render_empty_room(seed))
     return stats
 
 
@@ -416,7 +433,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=int, default=5, help="use every STEP-th frame (default 5)")
     parser.add_argument("--videos", type=Path, default=VIDEOS, help="folder of .mp4 clips")
     parser.add_argument("--rooms", type=int, default=80, help="synthetic empty rooms (default 80)")
-    parser.add_argument("--backends", default=",".join(DETECTOR_NAMES), help="comma-separated names")
+    parser.add_argument("--backends", default=",".join(DETECTOR_NAMES), help="comma-separated names; "
+                        f"{PER_STREAM} = the live per-stream choice (BlazeFace / YuNet)")
     parser.add_argument("--no-gallery", action="store_true", help="skip the 2x2 / 3x3 tracking runs")
     parser.add_argument("--no-mesh", action="store_true", help="skip the face-mesh eye-state check")
     args = parser.parse_args(argv)
@@ -425,16 +443,21 @@ def main(argv: list[str] | None = None) -> int:
     if not videos:
         print(f"no clips in {args.videos}: skipping the detector benchmark", file=sys.stderr)
         return 0
-    detectors = {name: make_detector(name) for name in args.backends.split(",") if name}
-    for detector in detectors.values():  # first calls allocate buffers: keep them out of the timings
-        detector.detect(letterbox_to(next(sample_frames(videos[0], 1)), CANVAS))
-    stats = bench_single(detectors, videos, args.step, args.rooms, mesh=not args.no_mesh)
+    names = [name for name in args.backends.split(",") if name]
+    detectors = {name: build(name) for name in names}
+    negative_detectors = {name: build(name) if name == PER_STREAM else detectors[name] for name in names}
+    for name, detector in detectors.items():  # first calls allocate buffers: keep them out of the timings
+        if name != PER_STREAM:
+            detector.detect(letterbox_to(next(sample_frames(videos[0], 1)), CANVAS))
+    stats = bench_single(detectors, videos, args.step, args.rooms, mesh=not args.no_mesh,
+                         negative_detectors=negative_detectors)
     single = {name: s.summary() for name, s in stats.items()}
     gallery: GalleryResults = {}
     if not args.no_gallery:
         for name, detector in detectors.items():
             gallery[name] = {
-                f"{cols}x{cols}": bench_gallery(detector, gallery_frames(videos, args.step, cols), cols)
+                f"{cols}x{cols}": bench_gallery(build(name) if name == PER_STREAM else detector,
+                                                gallery_frames(videos, args.step, cols), cols)
                 for cols in (2, 3)
             }
     if args.json:

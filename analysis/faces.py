@@ -35,7 +35,7 @@ class FoundFace:
     crop_box: tuple[float, float, float, float]  # (x, y, w, h), may reach beyond the frame
 
 
-def _as_found(d: Detection) -> FoundFace:
+def as_found(d: Detection) -> FoundFace:
     x, y, w, h = d.box
     return FoundFace(d, (float(x), float(y), float(w), float(h)))
 
@@ -44,7 +44,7 @@ def _area(d: Detection) -> int:
     return d.box[2] * d.box[3]
 
 
-def _touches_edge(box: tuple[int, int, int, int], w: int, h: int) -> bool:
+def touches_edge(box: tuple[int, int, int, int], w: int, h: int) -> bool:
     x, y, bw, bh = box
     return x <= 0 or y <= 0 or x + bw >= w or y + bh >= h
 
@@ -55,8 +55,8 @@ def find_faces(detector: FaceDetector, frame_bgr: np.ndarray, pad: float = PAD) 
 
     h, w = frame_bgr.shape[:2]
     found = sorted(detector.detect(frame_bgr), key=_area, reverse=True)
-    if pad <= 0 or (found and not _touches_edge(found[0].box, w, h)):
-        return [_as_found(d) for d in found]
+    if pad <= 0 or (found and not touches_edge(found[0].box, w, h)):
+        return [as_found(d) for d in found]
     p = round(pad * max(h, w))
     big = cv2.copyMakeBorder(frame_bgr, p, p, p, p, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3)
     k = max(1.0, MIN_SEARCH_SIDE / max(big.shape[:2]))
@@ -71,7 +71,7 @@ def find_faces(detector: FaceDetector, frame_bgr: np.ndarray, pad: float = PAD) 
         kps = tuple((name, (px / k - p, py / k - p)) for name, (px, py) in d.keypoints)
         again.append(FoundFace(Detection(box=box, score=d.score, keypoints=kps), (x - p, y - p, bw, bh)))
     if not again:
-        return [_as_found(d) for d in found]
+        return [as_found(d) for d in found]
     return sorted(again, key=lambda f: _area(f.detection), reverse=True)
 
 

@@ -46,6 +46,11 @@ class AnalysisSection(_Section):
     min_face_px: int = Field(default=40, ge=8, le=1000)
     model_dir: str | None = None
     batch_size: int = Field(default=64, ge=1, le=1024)
+    # Live-only shortcuts (docs/bot.md "Cost model"); `classpulse analyze`/`evaluate` never use them.
+    live_choose_detector: bool = True  # per stream: BlazeFace for one large face, YuNet otherwise
+    live_mesh_every: int = Field(default=3, ge=1, le=100)  # face mesh every Nth sample of a face...
+    live_mesh_move: float = Field(default=0.1, ge=0, le=10)  # ...or when its box moved this share of its size
+    live_skip_uncertain_emotion: bool = True  # no emotion call for a face already flagged uncertain
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -109,6 +114,12 @@ class ClassroomSection(_Section):
     max_pending_per_client: int = Field(default=10, ge=0, le=1000)
     # WHIP offers per client address and minute, counted in the database across every node (0: off)
     offers_per_minute_per_client: int = Field(default=30, ge=0, le=100_000)
+    # What the join page publishes: the analysis reads one frame per student per second at most
+    # and needs faces of ~100 px, so more costs the bot receive CPU for nothing (docs/bot.md).
+    publish_width: int = Field(default=640, ge=160, le=1920)
+    publish_height: int = Field(default=480, ge=120, le=1080)
+    publish_fps: int = Field(default=5, ge=1, le=30)
+    publish_max_kbps: int = Field(default=300, ge=50, le=4000)
 
 
 class JanusSection(_Section):

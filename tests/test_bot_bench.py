@@ -44,3 +44,48 @@ def test_format_result_shows_the_headline_numbers() -> None:
                           "peak_rss_mb": 900.0, "analysis_ms_per_sample": {"detect": 12.0}})
     assert "0.99" in text and "2.0%" in text and "0.3 s" in text and "900.0 MB" in text
     assert "detect 12.0 ms" in text
+
+
+def test_profile_classroom_sends_what_the_join_page_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[BenchOptions] = []
+    monkeypatch.setattr(bench, "run_bench", lambda opts: seen.append(opts) or {
+        "students": 2, "size": "640x480", "fps": opts.fps, "seconds": 1.0, "samples_per_student_per_s": 1.0,
+        "dropped_share": 0.0, "cpu_percent": 1.0, "peak_rss_mb": 1.0})
+    assert main(["--set", "classroom.publish_fps=4", "bench", "--students", "2", "--profile", "classroom"]) == 0
+    assert (seen[0].size, seen[0].fps, seen[0].bitrate, seen[0].profile) == ((640, 480), 4, 300_000, "classroom")
+    assert main(["bench", "--students", "2"]) == 0
+    assert (seen[1].size, seen[1].fps, seen[1].profile) == ((640, 480), 15, "custom")
+
+
+def test_profile_classroom_refuses_its_own_fps(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--students", "2", "--profile", "classroom", "--fps", "15"]) == 2
+    assert "leave out --fps and --size" in capsys.readouterr().err
+
+
+def _snap(t: float, per: dict[str, int], **kw: float) -> dict[str, object]:
+    return {"t": t, "per_student": per, **kw}
+
+
+def test_received_fps_counts_missing_students_as_zero_and_lost_ones() -> None:
+    from bot.bench.bot import alive, received_fps, validity
+
+    a = _snap(0.0, {"a": 0, "b": 0, "c": 0})
+    b = _snap(10.0, {"a": 150, "b": 140, "c": 20})
+    assert received_fps(a, b, students=4) == {"min": 0.0, "median": 8.0}  # d never arrived
+    c = _snap(8.0, {"a": 120, "b": 110, "c": 20})  # c stopped before the window's end
+    assert alive(c, b) == 2
+    assert validity({"min": 14.0, "median": 14.9}, 15) == (True, "")
+    ok, why = validity({"min": 2.0, "median": 13.4}, 15)
+    assert not ok and "below 0.9x" in why
+
+
+def test_format_result_shows_validity_freshness_and_processes() -> None:
+    text = format_result({"students": 5, "size": "640x480", "fps": 5, "seconds": 20.0,
+                          "samples_per_student_per_s": 0.99, "dropped_share": 0.0, "dropped": 0,
+                          "cpu_percent": 40.0, "peak_rss_mb": 900.0, "valid": False,
+                          "invalid_reason": "received 3.1 fps", "fresh_share": 0.97,
+                          "fps_received_per_student": {"min": 2.0, "median": 3.1}, "students_lost": 1,
+                          "processes": [{"role": "bot", "cpu_percent": 40.0, "rss_mb": 900.0}],
+                          "loop_lag_ms": {"p50": 1.0, "p95": 9.0, "max": 30.0}, "profile": "classroom"})
+    assert "INVALID: received 3.1 fps" in text and "0.97" in text and "median 3.1" in text
+    assert "students lost               1" in text and "bot 40.0 % / 900.0 MB" in text

@@ -39,6 +39,9 @@ def test_progress_line() -> None:
     assert line.endswith("p95 latency 0.23 s")
     assert progress_line({"state": "in_class", "elapsed_s": 5, "present": 1, "students": 1, "samples": 1,
                           "dropped": 0, "latency_p95_s": None, "reconnects": 2}).endswith("reconnects 2")
+    slowed = progress_line({"state": "in_class", "elapsed_s": 5, "present": 40, "students": 40, "samples": 80,
+                            "dropped": 0, "latency_p95_s": 1.2, "deferred": 3, "interval_s": 1.34})
+    assert slowed.endswith("over capacity: 1 sample per student every 1.3 s")
 
 
 @pytest.mark.slow  # three interpreter start-ups

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -94,6 +95,11 @@ def test_join_page_shows_class_and_notice_escaped() -> None:
         html = await res.text()
         assert res.status == 200 and "Maths 7B" in html
         assert "No video or pictures are stored" in html and "/whip/" in html
+        # asks for what the analysis needs (classroom.publish_*): 640x480 at 5 fps, 300 kbps at most
+        publish = json.loads(html.split("const publish = ", 1)[1].split(";", 1)[0])
+        assert publish == {"width": 640, "height": 480, "fps": 5, "max_bitrate": 300000}
+        assert "frameRate: {ideal: publish.fps, max: publish.fps}" in html
+        assert "maxFramerate: publish.fps" in html and "sender.setParameters(params)" in html
         assert (await client.get("/join/nope-nope")).status == 404
         assert (await client.get("/join/%3Cscript%3E")).status == 404
 

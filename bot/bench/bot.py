@@ -33,6 +33,46 @@ from bot.web.app import classroom_key, init_app
 
 CODE = "bench"
 SETTLE_S = 3.0  # after the last first frame: let jitter buffers and the first ticks settle
+ALIVE_S = 2.0  # a student counts as still streaming when frames arrived in the window's last ALIVE_S
+LAG_PROBE_S = 0.05  # the event-loop lag probe sleeps this long and measures the overshoot
+VALID_FPS_SHARE = 0.9  # a run whose students were received below 0.9x the sent fps is invalid
+
+
+class LagProbe:
+    """Event-loop lag: how late a `LAG_PROBE_S` sleep wakes up (receiving shares this loop)."""
+
+    def __init__(self) -> None:
+        self.lags: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            self.lags.append(loop.time() - t0 - LAG_PROBE_S)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _rss_mb(pid: int | str = "self") -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _no_analysis(samples: Any) -> list[Any]:
+    """The receive-only run's analyser: nothing (it also never ticks; see `run`)."""
+    return []
 
 
 def _cpu_s(pid: int | None = None) -> float:
@@ -75,15 +115,19 @@ class _Probe:
         t = getattr(self.analyzer, "timings", None)
         if t is None:
             return {}
-        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples}
+        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
+                "faces": t.faces, "mesh_runs": t.mesh_runs, "mesh_reused": t.mesh_reused,
+                "emotion_skipped": t.emotion_skipped, **{f"mode_{k}": v for k, v in t.detector_modes.items()}}
 
 
-def _snapshot(session: LiveSession, load_pid: int, probe: _Probe) -> dict[str, Any]:
+def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None) -> dict[str, Any]:
     assert session.sampler is not None
     st = session.sampler.stats
     return {"t": time.monotonic(), "cpu": _cpu_s(), "load_cpu": _cpu_s(load_pid), "samples": st.samples,
             "dropped": st.dropped, "frames": st.frames, "latencies": len(st.latencies),
-            "timings": probe.timings()}
+            "fresh": st.fresh, "deferred": st.deferred, "inferences": st.inferences,
+            "per_student": {pid: p["frames"] for pid, p in session.sampler.participants().items()},
+            "lags": len(lag.lags) if lag else 0, "timings": probe.timings(), "load_pid": load_pid}
 
 
 def _stage_ms(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
@@ -95,13 +139,53 @@ def _stage_ms(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
     return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify")}
 
 
-def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students: int) -> dict[str, Any]:
-    """The benchmark's numbers for the window between snapshots `a` and `b`."""
+def _quantiles(values: list[float], *qs: float, scale: float = 1.0, digits: int = 4) -> list[float | None]:
+    v = sorted(values)
+    return [round(scale * v[min(len(v) - 1, int(q * len(v)))], digits) if v else None for q in qs]
+
+
+def received_fps(a: dict[str, Any], b: dict[str, Any], students: int) -> dict[str, float | None]:
+    """Frames per second received per student in the window: min and median over `students`
+    (a student missing from either snapshot received nothing there)."""
+    wall = b["t"] - a["t"]
+    rates = sorted((b["per_student"].get(pid, 0) - a["per_student"].get(pid, 0)) / wall for pid in b["per_student"])
+    rates = [0.0] * max(0, students - len(rates)) + rates
+    if not rates:
+        return {"min": None, "median": None}
+    return {"min": round(rates[0], 2), "median": round(rates[len(rates) // 2] if len(rates) % 2 else
+                                                        (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2, 2)}
+
+
+def alive(c: dict[str, Any], b: dict[str, Any]) -> int:
+    """Students whose frames still arrived between snapshots `c` and `b` (the window's end)."""
+    return sum(1 for pid, n in b["per_student"].items() if n > c["per_student"].get(pid, 0))
+
+
+def validity(fps: dict[str, float | None], sent_fps: float | None) -> tuple[bool, str]:
+    """A run is valid only when the median student was received at >= 0.9x the fps sent."""
+    if sent_fps is None:
+        return True, ""
+    median = fps["median"]
+    if median is None or median < VALID_FPS_SHARE * sent_fps:
+        return False, f"received {median} fps per student (median) of {sent_fps} sent: below {VALID_FPS_SHARE}x"
+    return True, ""
+
+
+def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students: int,
+            c: dict[str, Any] | None = None, sent_fps: float | None = None,
+            lag: LagProbe | None = None) -> dict[str, Any]:
+    """The benchmark's numbers for the window between snapshots `a` and `b` (`c`: ALIVE_S before `b`)."""
     assert session.sampler is not None
     st = session.sampler.stats
     wall = b["t"] - a["t"]
     lat = sorted(list(st.latencies)[a["latencies"] - b["latencies"]:] if b["latencies"] > a["latencies"] else [])
     samples, dropped = b["samples"] - a["samples"], b["dropped"] - a["dropped"]
+    fresh = b["fresh"] - a["fresh"]
+    fps = received_fps(a, b, students)
+    valid, why = validity(fps, sent_fps)
+    lags = lag.lags[a["lags"]:b["lags"]] if lag else []
+    p50_lag, p95_lag = _quantiles(lags, 0.5, 0.95, scale=1000, digits=1)
+    load_pid = b.get("load_pid")
 
     def q(p: float) -> float | None:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))], 4) if lat else None
@@ -110,8 +194,29 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "students": students,
         "streaming": sum(1 for p in session.sampler.participants().values() if p["frames"] > 0),
         "seconds": round(wall, 2),
-        # only samples that carried a frame count: a frozen stream sampled as "camera off" is no sample
-        "samples_per_student_per_s": round(len(lat) / students / wall, 4),
+        # honest counting: only samples whose detection ran on a frame received since that
+        # student's previous sample count (a repeated or frozen frame is no new sample)
+        "samples_per_student_per_s": round(fresh / students / wall, 4),
+        "samples_with_any_frame_per_student_per_s": round(len(lat) / students / wall, 4),
+        "fresh_share": round(fresh / len(lat), 4) if lat else None,
+        "students_lost": students - alive(c, b) if c is not None else None,
+        "fps_sent": sent_fps,
+        "fps_received_per_student": fps,
+        # which quality the bot received: median fps since each track's first frame and frame size
+        "video_received": session.sampler.received(),
+        "valid": valid,
+        "invalid_reason": why,
+        "deferred_ticks": b["deferred"] - a["deferred"],
+        # seconds between one student's samples in the window (the configured interval unless over capacity)
+        "sample_interval_s": round(wall / n, 3) if (n := b["inferences"] - a["inferences"]) else None,
+        "loop_lag_ms": {"p50": p50_lag, "p95": p95_lag, "max": round(1000 * max(lags), 1) if lags else None},
+        "processes": [
+            {"role": "bot (receive + event loop + analysis)",
+             "cpu_percent": round(100 * (b["cpu"] - a["cpu"]) / wall, 1), "rss_mb": _rss_mb()},
+            {"role": "load generator (not the bot)",
+             "cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
+             "rss_mb": _rss_mb(load_pid) if load_pid else None},
+        ],
         "samples_total": samples,
         "dropped": dropped,
         "dropped_share": round(dropped / (samples + dropped), 4) if samples + dropped else 0.0,
@@ -122,6 +227,9 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "load_generator_cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "analysis_ms_per_sample": _stage_ms(a, b),
+        # what the live shortcuts did in the window (mode_fast/half/full: the per-stream detector)
+        "analysis_counts": {k: v - a["timings"].get(k, 0) for k, v in b["timings"].items()
+                            if k not in ("detect", "signals", "classify")},
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
@@ -130,9 +238,11 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="cp-bench-"))
     config = load_config(args.config, overrides=[
-        *args.set, f"store.url=sqlite:///{tmp}/bench.db", f"classroom.host={args.host}",
+        *args.set, *(["analysis.sample_interval_s=60"] if args.receive_only else []),
+        f"store.url=sqlite:///{tmp}/bench.db", f"classroom.host={args.host}",
         f"classroom.port={args.port}", f"classroom.max_students={max(args.students, 1)}",
         "classroom.max_pending_per_client=0",  # every simulated student publishes from this machine
+        "classroom.offers_per_minute_per_client=0",  # … so the per-address rate limit is off for the bench
         f"reports.out_dir={tmp}/reports"])
     app = init_app(config)
     runner = web.AppRunner(app)
@@ -140,8 +250,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await web.TCPSite(runner, args.host, args.port).start()
     base = f"http://{args.host}:{args.port}"
     probe = _Probe(config)
+    factory: Any = (lambda: _no_analysis) if args.receive_only else probe
     session = LiveSession(ClassroomConnector(app[classroom_key], CODE, "Benchmark", base), config,
-                          Store(config.store.url), class_name="Benchmark", analyze_factory=probe, render=None)
+                          Store(config.store.url), class_name="Benchmark", analyze_factory=factory, render=None)
+    lag = LagProbe()
     task = asyncio.ensure_future(session.run())
     load: asyncio.subprocess.Process | None = None
     try:
@@ -154,12 +266,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # the sampler keeps the last 20 000 latencies; the window must see all of its own
         session.sampler.stats.latencies = deque(session.sampler.stats.latencies)
         waited = await _until_all_streaming(session, args.students, 30 + 2 * args.students)
+        lag.start()
         await asyncio.sleep(SETTLE_S)
-        a = _snapshot(session, load.pid, probe)
-        await asyncio.sleep(args.seconds)
-        b = _snapshot(session, load.pid, probe)
-        result = measure(session, a, b, args.students) | {"connect_s": round(waited, 2)}
+        a = _snapshot(session, load.pid, probe, lag)
+        await asyncio.sleep(max(0.0, args.seconds - ALIVE_S))
+        c = _snapshot(session, load.pid, probe, lag)
+        await asyncio.sleep(min(ALIVE_S, args.seconds))
+        b = _snapshot(session, load.pid, probe, lag)
+        result = measure(session, a, b, args.students, c=c, sent_fps=args.fps_sent, lag=lag) | {
+            "connect_s": round(waited, 2), "receive_only": args.receive_only}
     finally:
+        lag.stop()
         session.request_leave()
         await asyncio.wait_for(task, 60)
         if load is not None:
@@ -187,6 +304,9 @@ def main() -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--config")
     p.add_argument("--set", action="append", default=[])
+    p.add_argument("--fps-sent", type=float, help="fps each student sends (the run is invalid below 0.9x)")
+    p.add_argument("--receive-only", action="store_true",
+                   help="no analysis at all: the bot only receives (the cost model's receive CPU)")
     json.dump(asyncio.run(run(p.parse_args())), sys.stdout)
     print()
 

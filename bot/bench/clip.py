@@ -43,17 +43,18 @@ def _frames(paths: Sequence[Path], size: tuple[int, int], fps: float) -> Iterato
 
 
 def make_clip(sources: Sequence[Path], size: tuple[int, int], fps: int, seconds: float,
-              folder: Path | None = None, base_s: float = BASE_S) -> Path:
-    """A VP8 (IVF) file of at least `seconds` at `size` and `fps`, reused when already made."""
+              folder: Path | None = None, base_s: float = BASE_S, bitrate: int = BITRATE) -> Path:
+    """A VP8 (IVF) file of at least `seconds` at `size`, `fps` and `bitrate` (bit/s), reused when already made."""
     if not sources:
         raise FileNotFoundError("no source videos for the benchmark clip")
     folder = folder or cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha1(repr([(str(p), p.stat().st_size) for p in sources]).encode()).hexdigest()[:10]
-    out = folder / f"students-{key}-{size[0]}x{size[1]}-{fps}fps-{int(seconds)}s-{int(base_s)}b.ivf"
+    rate = "" if bitrate == BITRATE else f"-{bitrate // 1000}k"
+    out = folder / f"students-{key}-{size[0]}x{size[1]}-{fps}fps{rate}-{int(seconds)}s-{int(base_s)}b.ivf"
     if out.exists():
         return out
-    base = _encode(sources, size, fps, min(seconds, base_s))
+    base = _encode(sources, size, fps, min(seconds, base_s), bitrate)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     total = int(seconds * fps)
     with av.open(str(tmp), mode="w", format="ivf") as container:
@@ -72,14 +73,15 @@ def make_clip(sources: Sequence[Path], size: tuple[int, int], fps: int, seconds:
     return out
 
 
-def _encode(sources: Sequence[Path], size: tuple[int, int], fps: int, seconds: float) -> list[tuple[bytes, bool]]:
+def _encode(sources: Sequence[Path], size: tuple[int, int], fps: int, seconds: float,
+            bitrate: int = BITRATE) -> list[tuple[bytes, bool]]:
     """`seconds` of the source clips as VP8 packets (payload, keyframe), first one a keyframe."""
     codec = av.CodecContext.create("libvpx", "w")
     codec.width, codec.height = size
     codec.pix_fmt = "yuv420p"
     codec.time_base = fractions.Fraction(1, fps)
     codec.framerate = fractions.Fraction(fps, 1)
-    codec.bit_rate = BITRATE
+    codec.bit_rate = bitrate
     codec.gop_size = int(KEYFRAME_EVERY_S * fps)
     codec.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
     packets: list[tuple[bytes, bool]] = []

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.bench.clip import make_clip
+from bot.bench.clip import BITRATE, make_clip
 from bot.sim.netns import namespace
 from model.datasets import REPO_ROOT as REPO
 from model.datasets import videos_dir
@@ -43,6 +44,19 @@ class BenchOptions:
     videos: tuple[Path, ...] = ()
     config: str | None = None
     overrides: tuple[str, ...] = ()
+    bitrate: int = BITRATE  # bit/s of the students' clip
+    profile: str = "custom"  # "classroom": what the built-in join page sends (`classroom_profile`)
+    receive_only: bool = False  # no analysis: what receiving alone costs (the cost model)
+    spy: Path | None = None  # py-spy's collapsed stacks of the bot process go here (py-spy installed)
+
+
+PROFILES = ("custom", "classroom")
+
+
+def classroom_profile(config: Any) -> tuple[tuple[int, int], int, int]:
+    """(size, fps, bit/s) the built-in join page asks the browser to send (`classroom.publish_*`)."""
+    c = config.classroom
+    return (c.publish_width, c.publish_height), c.publish_fps, c.publish_max_kbps * 1000
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -64,10 +78,17 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     videos = list(opts.videos) or sorted(SHARED_VIDEOS.glob("*.mp4"))
     if not videos:
         raise BenchError(f"no face videos: pass --videos or put *.mp4 files in {SHARED_VIDEOS}")
-    clip = make_clip(videos, opts.size, opts.fps, opts.seconds + CLIP_MARGIN_S)
+    clip = make_clip(videos, opts.size, opts.fps, opts.seconds + CLIP_MARGIN_S, bitrate=opts.bitrate)
     with namespace("cpbench") as ns:
         cmd = [sys.executable, "-m", "bot.bench.bot", "--students", str(opts.students),
-               "--seconds", str(opts.seconds), "--clip", str(clip), "--host", ns.address]
+               "--seconds", str(opts.seconds), "--clip", str(clip), "--host", ns.address,
+               "--fps-sent", str(opts.fps)]
+        if opts.receive_only:
+            cmd.append("--receive-only")
+        if opts.spy is not None:
+            spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+            cmd = [spy, "record", "--format", "raw", "--rate", "50", "--nonblocking", "--threads", "--output",
+                   str(opts.spy), "--", *cmd]
         if opts.config:
             cmd += ["--config", opts.config]
         for o in opts.overrides:
@@ -78,8 +99,9 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     lines = res.stdout.strip().splitlines()
     if res.returncode != 0 or not lines:
         raise BenchError(f"the bot side failed (exit {res.returncode}): {res.stderr.strip()[-2000:]}")
-    out: dict[str, Any] = json.loads(lines[-1])
-    out.update(fps=opts.fps, size=f"{opts.size[0]}x{opts.size[1]}")
+    out: dict[str, Any] = json.loads(next(line for line in reversed(lines) if line.startswith("{")))
+    out.update(fps=opts.fps, size=f"{opts.size[0]}x{opts.size[1]}", bitrate_kbps=opts.bitrate // 1000,
+               profile=opts.profile)
     return out
 
 
@@ -91,7 +113,13 @@ def format_result(r: dict[str, Any]) -> str:
     """A short human-readable summary of one run."""
     lat = f"{_fmt(r.get('latency_p50_s'), ' s')} / {_fmt(r.get('latency_p95_s'), ' s')}"
     stages: dict[str, float] = r.get("analysis_ms_per_sample") or {}
+    fps = r.get("fps_received_per_student") or {}
+    lag = r.get("loop_lag_ms") or {}
+    procs = ", ".join(f"{p['role']} {p['cpu_percent']} % / {p['rss_mb']} MB" for p in r.get("processes") or [])
+    validity = "valid" if r.get("valid", True) else f"INVALID: {r.get('invalid_reason')}"
     return "\n".join([
+        f"run                         {validity} (profile {r.get('profile', 'custom')}, "
+        f"{r.get('bitrate_kbps', '?')} kbps sent)",
         f"students                    {r['students']} ({r.get('streaming', '?')} streaming) at "
         f"{r.get('size')} {r.get('fps')} fps, {r['seconds']} s measured",
         f"samples per student per s   {r['samples_per_student_per_s']}",
@@ -102,4 +130,13 @@ def format_result(r: dict[str, Any]) -> str:
         f"load generator {r.get('load_generator_cpu_percent')} %)",
         f"bot peak RSS                {r['peak_rss_mb']} MB",
         "analysis per sample         " + (", ".join(f"{k} {v} ms" for k, v in stages.items()) or "-"),
+        f"fresh samples               {_fmt(r.get('fresh_share'))} (share whose frame was new)",
+        f"received fps per student    min {_fmt(fps.get('min'))} / median {_fmt(fps.get('median'))}",
+        f"students lost               {_fmt(r.get('students_lost'))}",
+        f"video received              median {_fmt((r.get('video_received') or {}).get('fps_median'))} fps at "
+        f"{_fmt((r.get('video_received') or {}).get('size_median'))}",
+        f"sampling interval           {_fmt(r.get('sample_interval_s'), ' s')} "
+        f"({r.get('deferred_ticks', 0)} ticks deferred: over capacity every student is sampled less often)",
+        f"event-loop lag p50/p95/max  {_fmt(lag.get('p50'))} / {_fmt(lag.get('p95'))} / {_fmt(lag.get('max'))} ms",
+        f"processes                   {procs or '-'}",
     ])

@@ -46,9 +46,12 @@ def progress_line(p: dict[str, Any]) -> str:
     share = 100.0 * p["dropped"] / total if total else 0.0
     p95 = "-" if p["latency_p95_s"] is None else f"{p['latency_p95_s']:.2f} s"
     reconnects = f"  reconnects {p['reconnects']}" if p.get("reconnects") else ""
+    slowed = ""
+    if p.get("deferred") and p.get("interval_s"):
+        slowed = f"  over capacity: 1 sample per student every {p['interval_s']:.1f} s"
     return (f"{p['state']:<10} {elapsed // 3600:02d}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}  "
             f"students {p['present']} present / {p['students']} seen  samples {p['samples']}  "
-            f"dropped {p['dropped']} ({share:.1f}%)  p95 latency {p95}{reconnects}")
+            f"dropped {p['dropped']} ({share:.1f}%)  p95 latency {p95}{reconnects}{slowed}")
 
 
 async def _show_progress(runner: SessionRunner, session_id: str, out: TextIO, every_s: float) -> None:
@@ -115,8 +118,15 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
         assert outcome is not None, "a CLI session is never superseded"
         if outcome.result is not None and outcome.result.in_class:
             r = outcome.result
+            slowed = ""
+            if r.deferred and r.slowest_interval_s:
+                slowed = (f"; over capacity, every student was sampled less often (at the slowest once "
+                          f"every {r.slowest_interval_s:.1f} s, {r.deferred} ticks deferred)")
+            got = r.received or {}
+            quality = (f"; video received: median {got['fps_median']} fps at {got['size_median']}"
+                       if got.get("fps_median") is not None else "")
             print(("\n" if out.isatty() else "") + f"classpulse: {r.students} students, {r.samples} samples, "
-                  f"{r.dropped} dropped", file=out, flush=True)
+                  f"{r.dropped} dropped{slowed}{quality}", file=out, flush=True)
         return outcome
     finally:
         await loop.run_in_executor(None, store.close)

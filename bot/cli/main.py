@@ -124,17 +124,27 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
-    from bot.bench.live import BenchError, BenchOptions, format_result, parse_size, run_bench
+    from bot.bench.clip import BITRATE
+    from bot.bench.live import BenchError, BenchOptions, classroom_profile, format_result, parse_size, run_bench
 
-    try:
-        size = parse_size(args.size)
-    except ValueError as exc:
-        raise CliError(f"--size: {exc}") from None
-    if args.students < 1 or args.fps < 1 or args.seconds <= 0:
+    bitrate = BITRATE
+    if args.profile == "classroom":
+        if args.fps is not None or args.size is not None:
+            raise CliError("--profile classroom sends what the join page sends (classroom.publish_*): "
+                           "leave out --fps and --size")
+        size, fps, bitrate = classroom_profile(config)
+    else:
+        try:
+            size = parse_size(args.size or "640x480")
+        except ValueError as exc:
+            raise CliError(f"--size: {exc}") from None
+        fps = 15 if args.fps is None else args.fps
+    if args.students < 1 or fps < 1 or args.seconds <= 0:
         raise CliError("--students, --fps and --seconds must be positive")
-    opts = BenchOptions(students=args.students, fps=args.fps, size=size, seconds=args.seconds,
+    opts = BenchOptions(students=args.students, fps=fps, size=size, seconds=args.seconds,
                         videos=tuple(Path(v) for v in args.videos or ()), config=args.config,
-                        overrides=tuple(args.overrides))
+                        overrides=tuple(args.overrides), bitrate=bitrate, profile=args.profile,
+                        receive_only=args.receive_only, spy=Path(args.spy) if args.spy else None)
     try:
         result = run_bench(opts)
     except BenchError as exc:
@@ -578,8 +588,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "samples per student per second, dropped-sample share, frame-to-"
                                    "observation latency p50/p95, the bot's CPU and peak RSS.")
     b.add_argument("--students", type=int, required=True, help="simulated students")
-    b.add_argument("--fps", type=int, default=15, help="frames per second each student sends (default 15)")
-    b.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
+    b.add_argument("--fps", type=int, help="frames per second each student sends (default 15)")
+    b.add_argument("--size", help="video size WxH (default 640x480)")
+    b.add_argument("--profile", choices=("custom", "classroom"), default="custom",
+                   help="classroom: students send what the built-in join page sends (classroom.publish_*: "
+                        "640x480 at 5 fps, 300 kbps by default)")
+    b.add_argument("--receive-only", action="store_true",
+                   help="no analysis: measure what receiving the students alone costs the bot")
+    b.add_argument("--spy", metavar="FILE", help="record the bot process with py-spy (collapsed stacks to FILE)")
     b.add_argument("--seconds", type=float, default=60.0, help="measured steady window (default 60)")
     b.add_argument("--videos", nargs="*", metavar="VIDEO", help="source face videos (default: shared videos)")
     b.add_argument("--json", action="store_true", help="print one JSON document")

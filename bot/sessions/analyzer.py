@@ -1,7 +1,8 @@
 """The analyser a session runs, built from the configuration, and the record of what it ran with.
 
 `settings_from` is the one mapping from `config.analysis` to the pipeline's settings, used
-by live sessions, `classpulse analyze` and the demo alike. `run_settings` is what a session
+by `classpulse analyze` and the demo; live sessions add the live-only shortcuts
+(`live_settings_from`). `run_settings` is what a session
 stores about itself (model version and settings), so a report or a term trend can say when
 either changed.
 """
@@ -29,13 +30,31 @@ def settings_from(config: Config) -> Any:
                     model_dir=a.model_dir, batch_size=a.batch_size)
 
 
+def live_settings_from(config: Config) -> Any:
+    """`settings_from` plus the live-only shortcuts of `config.analysis` (never for analyze/evaluate).
+
+    Choosing the detector per stream needs YuNet as the configured detector; with any other
+    (e.g. "auto" where yuface is missing, which means BlazeFace) that shortcut stays off.
+    """
+    from dataclasses import replace
+
+    from analysis.detect import resolve_name
+    from analysis.pipeline import Shortcuts
+
+    a = config.analysis
+    choose = a.live_choose_detector and resolve_name(a.detector) == "yunet"
+    return replace(settings_from(config), shortcuts=Shortcuts(
+        choose_detector=choose, mesh_every=a.live_mesh_every, mesh_move=a.live_mesh_move,
+        skip_uncertain_emotion=a.live_skip_uncertain_emotion))
+
+
 def analyzer_factory(config: Config) -> Callable[[], Analyze]:
     """Builds the real analyser inside the worker thread, loading the model before class starts."""
 
     def make() -> Analyze:
         from analysis.pipeline import Analyzer
 
-        analyzer = Analyzer(settings_from(config))
+        analyzer = Analyzer(live_settings_from(config))
         if config.analysis.emotions:
             _ = analyzer.classifier  # load now, not at the first face
         return analyzer.analyze

@@ -86,6 +86,12 @@ class SessionResult:
     students: int = 0
     samples: int = 0
     dropped: int = 0
+    #: ticks that waited for the previous inference (over capacity: every student sampled less
+    #: often) and the slowest effective interval seen between samples, seconds
+    deferred: int = 0
+    slowest_interval_s: float | None = None
+    #: the video quality received at the end of class: {"students", "fps_median", "size_median"}
+    received: dict[str, Any] | None = None
     superseded: bool = False  # another process took the session over: nothing more was written
     in_class: bool = False  # got into the meeting (so the session has stored data)
     data_deleted: bool = False  # the platform revoked the data (Zoom stop reason 8): nothing kept
@@ -131,6 +137,7 @@ class LiveSession:
         self.sampler: Sampler | None = None
         self.presence: Presence | None = None
         self.reconnects = 0
+        self._received: dict[str, Any] | None = None
         self.out_dir = Path(out_dir or config.reports.out_dir) / self.session_id
         self._analyze_factory = analyze_factory or analyzer_factory(config)
         self._render = render
@@ -177,6 +184,10 @@ class LiveSession:
             "students": len(self.roster.all()),
             "samples": st.samples if st else 0,
             "dropped": st.dropped if st else 0,
+            "deferred": st.deferred if st else 0,
+            # set only while over capacity (every student sampled less often than configured)
+            "interval_s": self.sampler.slowed_interval(st.effective_interval_s) if self.sampler and st else None,
+            "received": self.sampler.received() if self.sampler else None,
             "latency_p95_s": st.latency(0.95) if st else None,
             "reconnects": self.reconnects,
         }
@@ -267,6 +278,7 @@ class LiveSession:
         finally:
             self.lifecycle.to(State.LEAVING)
             beating.cancel()
+            self._received = self.sampler.received()  # what the class sent, before the tracks stop
             await self.sampler.stop()  # first: leaving stops tracks, which must not read as camera off
             ticking.cancel()
             await self._quit_meeting()
@@ -481,5 +493,9 @@ class LiveSession:
             session_id=self.session_id, state=self.state, failure=self.lifecycle.failure,
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
-            samples=st.samples if st else 0, dropped=st.dropped if st else 0, superseded=self.superseded,
+            samples=st.samples if st else 0, dropped=st.dropped if st else 0,
+            deferred=st.deferred if st else 0, slowest_interval_s=(self.sampler.slowed_interval(st.slowest_interval_s)
+                                if self.sampler and st else None),
+            received=self._received,
+            superseded=self.superseded,
             in_class=self.sampler is not None, data_deleted=self.data_deleted)

@@ -7,8 +7,16 @@ frame, or no frame when the camera is off or frozen — and hands the whole tick
 analyser in ONE call on a worker thread (one batched classifier call for everybody).
 
 The loop never waits for inference. When a tick comes while the previous tick's
-inference still runs, this tick's samples are dropped and counted: queueing them would
-only analyse ever older frames, and the next tick takes the newest ones anyway.
+inference still runs, the tick is deferred, not dropped: it runs as soon as that inference
+is done (after a short breather of `breather` times its duration, so receiving keeps its
+share of the CPU), with the newest frames then. Over capacity every student is therefore
+sampled less often, all by the same amount (the effective interval is the inference time
+of one tick), instead of whole ticks of students going missing; `SamplerStats.deferred`
+and `effective_interval_s` say by how much, and the session's progress and closing lines
+report it.
+
+A sample is *fresh* when its frame arrived after the frame of that student's previous
+sample: a benchmark counts only fresh samples (a repeated frame is no new information).
 
 Latency is measured from the moment a frame left `recv()` to the moment its
 observation came back from the worker (network and jitter-buffer time not included).
@@ -63,6 +71,14 @@ def to_bgr(frame: Any) -> np.ndarray:
     return arr
 
 
+def frame_size(frame: Any) -> tuple[int, int] | None:
+    """(width, height) of an aiortc/PyAV frame or an array, without converting it."""
+    if isinstance(frame, np.ndarray):
+        return (int(frame.shape[1]), int(frame.shape[0])) if frame.ndim >= 2 else None
+    w, h = getattr(frame, "width", None), getattr(frame, "height", None)
+    return (int(w), int(h)) if isinstance(w, int) and isinstance(h, int) else None
+
+
 @dataclass
 class _Slot:
     """One participant: the newest frame and the task draining their track."""
@@ -71,22 +87,50 @@ class _Slot:
     task: asyncio.Task[None] | None = None
     frame: Any = None
     received_at: float = 0.0  # clock time the newest frame left recv()
+    sampled_at: float = float("-inf")  # received_at of the frame in this student's last sample
     frames: int = 0
     samples: int = 0
+    fresh: int = 0  # samples whose frame arrived after the previous sample's
     dropped: int = 0
     video_expected_until: float = 0.0  # clock time; until then a missing track is not "camera off"
     track_since: float = 0.0  # clock time the current track arrived
+    track_frames: int = 0  # frames of the current track...
+    first_frame_at: float = 0.0  # ...since its first frame arrived (clock time): the received fps
+    size: tuple[int, int] | None = None  # (width, height) of the newest frame
 
 
 @dataclass
 class SamplerStats:
     ticks: int = 0
     samples: int = 0  # samples analysed
-    dropped: int = 0  # samples skipped because the previous inference was still running
+    dropped: int = 0  # samples never analysed (kept for the old counters: deferral drops none)
+    fresh: int = 0  # analysed samples whose frame arrived since that student's previous sample
+    deferred: int = 0  # ticks that came while inference still ran and waited for it (over capacity)
     frames: int = 0  # frames drained from all tracks
     observations: int = 0
     errors: int = 0
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
+    #: clock times inference started, last 50 ticks: the effective sampling interval
+    starts: deque[float] = field(default_factory=lambda: deque(maxlen=50))
+
+    #: the longest mean interval over 10 ticks so far: how far the rate fell at the worst
+    slowest_interval_s: float | None = None
+
+    inferences: int = 0  # ticks whose inference started
+
+    def started(self, at: float) -> None:
+        self.inferences += 1
+        self.starts.append(at)
+        if len(self.starts) >= 11:
+            recent = (self.starts[-1] - self.starts[-11]) / 10
+            self.slowest_interval_s = max(self.slowest_interval_s or 0.0, recent)
+
+    @property
+    def effective_interval_s(self) -> float | None:
+        """Mean seconds between the last ticks' inference starts (= the interval when not over capacity)."""
+        if len(self.starts) < 2:
+            return None
+        return (self.starts[-1] - self.starts[0]) / (len(self.starts) - 1)
 
     def latency(self, q: float) -> float | None:
         """The q-quantile (0..1) of frame-to-observation latency, seconds."""
@@ -105,7 +149,8 @@ class Sampler:
 
     def __init__(self, session_id: str, analyze: Analyze, deliver: Deliver, executor: Executor, *,
                  interval_s: float = 1.0, stale_after_s: float = 3.0, pending_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic, t_offset: float = 0.0) -> None:
+                 clock: Callable[[], float] = time.monotonic, t_offset: float = 0.0,
+                 breather: float = 0.1) -> None:
         self.session_id = session_id
         self.t_offset = t_offset  # a continued session's samples go on from where the last attempt was
         self.interval_s = interval_s
@@ -119,6 +164,8 @@ class Sampler:
         self._t0 = clock()
         self._slots: dict[str, _Slot] = {}
         self._inflight: asyncio.Task[None] | None = None
+        self._owed = False  # a tick came while inference ran: run it once that is done
+        self.breather = breather
         self._stopped = False
         #: The connection to the meeting is being re-established: a missing or frozen frame is
         #: our side's fault (`no_signal`), never the student's camera being off.
@@ -142,6 +189,7 @@ class Sampler:
         slot.track = track
         slot.frame = None
         slot.track_since = self._clock()
+        slot.track_frames = 0
         slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
 
     def video_off(self, pid: str) -> None:
@@ -156,8 +204,30 @@ class Sampler:
             self._cancel_drain(slot)
 
     def participants(self) -> dict[str, dict[str, int]]:
-        return {pid: {"frames": s.frames, "samples": s.samples, "dropped": s.dropped}
+        return {pid: {"frames": s.frames, "samples": s.samples, "fresh": s.fresh, "dropped": s.dropped}
                 for pid, s in self._slots.items()}
+
+    #: the effective interval must exceed the configured one by this factor to count as "slowed"
+    SLOWED = 1.1
+
+    def slowed_interval(self, interval: float | None) -> float | None:
+        """`interval` when it is clearly longer than the configured one (over capacity), else None."""
+        return interval if interval is not None and interval > self.SLOWED * self.interval_s else None
+
+    def received(self) -> dict[str, Any]:
+        """Which quality the session receives: median fps and frame size over the students whose
+        current track has delivered frames (fps since that track's first frame)."""
+        now = self._clock()
+        fps, sizes = [], []
+        for slot in self._slots.values():
+            if slot.track is None or slot.track_frames < 2 or now <= slot.first_frame_at:
+                continue
+            fps.append((slot.track_frames - 1) / (now - slot.first_frame_at))
+            if slot.size is not None:
+                sizes.append(slot.size)
+        sizes.sort(key=lambda wh: wh[0] * wh[1])
+        return {"students": len(fps), "fps_median": round(float(np.median(fps)), 1) if fps else None,
+                "size_median": f"{sizes[len(sizes) // 2][0]}x{sizes[len(sizes) // 2][1]}" if sizes else None}
 
     @staticmethod
     def _cancel_drain(slot: _Slot) -> None:
@@ -174,6 +244,10 @@ class Sampler:
                 frame = await track.recv()
                 slot.frame = frame
                 slot.received_at = self._clock()
+                if slot.track_frames == 0:
+                    slot.first_frame_at = slot.received_at
+                slot.track_frames += 1
+                slot.size = frame_size(frame)
                 slot.frames += 1
                 self.stats.frames += 1
         except MediaStreamError:
@@ -219,7 +293,8 @@ class Sampler:
         task.add_done_callback(self._side_tasks.discard)
 
     def tick(self) -> None:
-        """Take one sample per participant and start its inference, or count the drop."""
+        """Take one sample per participant and start its inference, or defer the tick until the
+        running inference is done (over capacity: every student's rate falls alike)."""
         self.stats.ticks += 1
         t = round(self.now(), 3)
         picks, unwatched = self._collect()
@@ -232,15 +307,37 @@ class Sampler:
         if not picks:
             return
         if self._inflight is not None and not self._inflight.done():
-            self.stats.dropped += len(picks)
-            for pid, _, _ in picks:
-                self._slots[pid].dropped += 1
+            if not self._owed:
+                self.stats.deferred += 1
+            self._owed = True  # over capacity: sampled as soon as the running inference is done
             return
-        for pid, _, _ in picks:
-            self._slots[pid].samples += 1
-        self._inflight = asyncio.ensure_future(self._infer(t, picks))
+        self._owed = False
+        fresh: list[bool] = []
+        for pid, frame, received in picks:
+            slot = self._slots[pid]
+            slot.samples += 1
+            is_fresh = frame is not None and received > slot.sampled_at
+            if frame is not None:
+                slot.sampled_at = received
+            slot.fresh += is_fresh
+            fresh.append(is_fresh)
+        self.stats.started(self._clock())
+        self._inflight = asyncio.ensure_future(self._infer(t, picks, sum(fresh)))
 
-    async def _infer(self, t: float, picks: list[tuple[str, Any, float]]) -> None:
+    def _owed_tick(self) -> None:
+        if self._owed and not self._stopped:
+            self.tick()
+
+    async def _infer(self, t: float, picks: list[tuple[str, Any, float]], fresh: int = 0) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            await self._infer_tick(t, picks, fresh)
+        finally:
+            if self._owed and not self._stopped:
+                loop.call_later(self.breather * (loop.time() - started), self._owed_tick)
+
+    async def _infer_tick(self, t: float, picks: list[tuple[str, Any, float]], fresh: int) -> None:
         loop = asyncio.get_running_loop()
         sid = self.session_id
 
@@ -256,6 +353,7 @@ class Sampler:
             return
         done = self._clock()
         self.stats.samples += len(picks)
+        self.stats.fresh += fresh
         self.stats.observations += len(observations)
         self.stats.latencies.extend(done - received for _, frame, received in picks if frame is not None)
         try:
@@ -265,7 +363,8 @@ class Sampler:
             log.exception("could not deliver %d observations", len(observations))
 
     async def run(self) -> None:
-        """Tick every `interval_s` on an absolute schedule until `stop()`; missed ticks are skipped."""
+        """Tick every `interval_s` on an absolute schedule until `stop()`; missed ticks are skipped
+        (a tick that meets a running inference is deferred until it is done, see the module doc)."""
         loop = asyncio.get_running_loop()
         next_at = loop.time() + self.interval_s
         while not self._stopped:

@@ -44,6 +44,14 @@ def _error(exc: WhipError) -> web.Response:
     return web.Response(status=exc.status, text=exc.message + "\n", headers=headers)
 
 
+def publish_settings(config: Config) -> dict[str, int]:
+    """What the join page asks the browser to send (`classroom.publish_*`): the page's
+    getUserMedia constraints and `RTCRtpSender.setParameters` encoding limits."""
+    c = config.classroom
+    return {"width": c.publish_width, "height": c.publish_height, "fps": c.publish_fps,
+            "max_bitrate": c.publish_max_kbps * 1000}
+
+
 async def join_page(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     try:
@@ -52,7 +60,8 @@ async def join_page(request: web.Request) -> web.Response:
         return _error(exc)
     config = request.app[config_key]
     html = request.app[templates_key].get_template("join.html").render(
-        class_name=room.class_name, code=room.code, notice=config.bot.notice, bot_name=config.bot.name)
+        class_name=room.class_name, code=room.code, notice=config.bot.notice, bot_name=config.bot.name,
+        publish=publish_settings(config))
     return web.Response(text=html, content_type="text/html")
 
 

@@ -18,7 +18,9 @@ from bot.sim.netns import available
 
 REPO = Path(__file__).resolve().parent.parent.parent
 KEYS = {"students", "samples_per_student_per_s", "dropped_share", "latency_p50_s", "latency_p95_s",
-        "cpu_percent", "peak_rss_mb"}
+        "cpu_percent", "peak_rss_mb", "streaming",
+        # issue 15: honest counting and what the session received
+        "students_lost", "processes", "fps_received_per_student", "fresh_share", "valid", "loop_lag_ms"}
 
 
 def _namespaces() -> set[str]:
@@ -44,4 +46,7 @@ def test_bench_two_students_reports_json(videos_dir: Path) -> None:
     assert out["samples_per_student_per_s"] > 0.5, out
     assert out["latency_p95_s"] is not None and out["latency_p95_s"] < 5
     assert out["peak_rss_mb"] > 50 and out["cpu_percent"] > 0
+    assert out["students_lost"] == 0 and out["valid"], out
+    assert 0 < out["fresh_share"] <= 1 and out["fps_received_per_student"]["median"] > 5
+    assert [p["role"].split()[0] for p in out["processes"]] == ["bot", "load"]
     assert _namespaces() <= before, "the benchmark's namespace is deleted afterwards"
