@@ -301,6 +301,25 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from bot.cluster.worker import run_worker
+    from bot.service.logs import configure
+
+    configure(debug=args.verbose)
+    capacity = args.capacity if args.capacity is not None else config.cluster.capacity
+    if capacity < 1:
+        raise CliError("--capacity must be at least 1 student")
+    kwargs: dict[str, Any] = {}
+    if args.analyzer == "fake":  # tests and dry runs: no TensorFlow, every student reads as absent
+        from bot.sim.fake_analyzer import RecordingAnalyzer
+
+        kwargs["analyze_factory"] = RecordingAnalyzer
+    try:
+        return run_worker(config, capacity, **kwargs)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
 def cmd_token(args: argparse.Namespace, config: Config) -> int:
     from analysis.store import Store
     from bot.db.store import ServiceStore
@@ -546,6 +565,16 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="address to listen on (default: classroom.host, 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default: classroom.port, 8080)")
     sv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser("worker", help="run classes from the PostgreSQL job queue (a cluster node)",
+                        description="Take queued classes from the service's PostgreSQL database and run their "
+                                    "bots, as many as fit --capacity students; SIGTERM hands running classes "
+                                    "over to other workers (docs/deploy.md).")
+    wk.add_argument("--capacity", type=int, default=None, metavar="STUDENTS",
+                    help="students this worker takes at once (default: cluster.capacity)")
+    wk.add_argument("--analyzer", choices=("production", "fake"), default="production",
+                    help="fake: a stand-in that reads every student as absent, for tests and dry runs")
+    wk.set_defaults(func=cmd_worker)
 
     tk = sub.add_parser("token", help="create, revoke and list API tokens of the service")
     tks = tk.add_subparsers(dest="token_command", metavar="ACTION", required=True)

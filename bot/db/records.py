@@ -26,6 +26,7 @@ class ClassRecord:
     webhook_url: str = ""
     timetable_uid: str = ""  # the calendar UID the class was imported from ("" = made by hand)
     timetable_fingerprint: str = ""
+    expected_students: int = 30  # a cluster worker takes the class only while this many fit its capacity
 
 
 @dataclass(frozen=True)

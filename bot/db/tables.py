@@ -38,6 +38,7 @@ classes = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("timetable_uid", sa.String(500), nullable=False),  # the calendar UID it was imported from
     sa.Column("timetable_fingerprint", sa.String(64), nullable=False),
+    sa.Column("expected_students", sa.Integer, nullable=False),  # a worker takes it only if they fit
 )
 
 #: Every session ClassPulse ran, whoever started it, including those that failed before class.

@@ -51,7 +51,7 @@ async def create_class(request: web.Request) -> web.Response:
             raise ApiError(422, str(exc), [{"field": "meeting_url", "message": str(exc)}]) from None
     record = ClassRecord(class_id=f"cls-{secrets.token_hex(6)}", name=body.name, owner=body.owner or who.name,
                          meeting_url=body.meeting_url, email=body.email, webhook_url=body.webhook_url,
-                         created_at=now_iso())
+                         created_at=now_iso(), expected_students=body.expected_students)
     await run_db(request, lambda: request.app[db_key].add_class(record))
     return web.json_response(ClassOut(**asdict(record)).model_dump(), status=201)
 

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from analysis.store import Store
+from bot.cluster.jobqueue import is_postgres
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.registry import ClassroomHost, Registry
@@ -34,6 +35,7 @@ from bot.service.state import (
     deliveries_key,
     login_sessions_key,
     manager_key,
+    queue_key,
     schedules_key,
     store_key,
 )
@@ -54,6 +56,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                peers: PeerFactory = receive_video, shutdown_timeout_s: float = 120.0,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
+    cluster = is_postgres(config.store.url)  # PostgreSQL: sessions run on `classpulse worker`s
     app.middlewares.append(error_middleware)
     app[capacity_key] = CapacityGate(Limits(config.session.max_concurrent, config.session.max_concurrent_per_teacher))
 
@@ -75,11 +78,25 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         await app[deliveries_key].close()
 
     async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-        """The one session runner; at start it recovers what a crashed predecessor left open."""
+        """The one session runner; at start it recovers what a crashed predecessor left open.
+
+        With a PostgreSQL store this process runs no bot: sessions are queued for `classpulse
+        worker`s (`bot.cluster`), and the workers' sweep recovers, not this process."""
         host = ClassroomHost(app[classroom_key], config.classroom.public_url.rstrip("/"))
         meetings = Registry(config, host, extra={"fake": connectors} if connectors else None)
-        runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
-                               render=render)
+        queue = None
+        if cluster:
+            from bot.cluster.enqueue import QueuedSessions
+            from bot.cluster.jobqueue import make_app
+
+            queue = make_app(config.store.url, retry_s=config.cluster.retry_s)
+            await queue.open_async()
+            app[queue_key] = queue
+            runner: SessionRunner = QueuedSessions(config, app[store_key], app[db_key], meetings,
+                                                   analyze_factory=analyze_factory, render=render, queue=queue)
+        else:
+            runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
+                                   render=render)
         app[manager_key] = runner
         runner.on_finished.append(app[deliveries_key].session_ended)
         app[registry_key] = make_registry(runner)
@@ -89,19 +106,34 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         yield
         log.info("shutting down: %d running session(s) leave and render", len(app[manager_key].running))
         await app[manager_key].close(shutdown_timeout_s)
+        if queue is not None:
+            await queue.close_async()
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
-        """Started last, stopped first: no schedule fires while sessions are being wound down."""
+        """Started last, stopped first: no schedule fires while sessions are being wound down.
+
+        In a cluster only the elected leader runs the scheduler (and the sweep): `bot.cluster.leader`."""
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
         runner.on_missed.append(app[deliveries_key].run_not_recorded)  # owners hear of missed runs at once
-        runner.start()
-        purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
-        if purged:
-            log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
         app[schedules_key] = runner
-        yield
-        runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
+
+        async def lead() -> None:
+            runner.start()
+            purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
+            if purged:
+                log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
+
+        if not cluster:
+            await lead()
+            yield
+            runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
+            await asyncio.sleep(0)
+            return
+        from bot.cluster.leading import lead_the_cluster
+
+        async with lead_the_cluster(config, app[queue_key], app[db_key], runner, app[manager_key], lead):
+            yield
         await asyncio.sleep(0)
 
     app.cleanup_ctx.append(store_ctx)
@@ -129,7 +161,8 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("readiness: store check failed")
         checks["store"] = False
-    checks["scheduler"] = request.app[schedules_key].scheduler.running
+    schedules = request.app[schedules_key]
+    checks["scheduler"] = schedules.scheduler.running or schedules.standby  # a cluster's standby waits its turn
     ok = all(checks.values())
     return web.json_response({"ok": ok, **checks, "sessions": len(request.app[manager_key].running)},
                              status=200 if ok else 503)

@@ -42,6 +42,9 @@ class ClassIn(_Request):
                              description="called (signed) when a report is ready; never this service itself")
     owner: str | None = Field(default=None, min_length=1, max_length=200,
                               description="the teacher owning the class (admins only; default: the caller)")
+    expected_students: int = Field(default=30, ge=1, le=1000,
+                                   description="students the class brings: a cluster worker takes it only "
+                                               "while they fit its capacity")
 
     @field_validator("meeting_url")
     @classmethod
@@ -153,6 +156,7 @@ class ClassOut(BaseModel):
     email: str
     webhook_url: str
     created_at: str
+    expected_students: int = 30
 
 
 class DeliveryOut(BaseModel):

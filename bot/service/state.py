@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import procrastinate
 from aiohttp import web
 
 from analysis.store import Store
@@ -21,3 +22,4 @@ deliveries_key = web.AppKey("deliveries", Deliveries)
 principal_key = web.RequestKey("principal", Principal)
 login_sessions_key = web.AppKey("login_sessions", LoginSessions)
 capacity_key = web.AppKey("capacity", CapacityGate)
+queue_key = web.AppKey("queue", procrastinate.App)  # a cluster's job queue (PostgreSQL stores only)

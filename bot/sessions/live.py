@@ -92,10 +92,10 @@ class LiveSession:
                  analyze_factory: Callable[[], Analyze] | None = None, render: Render | None = render_reports,
                  max_duration_s: float | None = None, out_dir: str | Path | None = None,
                  clock: Callable[[], float] = time.monotonic, guard: Guard | None = None,
-                 t_offset: float = 0.0, returning: Sequence[Participant] = ()) -> None:
+                 t_offset: float = 0.0, returning: Sequence[Participant] = (), attempt: int = 0) -> None:
         """`guard` fences every store write (the runner's attempt check); `t_offset` and `returning`
         continue an earlier attempt: observation times go on from the offset, and students who
-        were there before keep their participant ids when they come back."""
+        were there before keep their participant ids when they come back; `attempt` tags the rows."""
         s = config.session
         self.connector = connector
         self.config = config
@@ -126,7 +126,8 @@ class LiveSession:
         self._video_feed: dict[str, str] = {}  # participant id → feed id whose video is sampled
         self._infer = ThreadPoolExecutor(1, thread_name_prefix="classpulse-infer")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="classpulse-store")
-        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard)
+        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard,
+                                         attempt=attempt)
         self.reports: list[Path] = []
         self.report_error = ""
         self._delete_data = False  # see `discard_data`
