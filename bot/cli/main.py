@@ -114,8 +114,12 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    if args.mode == "cluster":
+        return cmd_bench_cluster(args)
     from bot.bench.live import BenchError, BenchOptions, format_result, parse_size, run_bench
 
+    if args.students is None:
+        raise CliError("bench: --students is required")
     try:
         size = parse_size(args.size)
     except ValueError as exc:
@@ -134,6 +138,27 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         print()
     else:
         print(format_result(result))
+    return 0
+
+
+def cmd_bench_cluster(args: argparse.Namespace) -> int:
+    from bot.bench.cluster import BenchError, ClusterOptions, run_cluster_bench
+
+    missing = [f"--{n}" for n in ("db", "workers", "classes", "students", "minutes") if getattr(args, n) is None]
+    if missing:
+        raise CliError(f"bench cluster: {', '.join(missing)} required")
+    opts = ClusterOptions(db=args.db, workers=args.workers, classes=args.classes, students=args.students,
+                          minutes=args.minutes, kill_one=args.kill_one, analyzer=args.analyzer)
+    try:
+        result = run_cluster_bench(opts)
+    except BenchError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
     return 0
 
 
@@ -488,7 +513,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inside a private network namespace (needs root), and print sustained "
                                    "samples per student per second, dropped-sample share, frame-to-"
                                    "observation latency p50/p95, the bot's CPU and peak RSS.")
-    b.add_argument("--students", type=int, required=True, help="simulated students")
+    b.add_argument("mode", nargs="?", choices=("cluster",),
+                   help="cluster: W `classpulse worker` processes on a PostgreSQL database, C simulated classes "
+                        "at once (--db --workers --classes --students --minutes [--kill-one])")
+    b.add_argument("--students", type=int, help="simulated students (per class with `cluster`)")
+    b.add_argument("--db", help="cluster: the PostgreSQL URL (postgresql+psycopg://…)")
+    b.add_argument("--workers", type=int, help="cluster: worker processes")
+    b.add_argument("--classes", type=int, help="cluster: classes at once")
+    b.add_argument("--minutes", type=float, help="cluster: length of each class")
+    b.add_argument("--kill-one", action="store_true", help="cluster: SIGKILL the busiest worker a third of the way in")
+    b.add_argument("--analyzer", choices=("production", "fake"), default="production",
+                   help="cluster: the workers' analyser (fake: no TensorFlow, for tests)")
     b.add_argument("--fps", type=int, default=15, help="frames per second each student sends (default 15)")
     b.add_argument("--size", default="640x480", help="video size WxH (default 640x480)")
     b.add_argument("--seconds", type=float, default=60.0, help="measured steady window (default 60)")
