@@ -204,7 +204,7 @@ def _serve(harness: ClusterProcesses, name: str) -> tuple[subprocess.Popen[bytes
     return proc, log
 
 
-FIRED = re.compile(r"schedule fired schedule_id=\S+ session_id=(\S+)")
+FIRED = re.compile(r"schedule fired schedule_id=\S+ session_id=([\w-]+)")
 
 
 def test_two_schedulers_fire_each_trigger_once_and_the_standby_takes_over(world) -> None:  # type: ignore[no-untyped-def]
