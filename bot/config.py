@@ -94,6 +94,10 @@ class SessionSection(_Section):
 class ClusterSection(_Section):
     """Sessions as jobs on PostgreSQL workers (docs/deploy.md); ignored with SQLite (one process)."""
 
+    #: Who runs the bots: `workers` (`classpulse worker` processes; `serve` only queues), `embedded`
+    #: (`serve` runs them itself, as on one machine), `auto` = workers with PostgreSQL, embedded with SQLite.
+    sessions: Literal["auto", "workers", "embedded"] = "auto"
+
     #: Each worker's sign of life in procrastinate's `procrastinate_workers` table.
     heartbeat_s: float = Field(default=5.0, gt=0, le=300)
     #: A worker silent this long is taken as dead: its classes are re-queued and taken over.
@@ -196,6 +200,14 @@ class DeliverySection(_Section):
 
 
 class Config(_Section):
+    @property
+    def queued_sessions(self) -> bool:
+        """Do `classpulse worker`s run the sessions (and `serve` only queue them)? See `cluster.sessions`."""
+        if self.cluster.sessions != "auto":
+            return self.cluster.sessions == "workers"
+        return self.store.url.startswith(("postgresql", "postgres"))
+
+
     bot: BotSection = BotSection()
     analysis: AnalysisSection = AnalysisSection()
     store: StoreSection = StoreSection()

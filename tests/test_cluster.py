@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import itertools
 import os
 import re
 import signal
@@ -208,7 +209,7 @@ FIRED = re.compile(r"schedule fired schedule_id=\S+ session_id=([\w-]+)")
 
 
 def test_two_schedulers_fire_each_trigger_once_and_the_standby_takes_over(world) -> None:  # type: ignore[no-untyped-def]
-    harness, store, db = world
+    harness, _store, db = world
     harness.settings = {**FAST, "CLASSPULSE_SESSION__JOIN_TIMEOUT_S": "1"}  # no worker: runs fail fast
     (cls,) = add_classes(db, 1, 2, url=SIM, prefix="sched")
     db.add_schedule(ScheduleRecord(schedule_id="sch-every5s", owner=cls.owner, class_id=cls.class_id,
@@ -216,7 +217,7 @@ def test_two_schedulers_fire_each_trigger_once_and_the_standby_takes_over(world)
                                    created_at="2026-01-01T00:00:00+00:00"))
     leader, leader_log = _serve(harness, "serve-a")
     assert wait_until(lambda: "elected leader" in leader_log.read_text(errors="replace"), 60)
-    standby, standby_log = _serve(harness, "serve-b")
+    _standby, standby_log = _serve(harness, "serve-b")
     assert wait_until(lambda: "started" in standby_log.read_text(errors="replace")
                       or "Running on" in standby_log.read_text(errors="replace"), 60)
     assert wait_until(lambda: len(FIRED.findall(leader_log.read_text(errors="replace"))) >= 3, 40)
@@ -228,7 +229,7 @@ def test_two_schedulers_fire_each_trigger_once_and_the_standby_takes_over(world)
     b = FIRED.findall(standby_log.read_text(errors="replace"))
     assert not set(a) & set(b) and len(set(a + b)) == len(a + b), (a, b)  # each planned start once
     stamps = sorted(calendar.timegm(time.strptime(s.rsplit("-", 1)[1], "%Y%m%dT%H%M%SZ")) for s in a + b)
-    assert all(later - earlier == 5 for earlier, later in zip(stamps, stamps[1:], strict=False)), stamps
+    assert all(later - earlier == 5 for earlier, later in itertools.pairwise(stamps)), stamps
     assert max(stamps) >= killed_at  # the standby fired the runs after the kill
     sessions = db.sessions(class_id=cls.class_id)[0]
     assert sorted(s.session_id for s in sessions) == sorted(a + b)

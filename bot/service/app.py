@@ -16,7 +16,6 @@ from typing import Any
 from aiohttp import web
 
 from analysis.store import Store
-from bot.cluster.jobqueue import is_postgres
 from bot.config import Config
 from bot.connectors.base import Connector
 from bot.connectors.registry import ClassroomHost, Registry
@@ -56,7 +55,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                peers: PeerFactory = receive_video, shutdown_timeout_s: float = 120.0,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
-    cluster = is_postgres(config.store.url)  # PostgreSQL: sessions run on `classpulse worker`s
+    cluster = config.queued_sessions  # PostgreSQL: sessions run on `classpulse worker`s (cluster.sessions)
     app.middlewares.append(error_middleware)
     app[capacity_key] = CapacityGate(Limits(config.session.max_concurrent, config.session.max_concurrent_per_teacher))
 
