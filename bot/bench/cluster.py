@@ -80,6 +80,10 @@ class ClusterProcesses:
         self.logs.append(log)
         return proc
 
+    def ready(self) -> bool:
+        """Every worker has loaded its analyser and registered with the queue."""
+        return all("started: capacity" in log.read_text(errors="replace") for log in self.logs)
+
     def holder_pid(self, holder: str) -> int:
         return int(holder.split(":")[1])
 
@@ -218,6 +222,8 @@ def run_cluster_bench(opts: ClusterOptions) -> dict[str, Any]:
         capacity = opts.students * math.ceil(opts.classes / survivors)
         for _ in range(opts.workers):
             harness.start_worker(capacity)
+        if not wait_until(harness.ready, 600, 1.0):  # production workers load TensorFlow first
+            raise BenchError(f"workers did not start (logs in {data})")
         meeting = f"sim:?students={opts.students}&fps={opts.fps}"
         classes = add_classes(db, opts.classes, opts.students, url=meeting,
                               prefix=f"bench-{datetime.now():%H%M%S}")

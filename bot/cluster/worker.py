@@ -113,6 +113,8 @@ class WorkerNode:
     async def run(self) -> None:
         c = self.config.cluster
         loop = asyncio.get_running_loop()
+        if self.analyze_factory is None:  # load TensorFlow and the models before taking any class
+            await loop.run_in_executor(None, warm_analyser, self.config)
         store = await loop.run_in_executor(None, Store, self.config.store.url)
         try:
             db = await loop.run_in_executor(None, ServiceStore, store)
@@ -144,6 +146,21 @@ class WorkerNode:
         finally:
             await loop.run_in_executor(None, store.close)
         log.info("worker %s stopped", self.name)
+
+
+def warm_analyser(config: Config) -> None:
+    """Import TensorFlow and build one analyser (the models stay cached in the process), so a class
+    taken later joins within `session.join_timeout_s` even on a busy machine."""
+    from analysis.pipeline import Analyzer
+    from bot.quiet import preload_tensorflow
+    from bot.sessions.analyzer import settings_from
+
+    preload_tensorflow()
+    analyzer = Analyzer(settings_from(config))
+    if config.analysis.emotions:
+        _ = analyzer.classifier  # the emotion model stays cached for the process (shared_classifier)
+    analyzer.close()
+    log.info("analyser ready")
 
 
 def run_worker(config: Config, capacity: int, **kwargs: object) -> int:
