@@ -233,3 +233,54 @@ def test_two_schedulers_fire_each_trigger_once_and_the_standby_takes_over(world)
     assert max(stamps) >= killed_at  # the standby fired the runs after the kill
     sessions = db.sessions(class_id=cls.class_id)[0]
     assert sorted(s.session_id for s in sessions) == sorted(a + b)
+
+
+def _http(method: str, url: str, token: str, body: dict[str, object] | None = None) -> tuple[int, bytes]:
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_the_api_queues_a_class_a_worker_runs_it_and_another_node_serves_its_report(world) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from bot.service.auth import Role, create_token
+
+    harness, _store, db = world
+    (cls,) = add_classes(db, 1, 2, url=SIM, prefix="api")
+    _, token = create_token(db, cls.owner, Role.TEACHER)
+    harness.start_worker(capacity=4)  # writes its reports under <tmp>/reports
+    serve_data = harness.data_dir / "api-node"
+    node = ClusterProcesses(harness.url, serve_data, FAST, analyzer="fake")  # its own, empty reports folder
+    serve_data.mkdir()
+    port = _free_port()
+    log = serve_data / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(port)], env=node.env(),
+                                stdout=out, stderr=subprocess.STDOUT)
+    harness.procs.append(proc)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    assert wait_until(lambda: "elected leader" in log.read_text(errors="replace"), 60)
+    status, body = _http("POST", f"{base}/sessions", token, {"class_id": cls.class_id, "duration_s": 8})
+    assert status == 201, body
+    sid = json.loads(body)["session_id"]
+    assert json.loads(body)["state"] == "queued"
+    assert _http("POST", f"{base}/sessions", token, {"class_id": cls.class_id})[0] == 409  # one per class
+    assert wait_until(lambda: _states(db, [sid]) == ["done"], 60), _states(db, [sid])
+    assert (harness.data_dir / "reports" / sid / "class.html").is_file()  # rendered by the worker
+    assert not (serve_data / "reports" / sid).exists()
+    status, body = _http("GET", f"{base}/reports/{sid}", token)
+    assert status == 200, body
+    paths = [f["path"] for f in json.loads(body)["files"]]
+    assert "class.html" in paths, paths
+    status, page = _http("GET", f"{base}/reports/{sid}/files/class.html", token)
+    assert status == 200 and cls.name.encode() in page
