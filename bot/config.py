@@ -108,6 +108,8 @@ class ClusterSection(_Section):
     retry_s: float = Field(default=1.0, gt=0, le=60)
     #: Students one worker takes at once when `classpulse worker` is given no --capacity.
     capacity: int = Field(default=30, ge=1, le=10000)
+    #: How often a worker publishes its classes' live progress (LISTEN/NOTIFY) to the API nodes.
+    live_s: float = Field(default=2.0, gt=0, le=60)
     #: How often a standby scheduler tries to become the leader.
     leader_poll_s: float = Field(default=2.0, gt=0, le=600)
 

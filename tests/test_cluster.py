@@ -39,7 +39,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 FAST = {"CLASSPULSE_CLUSTER__HEARTBEAT_S": "1", "CLASSPULSE_CLUSTER__STALLED_AFTER_S": "3",
         "CLASSPULSE_CLUSTER__SWEEP_S": "1", "CLASSPULSE_CLUSTER__RETRY_S": "0.5", "CLASSPULSE_STORE__FLUSH_S": "1",
-        "CLASSPULSE_REPORTS__FORMATS": "[html]", "CLASSPULSE_CLUSTER__LEADER_POLL_S": "0.5"}
+        "CLASSPULSE_REPORTS__FORMATS": "[html]", "CLASSPULSE_CLUSTER__LEADER_POLL_S": "0.5",
+        "CLASSPULSE_CLUSTER__LIVE_S": "0.5"}
 SIM = "sim:?students=2&faces=builtin&fps=2"
 FINAL = ("done", "failed", "interrupted")
 
@@ -250,7 +251,7 @@ def _http(method: str, url: str, token: str, body: dict[str, object] | None = No
         return exc.code, exc.read()
 
 
-def test_the_api_queues_a_class_a_worker_runs_it_and_another_node_serves_its_report(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_queues_a_class_a_worker_runs_it_live_numbers_reach_the_api_node_and_it_serves_the_report(world) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from bot.service.auth import Role, create_token
@@ -270,11 +271,19 @@ def test_the_api_queues_a_class_a_worker_runs_it_and_another_node_serves_its_rep
     harness.procs.append(proc)
     base = f"http://127.0.0.1:{port}/api/v1"
     assert wait_until(lambda: "elected leader" in log.read_text(errors="replace"), 60)
-    status, body = _http("POST", f"{base}/sessions", token, {"class_id": cls.class_id, "duration_s": 8})
+    status, body = _http("POST", f"{base}/sessions", token, {"class_id": cls.class_id, "duration_s": 12})
     assert status == 201, body
     sid = json.loads(body)["session_id"]
     assert json.loads(body)["state"] == "queued"
     assert _http("POST", f"{base}/sessions", token, {"class_id": cls.class_id})[0] == 409  # one per class
+
+    def live() -> dict[str, object] | None:  # the worker's numbers on the API node: LISTEN/NOTIFY
+        found = json.loads(_http("GET", f"{base}/sessions/{sid}", token)[1]).get("live")
+        return found if isinstance(found, dict) and found.get("state") == "in_class" else None
+
+    assert wait_until(lambda: live() is not None, 40)
+    numbers = live()
+    assert numbers is not None and numbers["students"] == 2 and "present_names" not in numbers, numbers
     assert wait_until(lambda: _states(db, [sid]) == ["done"], 60), _states(db, [sid])
     assert (harness.data_dir / "reports" / sid / "class.html").is_file()  # rendered by the worker
     assert not (serve_data / "reports" / sid).exists()

@@ -21,6 +21,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 
 from bot.cluster.jobqueue import TASK, class_lock
+from bot.cluster.live import LiveFeed
 from bot.db.records import SessionRecord
 from bot.sessions.lifecycle import LeaveReason
 from bot.sessions.live import new_session_id
@@ -37,9 +38,21 @@ SELECT id, status FROM procrastinate_jobs
 
 
 class QueuedSessions(SessionRunner):
-    def __init__(self, *args: Any, queue: procrastinate.App, **kwargs: Any) -> None:
+    remote = True
+
+    def __init__(self, *args: Any, queue: procrastinate.App, live: LiveFeed | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = queue
+        self.live = live
+
+    def live_numbers(self, session_id: str) -> dict[str, Any] | None:
+        """The worker's latest progress of a running class (LISTEN/NOTIFY, `bot.cluster.live`)."""
+        found = self.live.get(session_id) if self.live is not None else None
+        return {k: v for k, v in found.items() if k != "present_names"} if found is not None else None
+
+    def present_names(self, session_id: str) -> list[str] | None:
+        found = self.live.get(session_id) if self.live is not None else None
+        return list(found.get("present_names", [])) if found is not None else None
 
     async def start(self, spec: SessionSpec) -> str:
         """Record the session and put it in the queue; returns its id at once (no bot runs here)."""

@@ -32,7 +32,8 @@ from procrastinate.worker import Worker
 
 from analysis.store import Store
 from bot.cluster import sweep
-from bot.cluster.jobqueue import QUEUE, HandedOver, NoRoom, make_app
+from bot.cluster.jobqueue import QUEUE, HandedOver, NoRoom, conninfo, make_app
+from bot.cluster.live import publish_forever
 from bot.config import Config
 from bot.connectors.registry import Registry
 from bot.db.store import ServiceStore
@@ -131,6 +132,7 @@ class WorkerNode:
                                      fetch_job_polling_interval=max(c.retry_s, 1.0))
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     loop.add_signal_handler(sig, self.drain)
+                publisher = asyncio.ensure_future(publish_forever(conninfo(self.config.store.url), runner, c.live_s))
                 sweeper = asyncio.ensure_future(sweep.sweep_forever(
                     app, db, every_s=c.sweep_s, stalled_after_s=c.stalled_after_s,
                     join_timeout_s=self.config.session.join_timeout_s, fail=runner.fail,
@@ -139,9 +141,10 @@ class WorkerNode:
                 try:
                     await self.worker.run()
                 finally:
-                    sweeper.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await sweeper
+                    for side in (sweeper, publisher):
+                        side.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await side
             await deliveries.close()
         finally:
             await loop.run_in_executor(None, store.close)

@@ -9,6 +9,7 @@ reports while the store is still open; then the store is closed. `serve()` is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -86,13 +87,17 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         queue = None
         if cluster:
             from bot.cluster.enqueue import QueuedSessions
-            from bot.cluster.jobqueue import make_app
+            from bot.cluster.jobqueue import conninfo, make_app
+            from bot.cluster.live import LiveFeed
 
             queue = make_app(config.store.url, retry_s=config.cluster.retry_s)
             await queue.open_async()
             app[queue_key] = queue
+            feed = LiveFeed(conninfo(config.store.url), config.cluster.live_s)
+            listening = asyncio.ensure_future(feed.run())
             runner: SessionRunner = QueuedSessions(config, app[store_key], app[db_key], meetings,
-                                                   analyze_factory=analyze_factory, render=render, queue=queue)
+                                                   analyze_factory=analyze_factory, render=render, queue=queue,
+                                                   live=feed)
         else:
             runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
                                    render=render)
@@ -106,6 +111,9 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         log.info("shutting down: %d running session(s) leave and render", len(app[manager_key].running))
         await app[manager_key].close(shutdown_timeout_s)
         if queue is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             await queue.close_async()
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -219,16 +219,23 @@ async def leave(request: web.Request) -> web.Response:
 
 
 async def _pulse(request: web.Request, session_id: str) -> dict[str, Any] | None:
-    running = request.app[manager_key].running.get(session_id)
-    if running is None or running.live is None:
-        return None
-    live = running.live
-    progress = live.progress()
+    manager = request.app[manager_key]
+    running = manager.running.get(session_id)
+    if running is not None and running.live is not None:
+        progress = running.live.progress()
+        present = [s.display_name for s in running.live.roster.present()]
+    else:  # a cluster: the worker's numbers arrive by LISTEN/NOTIFY (bot.cluster.live)
+        remote = getattr(manager, "present_names", None)
+        names = remote(session_id) if remote is not None else None
+        numbers = manager.live_numbers(session_id) if names is not None else None
+        if numbers is None or names is None:
+            return None
+        progress, present = numbers, names
     since = max(0.0, progress["elapsed_s"] - WINDOW_S)
     store = request.app[store_key]
     obs = await asyncio.get_running_loop().run_in_executor(
         None, lambda: store.observations(session_id, since_t=since))
-    return class_pulse(obs, [s.display_name for s in live.roster.present()], progress, WINDOW_S)
+    return class_pulse(obs, present, progress, WINDOW_S)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -252,6 +259,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                     continue
                 db = request.app[db_key]
                 fresh = await asyncio.get_running_loop().run_in_executor(None, db.session, record.session_id)
+                if request.app[manager_key].remote and fresh is not None and not fresh.final:
+                    await asyncio.sleep(interval)  # queued, joining, or between two workers' messages
+                    continue
                 await resp.send(json.dumps(class_pulse([], [], None, WINDOW_S) | {"state": (fresh or record).state}),
                                 event="pulse")
                 break

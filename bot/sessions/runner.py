@@ -144,6 +144,9 @@ def window_open(record: SessionRecord, now: datetime) -> bool:
 
 
 class SessionRunner:
+    #: Bots run in other processes (a cluster's `serve`): a session missing from `running` may be live.
+    remote = False
+
     def __init__(self, config: Config, store: Store, db: ServiceStore, meetings: Meetings, *,
                  analyze_factory: Callable[[], Analyze] | None = None, render: Render | None = render_reports,
                  now: Callable[[], datetime] = utc_now, retry_delay_s: float = 2.0) -> None:
