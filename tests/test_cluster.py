@@ -251,7 +251,7 @@ def _http(method: str, url: str, token: str, body: dict[str, object] | None = No
         return exc.code, exc.read()
 
 
-def test_the_api_queues_a_class_a_worker_runs_it_live_numbers_reach_the_api_node_and_it_serves_the_report(world) -> None:  # type: ignore[no-untyped-def]
+def test_api_queues_a_class_a_worker_runs_it_live_numbers_reach_the_api_node_which_serves_the_report(world) -> None:  # type: ignore[no-untyped-def]
     import json
 
     from bot.service.auth import Role, create_token
