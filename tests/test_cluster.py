@@ -293,3 +293,67 @@ def test_api_queues_a_class_a_worker_runs_it_live_numbers_reach_the_api_node_whi
     assert "class.html" in paths, paths
     status, page = _http("GET", f"{base}/reports/{sid}/files/class.html", token)
     assert status == 200 and cls.name.encode() in page
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=20)
+
+
+@pytest.fixture
+def partitionable() -> Iterator[tuple[str, str, str]]:
+    """A network namespace joined to the host by a veth pair: (namespace, host-side link, host address)."""
+    from bot.sim.netns import available
+
+    why = available()
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(f"the partition test needs network namespaces under CI: {why}")
+        pytest.skip(why)
+    tag = os.urandom(3).hex()
+    ns, host_if, ns_if = f"cpc-{tag}", f"cph{tag}", f"cpn{tag}"
+    octet = int(tag[:2], 16)
+    host_ip, ns_ip = f"198.19.{octet}.1", f"198.19.{octet}.2"
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        _ip("link", "set", ns_if, "netns", ns)
+        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("-n", ns, "addr", "add", f"{ns_ip}/30", "dev", ns_if)
+        _ip("-n", ns, "link", "set", ns_if, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        yield ns, host_if, host_ip
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=20)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+
+
+def test_a_worker_cut_off_by_a_network_partition_is_replaced_and_then_fenced(world, partitionable) -> None:  # type: ignore[no-untyped-def]
+    harness, store, db = world
+    ns, host_if, host_ip = partitionable
+    pg = cluster()
+    port = 20000 + int.from_bytes(os.urandom(2), "big") % 20000
+    proxy = subprocess.Popen([sys.executable, str(Path(__file__).with_name("pg_tcp_proxy.py")), host_ip, str(port),
+                              str(pg.socket / ".s.PGSQL.5432")], stdout=subprocess.PIPE)
+    harness.procs.append(proxy)
+    assert proxy.stdout is not None and proxy.stdout.readline().strip() == b"ready"
+    database = sa.engine.make_url(harness.url).database
+    cut_off = harness.start_worker(capacity=4, wrap=["ip", "netns", "exec", ns],
+                                   url=f"postgresql+psycopg://postgres@{host_ip}:{port}/{database}")
+    (cls,) = add_classes(db, 1, 2, url=SIM, prefix="part")
+    (sid,) = asyncio.run(enqueue(harness.config(), store, db, [cls], duration_s=40))
+    assert wait_until(lambda: _states(db, [sid]) == ["in_class"], 60)
+    assert _holder_pid(db, sid) == cut_off.pid
+    harness.start_worker(capacity=4)
+    time.sleep(2)
+    _ip("link", "set", host_if, "down")  # the partition: the worker and its bot run on, cut off
+    try:
+        assert wait_until(lambda: len(db.attempts(sid)) == 2 and _states(db, [sid]) == ["in_class"], 40)
+        time.sleep(2)
+    finally:
+        _ip("link", "set", host_if, "up")  # back: its next flush is refused by the fence
+    assert cut_off.wait(60) == 75
+    assert wait_until(lambda: _states(db, [sid]) == ["done"], 60), _states(db, [sid])
+    spans = _attempt_rows(db, sid)
+    assert set(spans) == {1, 2} and spans[1][1] < spans[2][0], spans  # it wrote nothing after the takeover
+    assert [a.end_reason for a in db.attempts(sid)] == ["worker_lost", "done"]

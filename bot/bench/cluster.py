@@ -70,12 +70,14 @@ class ClusterProcesses:
         env = {k: v for k, v in self.env().items() if k.startswith("CLASSPULSE_")}
         return load_config(env=env)
 
-    def start_worker(self, capacity: int) -> subprocess.Popen[bytes]:
+    def start_worker(self, capacity: int, *, wrap: Sequence[str] = (), url: str = "") -> subprocess.Popen[bytes]:
+        """One `classpulse worker`; `wrap` runs it inside something (`ip netns exec NS`), `url` is its own
+        way to the database (e.g. over TCP from a network namespace)."""
         log = self.data_dir / f"worker-{len(self.procs) + 1}.log"
+        env = {**self.env(), **({"CLASSPULSE_STORE__URL": url} if url else {})}
         with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "bot", "worker", "--capacity", str(capacity),
-                                     "--analyzer", self.analyzer], env=self.env(), stdout=out,
-                                    stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([*wrap, sys.executable, "-m", "bot", "worker", "--capacity", str(capacity),
+                                     "--analyzer", self.analyzer], env=env, stdout=out, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         self.logs.append(log)
         return proc
