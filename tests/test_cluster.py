@@ -80,7 +80,7 @@ def test_six_classes_on_three_workers_one_killed_are_all_taken_over_once(world) 
     for _ in range(3):
         harness.start_worker(capacity=6)  # three 2-student classes each: the two survivors hold all six
     classes = add_classes(db, 6, 2, url=SIM, prefix="six")
-    ids = asyncio.run(enqueue(harness.config(), store, db, classes, duration_s=24))
+    ids = asyncio.run(enqueue(harness.config(), store, db, classes, duration_s=40))  # room for a slow join
     assert wait_until(lambda: all(s == "in_class" for s in _states(db, ids)), 60), _states(db, ids)
     time.sleep(4)
     pids = [_holder_pid(db, i) for i in ids]

@@ -59,6 +59,7 @@ class WorkerNode:
         self.draining = False
         self.worker: Worker | None = None
         self.runner: SessionRunner | None = None
+        self._pause: asyncio.Future[None] | None = None
 
     async def run_job(self, context: procrastinate.JobContext, session_id: str, expected_students: int,
                       enqueued_at: str) -> None:
@@ -68,6 +69,7 @@ class WorkerNode:
         if self.draining:
             raise HandedOver(session_id)
         if self.used + expected_students > self.capacity:
+            self._pause_fetching()
             raise NoRoom(f"{expected_students} students do not fit: {self.used}/{self.capacity} taken")
         self.used += expected_students
         log.info("worker %s takes session %s (%d students, %d/%d taken)", self.name, session_id,
@@ -90,6 +92,30 @@ class WorkerNode:
             record = await asyncio.get_running_loop().run_in_executor(None, runner.db.session, session_id)
             if record is not None and not record.final:
                 raise HandedOver(session_id)
+
+    def _pause_fetching(self) -> None:
+        """After a class did not fit here: fetch nothing for a moment, so a worker with room takes it
+        instead of this one bouncing it back again and again (both poll the queue every second).
+
+        procrastinate 3.10 has no public way to pause a worker's fetching; its job semaphore is
+        the gate of the fetch loop, so the free permits are held for `3 × cluster.retry_s`.
+        Running jobs keep theirs. (The version is pinned; `tests/test_cluster.py` covers it.)"""
+        sem = getattr(self.worker, "_job_semaphore", None)
+        if sem is None or (self._pause is not None and not self._pause.done()):
+            return
+        self._pause = asyncio.ensure_future(self._hold(sem, 3 * self.config.cluster.retry_s))
+
+    @staticmethod
+    async def _hold(sem: asyncio.Semaphore, seconds: float) -> None:
+        held = 0
+        try:
+            while not sem.locked():
+                await sem.acquire()
+                held += 1
+            await asyncio.sleep(seconds)
+        finally:
+            for _ in range(held):
+                sem.release()
 
     def _fenced(self, session_id: str) -> None:
         log.error("worker %s: session %s was taken over while this worker was unreachable; this worker's "
