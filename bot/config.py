@@ -99,11 +99,11 @@ class ClusterSection(_Section):
     sessions: Literal["auto", "workers", "embedded"] = "auto"
 
     #: Each worker's sign of life in procrastinate's `procrastinate_workers` table.
-    heartbeat_s: float = Field(default=5.0, gt=0, le=300)
+    heartbeat_s: float = Field(default=3.0, gt=0, le=300)
     #: A worker silent this long is taken as dead: its classes are re-queued and taken over.
-    stalled_after_s: float = Field(default=15.0, gt=0, le=3600)
+    stalled_after_s: float = Field(default=10.0, gt=0, le=3600)
     #: How often a worker (and the scheduler leader) sweeps for dead workers' and unplaced classes.
-    sweep_s: float = Field(default=5.0, gt=0, le=600)
+    sweep_s: float = Field(default=3.0, gt=0, le=600)
     #: A class that does not fit a worker goes back to the queue for this long before another try.
     retry_s: float = Field(default=1.0, gt=0, le=60)
     #: Students one worker takes at once when `classpulse worker` is given no --capacity.

@@ -6,7 +6,7 @@ fake analyser (`--analyzer fake`: every student reads as absent, no TensorFlow) 
 fit two shared cores; everything else — procrastinate, the queue locks, heartbeats, the sweep,
 attempts and the fence, rendering — is the production code. Intervals are shortened through
 the configuration (heartbeat 1 s, stalled after 3 s, sweep 1 s, flush 1 s) so takeovers take
-seconds, not the production 15–20 s. A test that needs PostgreSQL fails under CI when it is
+seconds, not the production 10–13 s. A test that needs PostgreSQL fails under CI when it is
 missing and skips elsewhere.
 """
 
