@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import procrastinate
 
-from bot.cluster.jobqueue import TASK
+from bot.cluster.jobqueue import QUEUE, TASK
 from bot.db.records import SessionRecord
 from bot.db.store import ServiceStore
 
@@ -48,6 +49,10 @@ async def retry_stalled(app: procrastinate.App, stalled_after_s: float) -> list[
             continue
         assert job.id is not None
         retried.append(job.id)
+        # procrastinate announces only new jobs; this wakes idle workers now instead of at their next poll
+        await app.connector.execute_query_async(
+            "SELECT pg_notify(%(channel)s, %(payload)s)", channel=f"procrastinate_queue_v1#{QUEUE}",
+            payload=json.dumps({"type": "job_inserted", "job_id": job.id}))
         log.warning("worker %s stalled: class job %d (session %s) re-queued for takeover", job.worker_id,
                     job.id, job.task_kwargs.get("session_id"))
     await manager.prune_stalled_workers(stalled_after_s)
