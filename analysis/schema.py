@@ -61,6 +61,8 @@ observations = sa.Table(
     sa.Column("attentive", sa.Boolean), sa.Column("eyes_open", sa.Boolean),
     *[sa.Column(f"p_{name}", sa.Float) for name in LABELS],
     sa.Column("quality", sa.String(100), nullable=False, default=""),
+    # the session attempt (bot process) that wrote the row: 0 outside the service (a003)
+    sa.Column("attempt", sa.Integer, nullable=False, default=0),
     sa.Index("ix_obs_session_participant_t", "session_id", "participant_id", "t"),
 )
 

@@ -189,9 +189,11 @@ class Store:
         return n
 
     # -- observations -----------------------------------------------------------------------
-    def add_observations(self, batch: Iterable[Observation], guard: Guard | None = None) -> int:
-        """Write a batch in one transaction; `guard` may refuse it (fencing) before anything is written."""
-        rows = [row for obs in batch for row in _to_rows(obs)]
+    def add_observations(self, batch: Iterable[Observation], guard: Guard | None = None, attempt: int = 0) -> int:
+        """Write a batch in one transaction; `guard` may refuse it (fencing) before anything is written.
+
+        `attempt` tags the rows with the session attempt that wrote them (0: outside the service)."""
+        rows = [{**row, "attempt": attempt} for obs in batch for row in _to_rows(obs)]
         if rows or guard is not None:
             with self.engine.begin() as conn:
                 if guard is not None:
@@ -367,9 +369,10 @@ class ObservationBuffer:
     """
 
     def __init__(self, store: Store, flush_s: float = 2.0, max_rows: int = 500, *,
-                 guard: Guard | None = None) -> None:
+                 guard: Guard | None = None, attempt: int = 0) -> None:
         self.store = store
         self.guard = guard
+        self.attempt = attempt
         self.flush_s = flush_s
         self.max_rows = max_rows
         self._pending: list[Observation] = []
@@ -389,7 +392,8 @@ class ObservationBuffer:
             batch, self._pending = self._pending, []
             self._last = time.monotonic()
         if batch or self.guard is not None:
-            self.store.add_observations(batch, self.guard)  # the guard also runs on empty flushes: a heartbeat
+            # the guard also runs on empty flushes: a heartbeat
+            self.store.add_observations(batch, self.guard, self.attempt)
             self.written += len(batch)
         return len(batch)
 

@@ -100,6 +100,29 @@ class SessionSection(_Section):
     max_concurrent_per_teacher: int = Field(default=3, ge=1, le=1000)
 
 
+class ClusterSection(_Section):
+    """Sessions as jobs on PostgreSQL workers (docs/deploy.md); ignored with SQLite (one process)."""
+
+    #: Who runs the bots: `workers` (`classpulse worker` processes; `serve` only queues), `embedded`
+    #: (`serve` runs them itself, as on one machine), `auto` = workers with PostgreSQL, embedded with SQLite.
+    sessions: Literal["auto", "workers", "embedded"] = "auto"
+
+    #: Each worker's sign of life in procrastinate's `procrastinate_workers` table.
+    heartbeat_s: float = Field(default=3.0, gt=0, le=300)
+    #: A worker silent this long is taken as dead: its classes are re-queued and taken over.
+    stalled_after_s: float = Field(default=10.0, gt=0, le=3600)
+    #: How often a worker (and the scheduler leader) sweeps for dead workers' and unplaced classes.
+    sweep_s: float = Field(default=3.0, gt=0, le=600)
+    #: A class that does not fit a worker goes back to the queue for this long before another try.
+    retry_s: float = Field(default=1.0, gt=0, le=60)
+    #: Students one worker takes at once when `classpulse worker` is given no --capacity.
+    capacity: int = Field(default=30, ge=1, le=10000)
+    #: How often a worker publishes its classes' live progress (LISTEN/NOTIFY) to the API nodes.
+    live_s: float = Field(default=2.0, gt=0, le=60)
+    #: How often a standby scheduler tries to become the leader.
+    leader_poll_s: float = Field(default=2.0, gt=0, le=600)
+
+
 class ClassroomSection(_Section):
     """The built-in classroom: the bot's own web server where students share their camera (WHIP)."""
 
@@ -224,11 +247,20 @@ class ServiceSection(_Section):
 
 
 class Config(_Section):
+    @property
+    def queued_sessions(self) -> bool:
+        """Do `classpulse worker`s run the sessions (and `serve` only queue them)? See `cluster.sessions`."""
+        if self.cluster.sessions != "auto":
+            return self.cluster.sessions == "workers"
+        return self.store.url.startswith(("postgresql", "postgres"))
+
+
     bot: BotSection = BotSection()
     analysis: AnalysisSection = AnalysisSection()
     store: StoreSection = StoreSection()
     reports: ReportsSection = ReportsSection()
     session: SessionSection = SessionSection()
+    cluster: ClusterSection = ClusterSection()
     classroom: ClassroomSection = ClassroomSection()
     janus: JanusSection = JanusSection()
     zoom: ZoomSection = ZoomSection()

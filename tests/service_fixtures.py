@@ -57,6 +57,9 @@ def make_config(tmp_path: Path, sections: dict[str, dict[str, Any]] | None = Non
         "reports": {"out_dir": str(tmp_path / "reports")},
         "session": {"join_timeout_s": 2, "empty_timeout_s": 30, "nobody_timeout_s": 30, "media_timeout_s": 30,
                     **session},
+        # The service suites run the bots in the `serve` process on either database; the cluster
+        # (PostgreSQL workers) has its own tests (tests/test_cluster.py).
+        "cluster": {"sessions": "embedded"},
         **(sections or {}),
     })
 

@@ -145,3 +145,46 @@ def test_a_superseded_attempt_stops_writing(tmp_path: Path) -> None:
             assert s.store.count_observations(sid) == n and not s.render.calls
 
     run(body)
+
+
+def test_adopt_runs_a_queued_session_and_hand_over_leaves_it_open_for_the_next_worker(tmp_path: Path) -> None:
+    """What a cluster worker does with a job (bot/cluster/worker.py), here in one process on either database."""
+    async def body() -> None:
+        import asyncio
+
+        async with service(tmp_path) as s:
+            s.db.add_session(SessionRecord(session_id="s-q", owner="alice", class_name="Maths", meeting="fake room",
+                                           state="queued", created_at=CREATED, meeting_url="fake:rq",
+                                           duration_s=3600, window_end="2999-01-01T00:00:00+00:00", origin="api"))
+            meeting = s.meetings.room("rq")
+            first = asyncio.ensure_future(s.manager.adopt("s-q"))
+            await until(lambda: meeting.connector is not None and meeting.connector.inside)
+            meeting.arrive("f1", "Ada", video=solid(90))
+            await until(lambda: (s.manager.live_numbers("s-q") or {}).get("samples", 0) >= 2)
+            assert s.manager.hand_over("s-q")
+            assert await first is None  # handed over: the session goes on elsewhere
+            record = s.db.session("s-q")
+            assert record is not None and not record.final and s.render.calls == []
+            assert [(a.number, a.end_reason) for a in s.db.attempts("s-q")] == [(1, "handover")]
+            second = asyncio.ensure_future(s.manager.adopt("s-q"))  # the next worker's job
+            await until(lambda: len(s.db.attempts("s-q")) == 2 and s.db.session("s-q").state == "in_class")
+            await until(lambda: meeting.connector is not None and meeting.connector.inside)
+            meeting.arrive("f2", "Ada", video=solid(90))  # she is seen again by the new attempt's bot
+            await until(lambda: (s.manager.live_numbers("s-q") or {}).get("samples", 0) >= 2)
+            s.manager.leave("s-q")
+            outcome = await second
+            assert outcome is not None and outcome.state == "done"
+            assert [a.end_reason for a in s.db.attempts("s-q")] == ["handover", "done"]
+            [gap] = s.store.interruptions("s-q")
+            assert gap.reason == "handover" and gap.to_at
+            with s.db.engine.connect() as conn:  # observation rows carry the attempt that wrote them
+                import sqlalchemy as sa
+
+                from analysis import schema
+
+                attempts = {r[0] for r in conn.execute(sa.select(schema.observations.c.attempt)
+                                                       .where(schema.observations.c.session_id == "s-q").distinct())}
+            assert attempts == {1, 2}
+            assert s.render.calls == ["s-q"]  # rendered once, when the session ended
+
+    run(body)

@@ -124,9 +124,13 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    if args.mode == "cluster":
+        return cmd_bench_cluster(args)
     from bot.bench.clip import BITRATE
     from bot.bench.live import BenchError, BenchOptions, classroom_profile, format_result, parse_size, run_bench
 
+    if args.students is None:
+        raise CliError("bench: --students is required")
     bitrate = BITRATE
     if args.profile == "classroom":
         if args.fps is not None or args.size is not None:
@@ -154,6 +158,27 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         print()
     else:
         print(format_result(result))
+    return 0
+
+
+def cmd_bench_cluster(args: argparse.Namespace) -> int:
+    from bot.bench.cluster import BenchError, ClusterOptions, run_cluster_bench
+
+    missing = [f"--{n}" for n in ("db", "workers", "classes", "students", "minutes") if getattr(args, n) is None]
+    if missing:
+        raise CliError(f"bench cluster: {', '.join(missing)} required")
+    opts = ClusterOptions(db=args.db, workers=args.workers, classes=args.classes, students=args.students,
+                          minutes=args.minutes, kill_one=args.kill_one, analyzer=args.analyzer)
+    try:
+        result = run_cluster_bench(opts)
+    except BenchError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        for key, value in result.items():
+            print(f"{key:24} {value}")
     return 0
 
 
@@ -349,6 +374,25 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     serve(config, args.host or config.classroom.host,
           args.port if args.port is not None else config.classroom.port)
     return 0
+
+
+def cmd_worker(args: argparse.Namespace, config: Config) -> int:
+    from bot.cluster.worker import run_worker
+    from bot.service.logs import configure
+
+    configure(debug=args.verbose)
+    capacity = args.capacity if args.capacity is not None else config.cluster.capacity
+    if capacity < 1:
+        raise CliError("--capacity must be at least 1 student")
+    kwargs: dict[str, Any] = {}
+    if args.analyzer == "fake":  # tests and dry runs: no TensorFlow, every student reads as absent
+        from bot.sim.fake_analyzer import RecordingAnalyzer
+
+        kwargs["analyze_factory"] = RecordingAnalyzer
+    try:
+        return run_worker(config, capacity, **kwargs)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def cmd_token(args: argparse.Namespace, config: Config) -> int:
@@ -587,7 +631,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "inside a private network namespace (needs root), and print sustained "
                                    "samples per student per second, dropped-sample share, frame-to-"
                                    "observation latency p50/p95, the bot's CPU and peak RSS.")
-    b.add_argument("--students", type=int, required=True, help="simulated students")
+    b.add_argument("mode", nargs="?", choices=("cluster",),
+                   help="cluster: W `classpulse worker` processes on a PostgreSQL database, C simulated classes "
+                        "at once (--db --workers --classes --students --minutes [--kill-one])")
+    b.add_argument("--students", type=int, help="simulated students (per class with `cluster`)")
+    b.add_argument("--db", help="cluster: the PostgreSQL URL (postgresql+psycopg://…)")
+    b.add_argument("--workers", type=int, help="cluster: worker processes")
+    b.add_argument("--classes", type=int, help="cluster: classes at once")
+    b.add_argument("--minutes", type=float, help="cluster: length of each class")
+    b.add_argument("--kill-one", action="store_true", help="cluster: SIGKILL the busiest worker a third of the way in")
+    b.add_argument("--analyzer", choices=("production", "fake"), default="production",
+                   help="cluster: the workers' analyser (fake: no TensorFlow, for tests)")
     b.add_argument("--fps", type=int, help="frames per second each student sends (default 15)")
     b.add_argument("--size", help="video size WxH (default 640x480)")
     b.add_argument("--profile", choices=("custom", "classroom"), default="custom",
@@ -675,6 +729,16 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", help="address to listen on (default: classroom.host, 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default: classroom.port, 8080)")
     sv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser("worker", help="run classes from the PostgreSQL job queue (a cluster node)",
+                        description="Take queued classes from the service's PostgreSQL database and run their "
+                                    "bots, as many as fit --capacity students; SIGTERM hands running classes "
+                                    "over to other workers (docs/deploy.md).")
+    wk.add_argument("--capacity", type=int, default=None, metavar="STUDENTS",
+                    help="students this worker takes at once (default: cluster.capacity)")
+    wk.add_argument("--analyzer", choices=("production", "fake"), default="production",
+                    help="fake: a stand-in that reads every student as absent, for tests and dry runs")
+    wk.set_defaults(func=cmd_worker)
 
     tk = sub.add_parser("token", help="create, revoke and list API tokens of the service")
     tks = tk.add_subparsers(dest="token_command", metavar="ACTION", required=True)

@@ -29,6 +29,7 @@ class ClassRecord:
     zoom_meeting_id: str = ""  # the Zoom meeting number whose RTMS streams are this class's
     late_after_min: float = 5.0  # joined later than this after the class start: late
     absent_after_min: float = 15.0  # … than this: counted absent
+    expected_students: int = 30  # a cluster worker takes the class only while this many fit its capacity
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ classes = sa.Table(
     sa.Column("zoom_meeting_id", sa.String(20), nullable=False),  # Zoom meeting number ("" = none)
     sa.Column("late_after_min", sa.Float, nullable=False, server_default="5"),  # attendance rules (s008)
     sa.Column("absent_after_min", sa.Float, nullable=False, server_default="15"),
+    sa.Column("expected_students", sa.Integer, nullable=False),  # a worker takes it only if they fit
 )
 
 #: Every session ClassPulse ran, whoever started it, including those that failed before class.

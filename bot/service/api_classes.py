@@ -74,7 +74,8 @@ async def create_class(request: web.Request) -> web.Response:
     await _zoom_meeting_free(request, body.zoom_meeting_id)
     record = ClassRecord(class_id=f"cls-{secrets.token_hex(6)}", name=body.name, owner=body.owner or who.name,
                          meeting_url=body.meeting_url, email=body.email, webhook_url=body.webhook_url,
-                         created_at=now_iso(), zoom_meeting_id=body.zoom_meeting_id)
+                         created_at=now_iso(), zoom_meeting_id=body.zoom_meeting_id,
+                         expected_students=body.expected_students)
     await run_db(request, lambda: request.app[db_key].add_class(record))
     return web.json_response(class_out(request, record), status=201)
 

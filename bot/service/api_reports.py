@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from analysis.store import Store
+from bot.cluster.reports import ensure_rendered
 from bot.config import Config
 from bot.db.access_log import AccessFilter
 from bot.db.records import AccessRecord, SessionRecord
@@ -30,13 +31,14 @@ from bot.service.schemas import (
     ReportFile,
     ReportOut,
 )
-from bot.service.state import access_log_key, db_key, deliveries_key, store_key, via_key
+from bot.service.state import access_log_key, db_key, deliveries_key, manager_key, store_key, via_key
 from bot.web.app import config_key
 
 
 def report_of(request: web.Request, record: SessionRecord) -> dict[str, Any]:
+    """The report's files (synchronous: may render them on this cluster node first, `bot.cluster.reports`)."""
     config: Config = request.app[config_key]
-    folder = files.session_dir(config.reports.out_dir, record.session_id)
+    folder = ensure_rendered(request.app[store_key], config, request.app[manager_key].render, record)
     found = files.list_files(folder) if folder else []
     base = f"{PREFIX}/reports/{record.session_id}/files/"
     return ReportOut(session_id=record.session_id, class_name=record.class_name, owner=record.owner,
@@ -65,7 +67,8 @@ async def get_report(request: web.Request) -> web.Response:
 async def download(request: web.Request) -> web.StreamResponse:
     record = await own_session(request, request.match_info["session_id"], "report")
     config: Config = request.app[config_key]
-    folder = files.session_dir(config.reports.out_dir, record.session_id)
+    folder = await run_db(request, lambda: ensure_rendered(request.app[store_key], config,
+                                                           request.app[manager_key].render, record))
     path = files.resolve(folder, request.match_info["path"]) if folder else None
     if path is None:
         raise not_found("report file")

@@ -41,6 +41,7 @@ from bot.service.state import (
     limiter_key,
     login_sessions_key,
     manager_key,
+    queue_key,
     schedules_key,
     store_key,
 )
@@ -61,6 +62,7 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
                peers: PeerFactory = receive_video, shutdown_timeout_s: float = 120.0,
                listen: tuple[tuple[str, int], ...] = (), pulse_interval_s: float = 1.0) -> web.Application:
     app = init_app(config, peers=peers)
+    cluster = config.queued_sessions  # PostgreSQL: sessions run on `classpulse worker`s (cluster.sessions)
     app.middlewares.append(error_middleware)
 
     async def store_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -88,11 +90,29 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         await app[deliveries_key].close()
 
     async def sessions_ctx(app: web.Application) -> AsyncIterator[None]:
-        """The one session runner; at start it recovers what a crashed predecessor left open."""
+        """The one session runner; at start it recovers what a crashed predecessor left open.
+
+        With a PostgreSQL store this process runs no bot: sessions are queued for `classpulse
+        worker`s (`bot.cluster`), and the workers' sweep recovers, not this process."""
         host = ClassroomHost(app[classroom_key], config.classroom.public_url.rstrip("/"))
         meetings = Registry(config, host, extra={"fake": connectors} if connectors else None)
-        runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
-                               render=render)
+        queue = None
+        if cluster:
+            from bot.cluster.enqueue import QueuedSessions
+            from bot.cluster.jobqueue import conninfo, make_app
+            from bot.cluster.live import LiveFeed
+
+            queue = make_app(config.store.url, retry_s=config.cluster.retry_s)
+            await queue.open_async()
+            app[queue_key] = queue
+            feed = LiveFeed(conninfo(config.store.url), config.cluster.live_s)
+            listening = asyncio.ensure_future(feed.run())
+            runner: SessionRunner = QueuedSessions(config, app[store_key], app[db_key], meetings,
+                                                   analyze_factory=analyze_factory, render=render, queue=queue,
+                                                   live=feed)
+        else:
+            runner = SessionRunner(config, app[store_key], app[db_key], meetings, analyze_factory=analyze_factory,
+                                   render=render)
         app[manager_key] = runner
         runner.on_finished.append(app[deliveries_key].session_ended)
         app[registry_key] = make_registry(runner)
@@ -102,25 +122,44 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         yield
         log.info("shutting down: %d running session(s) leave and render", len(app[manager_key].running))
         await app[manager_key].close(shutdown_timeout_s)
+        if queue is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+            await queue.close_async()
 
     async def schedules_ctx(app: web.Application) -> AsyncIterator[None]:
-        """Started last, stopped first: no schedule fires while sessions are being wound down."""
+        """Started last, stopped first: no schedule fires while sessions are being wound down.
+
+        In a cluster only the elected leader runs the scheduler (and the sweep): `bot.cluster.leader`."""
         runner = ScheduleRunner(app[db_key], app[manager_key], records=DbScheduleRecords(app[db_key]),
                                 capacity=app[capacity_key])
         runner.on_missed.append(app[deliveries_key].run_not_recorded)  # owners hear of missed runs at once
         runner.feeds = app[feeds_key] = Feeds(config, app[db_key], guard_for(config, set(listen)),
                                               on_applied=runner.sync)
-        runner.start()
-        purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
-        if purged:
-            log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
         app[schedules_key] = runner
+
+        async def lead() -> None:
+            runner.start()
+            purged = await runner.retention()  # at every start, not only at 03:30: a service down then still purges
+            if purged:
+                log.info("retention at start deleted %d session(s) past store.retention_days", len(purged))
+
         stale = asyncio.ensure_future(runner.feeds.read_stale())  # feeds not read for a day, in the background
-        yield
-        stale.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stale
-        runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
+        try:
+            if not cluster:
+                await lead()
+                yield
+                runner.stop()  # AsyncIOScheduler shuts down on the next loop iteration: give it that
+            else:
+                from bot.cluster.leading import lead_the_cluster
+
+                async with lead_the_cluster(config, app[queue_key], app[db_key], runner, app[manager_key], lead):
+                    yield
+        finally:
+            stale.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stale
         await asyncio.sleep(0)
 
     app.cleanup_ctx.append(store_ctx)
@@ -148,7 +187,8 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         log.exception("readiness: store check failed")
         checks["store"] = False
-    checks["scheduler"] = request.app[schedules_key].scheduler.running
+    schedules = request.app[schedules_key]
+    checks["scheduler"] = schedules.scheduler.running or schedules.standby  # a cluster's standby waits its turn
     ok = all(checks.values())
     return web.json_response({"ok": ok, **checks, "sessions": len(request.app[manager_key].running)},
                              status=200 if ok else 503)

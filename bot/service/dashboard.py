@@ -252,13 +252,24 @@ async def leave(request: web.Request) -> web.Response:
 
 
 async def _pulse(request: web.Request, session_id: str) -> dict[str, Any] | None:
-    all_running = request.app[manager_key].running
+    manager = request.app[manager_key]
     feeds = request.app[feeds_key]
-    feeds.prune(all_running)
-    running = all_running.get(session_id)
-    if running is None or running.live is None:
+    feeds.prune(manager.running)
+    running = manager.running.get(session_id)
+    if running is not None and running.live is not None:
+        return await feeds.pulse(request.app[store_key], running.live)
+    # a cluster: the worker's numbers arrive by LISTEN/NOTIFY (bot.cluster.live)
+    remote = getattr(manager, "present_names", None)
+    names = remote(session_id) if remote is not None else None
+    numbers = manager.live_numbers(session_id) if names is not None else None
+    if numbers is None or names is None:
         return None
-    return await feeds.pulse(request.app[store_key], running.live)
+    window_s = request.app[live_settings_key].window_s
+    since = max(0.0, numbers["elapsed_s"] - window_s)
+    store = request.app[store_key]
+    obs = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: store.observations(session_id, since_t=since))
+    return class_pulse(obs, names, numbers, window_s)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -282,6 +293,9 @@ async def events(request: web.Request) -> web.StreamResponse:
                     continue
                 db = request.app[db_key]
                 fresh = await asyncio.get_running_loop().run_in_executor(None, db.session, record.session_id)
+                if request.app[manager_key].remote and fresh is not None and not fresh.final:
+                    await asyncio.sleep(interval)  # queued, joining, or between two workers' messages
+                    continue
                 last = class_pulse([], [], None, request.app[live_settings_key].window_s)
                 if not request.app[config_key].analysis.emotions:
                     last.pop("mood")

@@ -176,12 +176,13 @@ class ScheduleRunner:
             job_defaults={"coalesce": True, "max_instances": 1})
         self.fired: list[str] = []  # session ids started by schedules (tests, metrics)
         self.feeds: FeedReader | None = None  # subscribed timetable feeds (`bot.service.feeds.Feeds`)
+        self.standby = False  # a cluster's `serve` that is not the scheduler's leader (bot.cluster.leader)
+        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
 
     def start(self) -> None:
         global _runner
         _runner = self
-        self.scheduler.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self.scheduler.start()
         self.record_downtime(datetime.now(UTC))  # before the loop runs: stored next-run times are untouched
         self.scheduler.add_job(f"{__name__}:retention_job", CronTrigger(hour=3, minute=30, timezone="UTC"),
@@ -318,6 +319,17 @@ class ScheduleRunner:
         job = self.scheduler.get_job(schedule_id)
         return job.next_run_time.isoformat() if job is not None and job.next_run_time else None
 
+    def planned_start(self, schedule_id: str, now: datetime) -> datetime:
+        """The planned start of the run firing at `now`: the trigger's latest time within the grace period."""
+        job = self.scheduler.get_job(schedule_id)
+        grace = timedelta(seconds=(job.misfire_grace_time or 0) if job is not None else 0)
+        latest = None
+        if job is not None:
+            for t in occurrences(job.trigger, now - grace - timedelta(seconds=1), now + timedelta(seconds=1),
+                                 limit=10_000):
+                latest = t
+        return (latest or now).replace(microsecond=0)
+
     async def fire(self, schedule_id: str, now: datetime | None = None) -> str | None:
         """Start the scheduled session unless skipped or already running; returns the session id."""
         def load() -> tuple[ScheduleRecord | None, ClassRecord | None]:
@@ -338,11 +350,13 @@ class ScheduleRunner:
             log.warning("schedule %s: class %s has no meeting_url", schedule_id, cls.class_id)
             return None
 
+        planned = self.planned_start(schedule_id, now)
         try:
             async with reserve(self.capacity, cls.owner):
                 sid = await self.manager.start(SessionSpec(meeting_url=cls.meeting_url, owner=cls.owner,
                                                            class_name=cls.name, class_id=cls.class_id,
-                                                           duration_s=run_length_s(row, now), origin="schedule"))
+                                                           duration_s=run_length_s(row, now), origin="schedule",
+                                                           session_id=run_id(cls.class_id, planned)))
         except CapacityExceeded as exc:
             self._record(RunRecord(schedule_id, now.astimezone(UTC), "missed", "no_capacity", str(exc)))
             return None
@@ -355,6 +369,12 @@ class ScheduleRunner:
         self.fired.append(sid)
         log.info("schedule fired schedule_id=%s session_id=%s", schedule_id, sid)
         return sid
+
+
+def run_id(class_id: str, planned: datetime) -> str:
+    """A scheduled run's session id, keyed by class and planned start: a trigger that fires twice (two
+    schedulers overlapping for a moment) still makes one session, the database refuses the second."""
+    return f"{class_id}-{planned.astimezone(UTC):%Y%m%dT%H%M%SZ}"
 
 
 def next_runs(cron: str, timezone: str, n: int = 3, after: datetime | None = None) -> list[datetime]:

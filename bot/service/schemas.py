@@ -45,6 +45,9 @@ class ClassIn(_Request):
     zoom_meeting_id: str = Field(default="", max_length=1000, description=(
         "the class's Zoom meeting: its number (812 3456 7890) or join link (https://….zoom.us/j/…); "
         "Zoom RTMS streams of this meeting are analysed for this class, other meetings are ignored"))
+    expected_students: int = Field(default=30, ge=1, le=1000,
+                                   description="students the class brings: a cluster worker takes it only "
+                                               "while they fit its capacity")
 
     @field_validator("meeting_url")
     @classmethod
@@ -266,6 +269,7 @@ class ClassOut(BaseModel):
         "the text the teacher shares with the students (Zoom: no bot tile or chat); \"\" when the bot shows it"))
     late_after_min: float = 5.0  # joined later than this after the class start: late
     absent_after_min: float = 15.0  # … than this: counted absent
+    expected_students: int = 30
 
 
 class DeliveryOut(BaseModel):

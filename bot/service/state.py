@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import procrastinate
 from aiohttp import web
 
 from analysis.store import Store
@@ -27,3 +28,4 @@ capacity_key = web.AppKey("capacity", DbCapacity)  # session caps, counted in th
 limiter_key = web.AppKey("limiter", DbRateLimiter)  # per-address rate limits, counted in the database
 access_log_key = web.AppKey("access_log", AccessLog)
 feeds_key = web.AppKey("feeds", Feeds)  # subscribed timetable feeds
+queue_key = web.AppKey("queue", procrastinate.App)  # a cluster's job queue (PostgreSQL stores only)

@@ -35,6 +35,7 @@ class LeaveReason(StrEnum):
     NOBODY_JOINED = "nobody_joined"
     NO_MEDIA = "no_media"  # students there, not one frame arrived: ICE/network failure
     SUPERSEDED = "superseded"  # the session's attempt was taken over by another process (fencing)
+    HANDOVER = "handover"  # this worker stops (SIGTERM): another one continues the session
 
 
 TRANSITIONS: dict[State, frozenset[State]] = {

@@ -109,12 +109,12 @@ class LiveSession:
                  max_duration_s: float | None = None, out_dir: str | Path | None = None,
                  clock: Callable[[], float] = time.monotonic, guard: Guard | None = None,
                  t_offset: float = 0.0, returning: Sequence[Participant] = (),
-                 not_measured: Callable[[str], bool] | None = None) -> None:
+                 not_measured: Callable[[str], bool] | None = None, attempt: int = 0) -> None:
         """`guard` fences every store write (the runner's attempt check); `t_offset` and `returning`
         continue an earlier attempt: observation times go on from the offset, and students who
-        were there before keep their participant ids when they come back. `not_measured(name)`
-        says a display name is certainly an opted-out roster student: they are listed as opted out
-        and none of their observations is stored."""
+        were there before keep their participant ids when they come back; `attempt` tags the rows.
+        `not_measured(name)` says a display name is certainly an opted-out roster student: they are
+        listed as opted out and none of their observations is stored."""
         s = config.session
         self.connector = connector
         self.config = config
@@ -148,7 +148,8 @@ class LiveSession:
         self._video_feed: dict[str, str] = {}  # participant id → feed id whose video is sampled
         self._infer = ThreadPoolExecutor(1, thread_name_prefix="classpulse-infer")
         self._io = ThreadPoolExecutor(1, thread_name_prefix="classpulse-store")
-        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard)
+        self._buffer = ObservationBuffer(store, flush_s=config.store.flush_s, guard=guard,
+                                         attempt=attempt)
         self.reports: list[Path] = []
         self.report_error = ""
         self._delete_data = False  # see `discard_data`

@@ -101,6 +101,7 @@ class Running:
     owner: str = ""
     join_link: str = ""
     leave_reason: LeaveReason | None = None
+    handover: bool = False  # this process stops (SIGTERM of a worker): the session goes on elsewhere
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -159,6 +160,9 @@ def window_open(record: SessionRecord, now: datetime) -> bool:
 
 
 class SessionRunner:
+    #: Bots run in other processes (a cluster's `serve`): a session missing from `running` may be live.
+    remote = False
+
     def __init__(self, config: Config, store: Store, db: ServiceStore, meetings: Meetings, *,
                  analyze_factory: Callable[[], Analyze] | None = None, render: Render | None = render_reports,
                  now: Callable[[], datetime] = utc_now, retry_delay_s: float = 2.0) -> None:
@@ -174,6 +178,7 @@ class SessionRunner:
         self.holder = holder_id()
         self.running: dict[str, Running] = {}
         self.on_finished: list[OnFinished] = []
+        self.superseded: set[str] = set()  # sessions whose attempt here was taken over by another process
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def _db(self, fn: Callable[[], Any]) -> Any:
@@ -258,8 +263,13 @@ class SessionRunner:
             result = await self._one_attempt(record, attempt, gap, running)
             number = attempt.number
             if result.superseded:
+                self.superseded.add(sid)
                 await self._db(partial(db.end_attempt, sid, number, iso(self.now()), "superseded"))
                 log.warning("session %s: attempt %d superseded; another process runs it", sid, number)
+                return None
+            if running.handover and result.leave_reason is LeaveReason.HANDOVER:
+                await self._db(partial(db.end_attempt, sid, number, iso(self.now()), "handover"))
+                log.warning("session %s: attempt %d handed over; another worker continues it", sid, number)
                 return None
             record = await self._db(partial(db.session, sid)) or record
             lost = result.leave_reason is LeaveReason.CONNECTION_LOST
@@ -305,7 +315,7 @@ class SessionRunner:
                                analyze_factory=self.analyze_factory, render=None,
                                max_duration_s=max(remaining, 1.0) if remaining is not None else None,
                                guard=guard, t_offset=max(t_offset, 0.0), returning=returning,
-                               not_measured=not_measured)
+                               not_measured=not_measured, attempt=number)
             running.live, running.join_link = live, meeting.join_link
             if running.leave_reason is not None:  # asked to leave while the meeting was being opened
                 live.request_leave(running.leave_reason)
@@ -466,6 +476,49 @@ class SessionRunner:
                 await self._finish(record, "interrupted", "", f"analysis stopped at {since} (process died)", None)
         return handled
 
+    # -- continuing a recorded session in this process (a cluster worker's job) ----------------
+    async def adopt(self, session_id: str) -> Outcome | None:
+        """Run a recorded, still open session here in a new attempt, until it ends or leaves this process.
+
+        The queue decided that this process runs it (a new job, a dead worker's job re-queued,
+        a handed-over one), so an attempt still open is taken as dead: it is closed at its last
+        heartbeat and the gap recorded (`worker_lost`; `handover` when it was handed over).
+        Its holder, if only slow, finds itself fenced at its next flush. Returns the outcome,
+        or None when the session ended elsewhere, was superseded here, or was handed over.
+        """
+        sid = session_id
+        record = await self._db(partial(self.db.session, sid))
+        if record is None or record.final or sid in self.running:
+            return None
+        attempts = await self._db(partial(self.db.attempts, sid))
+        last = attempts[-1] if attempts else None
+        gap: Interruption | None = None
+        if last is not None:
+            if not last.ended_at:
+                await self._db(partial(self.db.end_attempt, sid, last.number, last.heartbeat_at, "worker_lost"))
+                gap = Interruption(sid, last.heartbeat_at, "", "worker_lost")
+            else:
+                gap = Interruption(sid, last.ended_at, "", "handover" if last.end_reason == "handover" else "crash")
+        now = self.now()
+        if last is not None and (not window_open(record, now) or last.number >= self.config.session.max_attempts):
+            assert gap is not None
+            await self._db(partial(self.store.add_interruption, replace(gap, to_at=iso(now))))
+            return await self._finish(record, "interrupted" if record.started_at else "failed", "",
+                                      f"analysis stopped at {gap.from_at} ({gap.reason})", None)
+        try:
+            attempt = await self._db(partial(self.db.begin_attempt, sid, self.holder, iso(now)))
+        except Superseded:
+            return None
+        if last is not None:
+            log.warning("session %s: attempt %d ended (%s); continuing in attempt %d", sid, last.number,
+                        gap.reason if gap else "-", attempt.number)
+        self._launch(record, attempt, gap)
+        return await self.wait(sid)
+
+    async def fail(self, record: SessionRecord, failure: str, detail: str) -> Outcome:
+        """End a session that never ran (e.g. no worker had room: `no_capacity`); the hooks tell its owner."""
+        return await self._finish(record, "failed", failure, detail, None)
+
     # -- control ------------------------------------------------------------------------------
     def live_numbers(self, session_id: str) -> dict[str, Any] | None:
         r = self.running.get(session_id)
@@ -497,6 +550,20 @@ class SessionRunner:
         task = asyncio.ensure_future(end_then_leave())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
+
+    def hand_over(self, session_id: str) -> bool:
+        """Leave the meeting and end this process's attempt without ending the session (worker SIGTERM).
+
+        Unlike `leave`, nothing is rendered or delivered and a platform's stream is never ended:
+        the next worker rejoins and continues in a new attempt."""
+        r = self.running.get(session_id)
+        if r is None:
+            return False
+        r.handover = True
+        r.leave_reason = r.leave_reason or LeaveReason.HANDOVER
+        if r.live is not None:
+            r.live.request_leave(LeaveReason.HANDOVER)
         return True
 
     def discard(self, session_id: str, why: str) -> bool:
