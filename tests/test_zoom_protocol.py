@@ -187,4 +187,6 @@ def test_lenient_where_zoom_is_vague() -> None:
     joined = zp.parse(json.dumps({"msg_type": 6, "event": {"event_type": 3, "participants": [
         {"user_id": 1, "user_name": "Ada"}, {"user_id": "2", "user_name": "Alan"}]}}))
     assert isinstance(joined, zp.RosterUpdate) and [p.wire for p in joined.people] == [1, "2"]
-    assert json.loads(zp.encode(zp.video_subscription("2", timestamp=5, wire="2")))["user_id"] == "2"
+    # 28 documents user_id as an unsigned int32: a numeric id learned as text goes out as a number
+    assert json.loads(zp.encode(zp.video_subscription("2", timestamp=5, wire="2")))["user_id"] == 2
+    assert json.loads(zp.encode(zp.video_subscription("abc-1", timestamp=5, wire="abc-1")))["user_id"] == "abc-1"
