@@ -93,8 +93,8 @@ class Step:
     """At `at` seconds after CLIENT_READY_ACK: `action` on `user_id` (see `DocsRtmsServer._apply`)."""
 
     at: float
-    action: str  # speaker | join | video_on | video_off | leave
-    user_id: int
+    action: str  # speaker | join | video_on | video_off | leave | drop (both sockets, no user)
+    user_id: int = 0
     id_as_text: bool = False  # the user id written as a JSON string, as the join example shows [ER]
 
 
@@ -109,6 +109,8 @@ class Record:
     errors: list[str] = field(default_factory=list)
     ready_at: float | None = None
     ended_at: float | None = None
+    handshakes: int = 0  # signaling handshakes accepted (more than one: a reconnect)
+    dropped_at: list[float] = field(default_factory=list)
 
 
 class DocsRtmsServer:
@@ -133,6 +135,7 @@ class DocsRtmsServer:
         self._granted: dict[str, Any] | None = None
         self._watched: int | None = None  # the individual subscription [VS]
         self._speaker: int | None = None
+        self._ready = False  # CLIENT_READY_ACK received on the current signaling connection
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self.done = asyncio.Event()
@@ -198,6 +201,7 @@ class DocsRtmsServer:
             elif kind == CLIENT_READY_ACK:  # [ER] "Client ready ACK": to the signaling connection
                 if msg.get("rtms_stream_id") != self.stream_id:
                     self.record.errors.append(f"CLIENT_READY_ACK names stream {msg.get('rtms_stream_id')!r}")
+                self._ready = True
                 if self.record.ready_at is None:
                     self.record.ready_at = self.t()
                     self._spawn(self._scenario())
@@ -230,6 +234,7 @@ class DocsRtmsServer:
             await ws.close()
             return
         self._signaling = ws
+        self.record.handshakes += 1
         # [ER] "First timestamp from the signaling connection": unasked, after the connection.
         await self._event({"event_type": FIRST_PACKET_TIMESTAMP, "timestamp": now_ms()})
         self._spawn(self._keepalive("signaling", ws))
@@ -280,6 +285,10 @@ class DocsRtmsServer:
     async def _media_handshake(self, ws: web.WebSocketResponse, msg: dict[str, Any]) -> None:
         """[ER] "Media handshake request/response"; codec/fps granted by the rules of [ER]/[DT]."""
         status = self._check_signed(msg)
+        if self._signaling is None or self._signaling.closed:
+            self.record.errors.append("media handshake without a live signaling connection")
+            await ws.close()
+            return
         if status == STATUS_OK and msg.get("media_type") not in (MEDIA_VIDEO, MEDIA_ALL):
             status = STATUS_INVALID_MEDIA_TYPE
         if status == STATUS_OK and self._media is not None and not self._media.closed:
@@ -308,8 +317,8 @@ class DocsRtmsServer:
         while not self.done.is_set():
             granted = self._granted or {"fps": 5}
             await asyncio.sleep(1 / granted["fps"])
-            if self._granted is None or self._media is None or self._media.closed:
-                continue
+            if not self._ready or self._granted is None or self._media is None or self._media.closed:
+                continue  # [ER] "Client ready ACK": nothing flows before it
             individual = self._granted["data_opt"] == VIDEO_SINGLE_INDIVIDUAL_STREAM
             who = self._watched if individual else self._speaker
             student = self.students.get(who) if who is not None else None
@@ -361,7 +370,7 @@ class DocsRtmsServer:
         await self._end(STOP_BC_MEETING_ENDED)
 
     async def _apply(self, step: Step) -> None:
-        student = self.students[step.user_id]
+        student = self.students.get(step.user_id) or Student(0, "", [])
         uid: int | str = str(step.user_id) if step.id_as_text else step.user_id
         stamp = now_ms()
         if step.action == "speaker":  # [ER] "Active speaker change": user_id, user_name on the event
@@ -376,12 +385,33 @@ class DocsRtmsServer:
             student.camera_on = step.action == "video_on"
             kind = PARTICIPANT_VIDEO_ON if student.camera_on else PARTICIPANT_VIDEO_OFF
             await self._event({"event_type": kind, "timestamp": stamp, "participants": [{"user_id": uid}]})
+        elif step.action == "drop":
+            await self._drop()
         elif step.action == "leave":  # [ER] "Participant leave": participants[{user_id}]
             self.in_meeting.discard(step.user_id)
             await self._event({"event_type": PARTICIPANT_LEAVE, "timestamp": stamp,
                                "participants": [{"user_id": uid}]})
         else:
             raise ValueError(f"unknown step {step.action!r}")
+
+    async def _drop(self) -> None:
+        """The signaling connection is lost: [ER] "Keep-alive request" — RTMS interrupts both the
+        signaling and media connections and waits one minute for a new handshake; the failover page
+        (docs/rtms/.../failover-reconnection) says to reconnect both. Everything tied to the old
+        connection goes: event subscriptions, the media grant, the video subscription, the ready ACK.
+        Nobody already in the meeting is announced again."""
+        self.record.dropped_at.append(self.t())
+        for which in ("signaling", "media"):  # requests cut short by the drop cannot be answered
+            answered = self.record.keepalive_answered.get(which, {})
+            self.record.keepalive_sent[which] = [(t, s) for t, s in self.record.keepalive_sent.get(which, [])
+                                                 if s in answered]
+        sockets = (self._signaling, self._media)
+        self._signaling = self._media = None
+        self._subscribed_events.clear()
+        self._granted, self._watched, self._ready = None, None, False
+        for ws in sockets:
+            if ws is not None and not ws.closed:
+                await ws.close()
 
     async def _end(self, reason: int) -> None:
         """The meeting ends: leaves [ER], SESSION_STATE_UPDATE 9 {5, stop_reason} [ER],
