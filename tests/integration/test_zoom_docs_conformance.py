@@ -230,10 +230,14 @@ def _until(check: Any, within_s: float, what: str) -> Any:
     raise AssertionError(f"not reached within {within_s:g} s: {what}")
 
 
-def test_webhook_four_students_without_replay(docs_server: DocsRtmsServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stopped_first", [False, True])
+def test_webhook_four_students_without_replay(docs_server: DocsRtmsServer, tmp_path: Path,
+                                              stopped_first: bool) -> None:
     """`classpulse zoom-webhook` with a class mapped to the meeting: Zoom's signed
     `meeting.rtms_started` opens the session, the stream's end closes it; SIGTERM afterwards
-    sends no stream close either."""
+    sends no stream close either. `stopped_first`: `meeting.rtms_stopped` arrives 5 s before the
+    stream's own end (webhooks and sockets are not ordered): the session ends, without a
+    STREAM_CLOSE_REQ."""
     store = Store(f"sqlite:///{tmp_path}/cp.db")
     ServiceStore(store).add_class(ClassRecord(class_id="cls-docs", name="Docs conformance", owner="ms-rivera",
                                               created_at="2026-11-26T09:00:00+00:00",
@@ -267,9 +271,15 @@ def test_webhook_four_students_without_replay(docs_server: DocsRtmsServer, tmp_p
                    "operator_id": "30R7kT7bTIKSNUFEuH_Qlg"}
         status, _ = _post_webhook(hook, "meeting.rtms_started", started)
         assert status == 200
+        if stopped_first:
+            ready = _until(lambda: docs_server.record.ready_at, 120, "the client ready")
+            _until(lambda: docs_server.t() > ready + END_S - 5, END_S + 10, "the class nearly over")
+            status, _ = _post_webhook(hook, "meeting.rtms_stopped", {**started, "stop_reason": 6})
+            assert status == 200
         _until(lambda: docs_server.record.ended_at is not None, END_S + 180, "the class ran to its end")
-        status, _ = _post_webhook(hook, "meeting.rtms_stopped", {**started, "stop_reason": 6})
-        assert status == 200
+        if not stopped_first:
+            status, _ = _post_webhook(hook, "meeting.rtms_stopped", {**started, "stop_reason": 6})
+            assert status == 200
 
         def closed() -> bool:
             try:
