@@ -544,9 +544,13 @@ def parse(text: str | bytes) -> Message:
             raise ProtocolError("video data is not base64") from None
         ts = content.get("timestamp")
         raw = content.get("user_id")
-        return VideoData(user_key(raw) if raw not in (None, "") else "", str(content.get("user_name") or ""),
+        # 0 names no participant (ER "Audio data" / MD: mixed audio is user_id 0, sent without a
+        # name): such a frame, like one without `user_id`, is the stream subscribed to.
+        anonymous = raw is None or (not isinstance(raw, bool) and raw in ("", 0, "0"))
+        user = "" if anonymous else user_key(raw)  # a bool or an object is a ProtocolError there
+        return VideoData(user, str(content.get("user_name") or ""),
                          data, ts if isinstance(ts, int) and not isinstance(ts, bool) else 0,
-                         raw if isinstance(raw, int | str) else "")
+                         raw if user and isinstance(raw, int | str) else "")
     if kind == Msg.STREAM_STATE_UPDATE:
         state = msg.get("state")
         stop = _int(msg.get("reason", 0) or 0, "reason")
