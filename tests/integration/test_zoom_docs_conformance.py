@@ -58,7 +58,7 @@ MEETING_NUMBER = 81234567890
 WEBHOOK_SECRET = "docs-webhook-secret-token"
 ADA, BEN, CLEO, DAN = 16778240, 33556610, 50331648, 67108864
 NAMES = {ADA: "Ada Lovelace", BEN: "Ben Okafor", CLEO: "Cleo Diaz", DAN: "Dan Weber"}
-END_S = 45.0
+END_S = 60.0  # long enough for a slow machine to load the analyser (~15-20 s here) and still rotate
 KEEPALIVE_S = 10.0  # Zoom's documented interval
 
 
@@ -102,7 +102,7 @@ def docs_server(request: pytest.FixtureRequest, videos_dir: Path) -> Iterator[Do
         Step(4.5, "video_on", DAN),
         Step(8.0, "join", CLEO, id_as_text=True),
         Step(8.5, "video_on", CLEO),
-        Step(26.0, "video_off", DAN),
+        Step(40.0, "video_off", DAN),
     ]
     if getattr(request, "param", "") == "drop":
         steps.append(Step(16.0, "drop"))
