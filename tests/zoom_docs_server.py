@@ -58,7 +58,8 @@ STATUS_INVALID_PAYLOAD, STATUS_INVALID_MEDIA_TYPE, STATUS_DUPLICATE_SIGNAL_REQUE
 STATUS_DUPLICATE_MEDIA_DATA_CONNECTION, STATUS_INVALID_MEDIA_VIDEO_CODEC = 16, 27
 STATUS_DUPLICATE_VIDEO_SUBSCRIPTION = 44
 # [DT] RTMS_STREAM_STATE / RTMS_SESSION_STATE / RTMS_STOP_REASON
-STREAM_TERMINATED, SESSION_STOPPED = 4, 5
+STREAM_ACTIVE, STREAM_TERMINATED, STREAM_PAUSED, STREAM_RESUMED = 1, 4, 5, 6
+SESSION_INITIALIZE, SESSION_STARTED, SESSION_PAUSED, SESSION_RESUMED, SESSION_STOPPED = 1, 2, 3, 4, 5
 STOP_BC_MEETING_ENDED, STOP_BC_RECEIVER_REQUEST_CLOSE, STOP_BC_KEEP_ALIVE_TIMEOUT = 6, 20, 24
 # [DT] MEDIA_DATA_TYPE / MEDIA_PAYLOAD_TYPE / MEDIA_DATA_OPTION / MEDIA_RESOLUTION
 MEDIA_VIDEO, MEDIA_ALL = 2, 32
@@ -93,7 +94,7 @@ class Step:
     """At `at` seconds after CLIENT_READY_ACK: `action` on `user_id` (see `DocsRtmsServer._apply`)."""
 
     at: float
-    action: str  # speaker | join | video_on | video_off | leave | drop (both sockets, no user)
+    action: str  # speaker | join | video_on | video_off | leave | drop, pause, resume (no user)
     user_id: int = 0
     id_as_text: bool = False  # the user id written as a JSON string, as the join example shows [ER]
 
@@ -136,6 +137,8 @@ class DocsRtmsServer:
         self._watched: int | None = None  # the individual subscription [VS]
         self._speaker: int | None = None
         self._ready = False  # CLIENT_READY_ACK received on the current signaling connection
+        self._paused = False
+        self._session_id = f"{stream_id}-session"
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self.done = asyncio.Event()
@@ -204,6 +207,16 @@ class DocsRtmsServer:
                 self._ready = True
                 if self.record.ready_at is None:
                     self.record.ready_at = self.t()
+                    # [ER] "Session state updated" / "Stream state updated", as their examples write
+                    # them (an INITIALIZE session with `stop_reason` 1, an ACTIVE stream with `reason`
+                    # 1): states that are not stops, whatever the reason field says.
+                    await self._send(ws, {"msg_type": SESSION_STATE_UPDATE, "state": SESSION_INITIALIZE,
+                                          "stop_reason": 1, "timestamp": now_ms(),
+                                          "rtms_session_id": self._session_id})
+                    await self._send(ws, {"msg_type": SESSION_STATE_UPDATE, "state": SESSION_STARTED,
+                                          "timestamp": now_ms(), "rtms_session_id": self._session_id})
+                    await self._send(ws, {"msg_type": STREAM_STATE_UPDATE, "state": STREAM_ACTIVE,
+                                          "reason": 1, "timestamp": now_ms()})
                     self._spawn(self._scenario())
                     self._spawn(self._video_pump())
             elif kind == KEEP_ALIVE_RESP:
@@ -317,7 +330,8 @@ class DocsRtmsServer:
         while not self.done.is_set():
             granted = self._granted or {"fps": 5}
             await asyncio.sleep(1 / granted["fps"])
-            if not self._ready or self._granted is None or self._media is None or self._media.closed:
+            if (not self._ready or self._paused or self._granted is None or self._media is None
+                    or self._media.closed):
                 continue  # [ER] "Client ready ACK": nothing flows before it
             individual = self._granted["data_opt"] == VIDEO_SINGLE_INDIVIDUAL_STREAM
             who = self._watched if individual else self._speaker
@@ -387,6 +401,13 @@ class DocsRtmsServer:
             await self._event({"event_type": kind, "timestamp": stamp, "participants": [{"user_id": uid}]})
         elif step.action == "drop":
             await self._drop()
+        elif step.action in ("pause", "resume"):  # [DT] RTMS_STREAM_STATE 5/6, RTMS_SESSION_STATE 3/4
+            self._paused = step.action == "pause"
+            await self._send(self._signaling, {"msg_type": SESSION_STATE_UPDATE, "timestamp": stamp,
+                                               "state": SESSION_PAUSED if self._paused else SESSION_RESUMED,
+                                               "rtms_session_id": self._session_id})
+            await self._send(self._signaling, {"msg_type": STREAM_STATE_UPDATE, "timestamp": stamp,
+                                               "state": STREAM_PAUSED if self._paused else STREAM_RESUMED})
         elif step.action == "leave":  # [ER] "Participant leave": participants[{user_id}]
             self.in_meeting.discard(step.user_id)
             await self._event({"event_type": PARTICIPANT_LEAVE, "timestamp": stamp,
@@ -424,7 +445,7 @@ class DocsRtmsServer:
                                "participants": [{"user_id": u} for u in sorted(self.in_meeting)]})
         await self._send(self._signaling, {"msg_type": SESSION_STATE_UPDATE, "state": SESSION_STOPPED,
                                            "stop_reason": reason, "timestamp": now_ms(),
-                                           "rtms_session_id": f"{self.stream_id}-session"})
+                                           "rtms_session_id": self._session_id})
         await self._send(self._signaling, {"msg_type": STREAM_STATE_UPDATE, "state": STREAM_TERMINATED,
                                            "reason": reason, "timestamp": now_ms()})
         self.done.set()

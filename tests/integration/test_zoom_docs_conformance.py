@@ -102,6 +102,8 @@ def docs_server(request: pytest.FixtureRequest, videos_dir: Path) -> Iterator[Do
         Step(4.5, "video_on", DAN),
         Step(8.0, "join", CLEO, id_as_text=True),
         Step(8.5, "video_on", CLEO),
+        Step(30.0, "pause"),  # the host pauses the app's stream for 3 s
+        Step(33.0, "resume"),
         Step(40.0, "video_off", DAN),
     ]
     if getattr(request, "param", "") == "drop":
