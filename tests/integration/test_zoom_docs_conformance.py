@@ -168,6 +168,8 @@ def _check_class(record: Record, tmp_path: Path, log: str) -> None:
         assert len(sent) >= 3, f"{which}: only {len(sent)} keep-alive requests in a {END_S:.0f} s class"
         answered = record.keepalive_answered.get(which, {})
         for t, stamp in sent:
+            if stamp not in answered and t > record.ended_at - 1.0:
+                continue  # sent just before Zoom closed the sockets: no time to answer
             assert stamp in answered, f"{which}: keep-alive of t={t} never answered"
             assert answered[stamp] - t < KEEPALIVE_S, f"{which}: keep-alive of t={t} answered late"
     assert set(record.frames_sent) == set(NAMES), f"frames sent per student: {record.frames_sent}"
