@@ -184,7 +184,12 @@ def test_lenient_where_zoom_is_vague() -> None:
     data = base64.b64encode(b"\xff\xd8").decode()
     anonymous = zp.parse(json.dumps({"msg_type": 15, "content": {"data": data, "timestamp": 1}}))
     assert isinstance(anonymous, zp.VideoData) and anonymous.user_id == ""
+    for nobody in (0, "0"):  # user_id 0 is Zoom's "no single participant" (mixed audio): not a student "0"
+        zero = zp.parse(json.dumps({"msg_type": 15, "content": {"user_id": nobody, "data": data, "timestamp": 1}}))
+        assert isinstance(zero, zp.VideoData) and zero.user_id == ""
     joined = zp.parse(json.dumps({"msg_type": 6, "event": {"event_type": 3, "participants": [
         {"user_id": 1, "user_name": "Ada"}, {"user_id": "2", "user_name": "Alan"}]}}))
     assert isinstance(joined, zp.RosterUpdate) and [p.wire for p in joined.people] == [1, "2"]
-    assert json.loads(zp.encode(zp.video_subscription("2", timestamp=5, wire="2")))["user_id"] == "2"
+    # 28 documents user_id as an unsigned int32: a numeric id learned as text goes out as a number
+    assert json.loads(zp.encode(zp.video_subscription("2", timestamp=5, wire="2")))["user_id"] == 2
+    assert json.loads(zp.encode(zp.video_subscription("abc-1", timestamp=5, wire="abc-1")))["user_id"] == "abc-1"

@@ -263,8 +263,8 @@ def user_key(value: Any) -> UserId:
 
 
 def wire_user_id(user: UserId) -> int | str:
-    """How to send back a user id whose original form is unknown (msg_type 28 documents an
-    unsigned int32); a connector that saw the id sends it back as Zoom wrote it."""
+    """How to send a user id back in msg_type 28, documented as an unsigned int32: a number
+    whenever the id is one; text only for an id that is not a number."""
     return int(user) if user.isdigit() else user
 
 
@@ -320,8 +320,14 @@ def keep_alive_reply(timestamp: Any) -> dict[str, Any]:
 
 def video_subscription(user: UserId, subscribe: bool = True, timestamp: int | None = None,
                        wire: int | str = "") -> dict[str, Any]:
-    """Sent on the SIGNALING socket; the answer (29) comes back there. `wire`: the id as Zoom wrote it."""
-    return {"msg_type": Msg.VIDEO_SUBSCRIPTION_REQ, "user_id": wire if wire != "" else wire_user_id(user),
+    """Sent on the SIGNALING socket; the answer (29) comes back there.
+
+    A numeric id always goes out as a JSON number, even when Zoom first wrote it as text (the
+    join example does): the Event reference documents `user_id` of 28 as an unsigned int32 taken
+    from PARTICIPANT_VIDEO_ON, whose example writes numbers. `wire` (the id as Zoom wrote it) is
+    used only for an id that is not a number."""
+    user_id = wire_user_id(user) if user.isdigit() or wire == "" else wire
+    return {"msg_type": Msg.VIDEO_SUBSCRIPTION_REQ, "user_id": user_id,
             "subscribe": subscribe,
             "timestamp": now_ms() if timestamp is None else timestamp}
 
@@ -538,9 +544,13 @@ def parse(text: str | bytes) -> Message:
             raise ProtocolError("video data is not base64") from None
         ts = content.get("timestamp")
         raw = content.get("user_id")
-        return VideoData(user_key(raw) if raw not in (None, "") else "", str(content.get("user_name") or ""),
+        # 0 names no participant (ER "Audio data" / MD: mixed audio is user_id 0, sent without a
+        # name): such a frame, like one without `user_id`, is the stream subscribed to.
+        anonymous = raw is None or (not isinstance(raw, bool) and raw in ("", 0, "0"))
+        user = "" if anonymous else user_key(raw)  # a bool or an object is a ProtocolError there
+        return VideoData(user, str(content.get("user_name") or ""),
                          data, ts if isinstance(ts, int) and not isinstance(ts, bool) else 0,
-                         raw if isinstance(raw, int | str) else "")
+                         raw if user and isinstance(raw, int | str) else "")
     if kind == Msg.STREAM_STATE_UPDATE:
         state = msg.get("state")
         stop = _int(msg.get("reason", 0) or 0, "reason")
