@@ -24,6 +24,8 @@ from typing import Any
 from aiohttp import web
 
 from analysis.store import Store
+from bot.bench.memory import TraceMalloc
+from bot.bench.resources import TreeSample, sample_tree, slope_per_min
 from bot.config import Config, load_config
 from bot.connectors.classroom import ClassroomConnector
 from bot.sessions.analyzer import analyzer_factory
@@ -33,6 +35,7 @@ from bot.web.app import classroom_key, init_app
 
 CODE = "bench"
 SETTLE_S = 3.0  # after the last first frame: let jitter buffers and the first ticks settle
+WARMUP_S = 180.0  # the RSS slope is fitted after this much of the window (caches, pools, buffers fill)
 
 
 def _cpu_s(pid: int | None = None) -> float:
@@ -46,6 +49,31 @@ def _cpu_s(pid: int | None = None) -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def _watch(samples: list[TreeSample], every_s: float, exclude: list[int],
+                 trace: TraceMalloc | None) -> None:
+    """Sample the bot's process tree (without the load generator) every `every_s` from now on."""
+    t0 = time.monotonic()
+    while True:
+        samples.append(sample_tree(time.monotonic() - t0, exclude=exclude))
+        if trace is not None:
+            trace.maybe_snapshot(time.monotonic() - t0)
+        await asyncio.sleep(every_s)
+
+
+def resources(samples: list[TreeSample], end: TreeSample, window_s: float) -> dict[str, Any]:
+    """RSS per sample, its slope after the warm-up and the thread counts, for the JSON document."""
+    every = [*samples, end]
+    return {
+        "rss_tree_mb": [[round(s.t), round(s.rss_mb, 1)] for s in every],
+        "rss_slope_mb_per_min": None if (k := slope_per_min(every, min(WARMUP_S, window_s / 3))) is None
+        else round(k, 2),
+        "rss_slope_after_s": min(WARMUP_S, window_s / 3),
+        "threads_start": samples[0].threads if samples else end.threads,
+        "threads_end": end.threads,
+        "processes": end.processes,
+    }
 
 
 async def _until_all_streaming(session: LiveSession, students: int, timeout_s: float) -> float:
@@ -155,10 +183,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         session.sampler.stats.latencies = deque(session.sampler.stats.latencies)
         waited = await _until_all_streaming(session, args.students, 30 + 2 * args.students)
         await asyncio.sleep(SETTLE_S)
+        trace = TraceMalloc.from_env(args.seconds)
+        tree: list[TreeSample] = []
+        watch = asyncio.ensure_future(_watch(tree, args.sample_every, [load.pid], trace))
         a = _snapshot(session, load.pid, probe)
         await asyncio.sleep(args.seconds)
         b = _snapshot(session, load.pid, probe)
+        watch.cancel()
+        end = sample_tree(b["t"] - a["t"], exclude=[load.pid])
         result = measure(session, a, b, args.students) | {"connect_s": round(waited, 2)}
+        result |= resources(tree, end, args.seconds)
+        if trace is not None:
+            result["tracemalloc"] = trace.finish()
     finally:
         session.request_leave()
         await asyncio.wait_for(task, 60)
@@ -185,6 +221,7 @@ def main() -> None:
     p.add_argument("--clip", required=True)
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--sample-every", type=float, default=60.0, help="seconds between RSS samples")
     p.add_argument("--config")
     p.add_argument("--set", action="append", default=[])
     json.dump(asyncio.run(run(p.parse_args())), sys.stdout)
