@@ -32,6 +32,7 @@ from bot.sessions.analyzer import analyzer_factory
 from bot.sessions.live import LiveSession
 from bot.sessions.sampler import Analyze
 from bot.web.app import classroom_key, init_app
+from bot.web.backlog import EncodedBacklog
 
 CODE = "bench"
 SETTLE_S = 3.0  # after the last first frame: let jitter buffers and the first ticks settle
@@ -51,12 +52,31 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _backlog(app: web.Application) -> dict[str, int]:
+    """Media waiting inside aiortc: encoded frames queued for the decoder threads, decoded frames
+    queued for `recv()`, and the event loop's tasks. Diagnostics only, so aiortc's private
+    attributes are read defensively: a backlog that grows is memory that grows."""
+    dec = trk = skipped = 0
+    room = app[classroom_key].rooms.get(CODE)
+    for pub in room.publishers.values() if room else ():
+        pc = getattr(pub.peer, "pc", None)
+        for r in pc.getReceivers() if pc is not None else ():
+            q = getattr(r, "_RTCRtpReceiver__decoder_queue", None)
+            dec += q.qsize() if q is not None else 0
+            skipped += q.stats.dropped if isinstance(q, EncodedBacklog) else 0
+            track = getattr(r, "_track", None)
+            trk += track._queue.qsize() if track is not None else 0
+    return {"decoder_queue": dec, "track_queue": trk, "loop_tasks": len(asyncio.all_tasks()),
+            "encoded_frames_dropped": skipped}
+
+
 async def _watch(samples: list[TreeSample], every_s: float, exclude: list[int],
-                 trace: TraceMalloc | None) -> None:
+                 trace: TraceMalloc | None, backlog: list[dict[str, int]], app: web.Application) -> None:
     """Sample the bot's process tree (without the load generator) every `every_s` from now on."""
     t0 = time.monotonic()
     while True:
         samples.append(sample_tree(time.monotonic() - t0, exclude=exclude))
+        backlog.append(_backlog(app))
         if trace is not None:
             trace.maybe_snapshot(time.monotonic() - t0)
         await asyncio.sleep(every_s)
@@ -185,14 +205,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(SETTLE_S)
         trace = TraceMalloc.from_env(args.seconds)
         tree: list[TreeSample] = []
-        watch = asyncio.ensure_future(_watch(tree, args.sample_every, [load.pid], trace))
+        backlog: list[dict[str, int]] = []
+        watch = asyncio.ensure_future(_watch(tree, args.sample_every, [load.pid], trace, backlog, app))
         a = _snapshot(session, load.pid, probe)
         await asyncio.sleep(args.seconds)
         b = _snapshot(session, load.pid, probe)
         watch.cancel()
         end = sample_tree(b["t"] - a["t"], exclude=[load.pid])
         result = measure(session, a, b, args.students) | {"connect_s": round(waited, 2)}
-        result |= resources(tree, end, args.seconds)
+        result |= resources(tree, end, args.seconds) | {"backlog": [*backlog, _backlog(app)]}
         if trace is not None:
             result["tracemalloc"] = trace.finish()
     finally:
