@@ -52,7 +52,8 @@ async def _fill(pool: concurrent.futures.ThreadPoolExecutor, n: int) -> None:
 
 def test_twenty_sessions_leave_threads_and_descriptors_at_the_baseline(tmp_path: Path) -> None:
     config = make_config(tmp_path, {"analysis": {"sample_interval_s": 0.25, "emotions": False},
-                                    "reports": {"out_dir": str(tmp_path / "reports"), "formats": ["html"]}})
+                                    "reports": {"out_dir": str(tmp_path / "reports"), "formats": ["html"]}},
+                         join_timeout_s=120)
     store = Store(config.store.url)
     db = ServiceStore(store)
     counts: list[tuple[int, int]] = []

@@ -77,6 +77,8 @@ async def _watch(samples: list[TreeSample], every_s: float, exclude: list[int],
     while True:
         samples.append(sample_tree(time.monotonic() - t0, exclude=exclude))
         backlog.append(_backlog(app))
+        print(json.dumps({"t": round(samples[-1].t), "rss_mb": round(samples[-1].rss_mb, 1),
+                          "threads": samples[-1].threads, **backlog[-1]}), file=sys.stderr, flush=True)
         if trace is not None:
             trace.maybe_snapshot(time.monotonic() - t0)
         await asyncio.sleep(every_s)

@@ -73,8 +73,14 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         for o in opts.overrides:
             cmd += ["--set", o]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        res = subprocess.run(ns.command(cmd), capture_output=True, text=True, cwd=REPO, env=env,
-                             timeout=opts.seconds + 300 + 3 * opts.students)
+        limit_s = 2 * opts.seconds + 600 + 3 * opts.students  # a loaded machine (or tracemalloc) is slow
+        try:
+            res = subprocess.run(ns.command(cmd), capture_output=True, text=True, cwd=REPO, env=env,
+                                 timeout=limit_s)
+        except subprocess.TimeoutExpired as exc:
+            tail = (exc.stderr or b"")[-2000:]
+            text = tail.decode(errors="replace") if isinstance(tail, bytes) else str(tail)
+            raise BenchError(f"the bot side did not finish within {limit_s:g} s: {text.strip()}") from None
     lines = res.stdout.strip().splitlines()
     if res.returncode != 0 or not lines:
         raise BenchError(f"the bot side failed (exit {res.returncode}): {res.stderr.strip()[-2000:]}")
