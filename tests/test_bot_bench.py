@@ -44,3 +44,29 @@ def test_format_result_shows_the_headline_numbers() -> None:
                           "peak_rss_mb": 900.0, "analysis_ms_per_sample": {"detect": 12.0}})
     assert "0.99" in text and "2.0%" in text and "0.3 s" in text and "900.0 MB" in text
     assert "detect 12.0 ms" in text
+
+
+def test_rss_slope_is_fitted_after_the_warm_up_only() -> None:
+    from bot.bench.resources import TreeSample, slope_per_min
+
+    flat_then_warm = [TreeSample(t, 900 + (200 if t < 180 else 0) + 0.5 * t / 60, 20, 1) for t in range(0, 601, 60)]
+    assert slope_per_min(flat_then_warm, 180) == pytest.approx(0.5)  # the warm-up jump is not a trend
+    assert slope_per_min(flat_then_warm[:4], 180) is None  # two points after minute 3 are no trend
+
+
+def test_the_process_tree_is_read_from_proc() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.bench.resources import open_fds, sample_tree, tree
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in tree(os.getpid()) and child.pid not in tree(os.getpid(), exclude=[child.pid])
+        both, alone = sample_tree(0.0), sample_tree(0.0, exclude=[child.pid])
+        assert both.processes == alone.processes + 1 and both.rss_mb > alone.rss_mb > 10
+        assert both.threads >= 1 and open_fds() >= 3
+    finally:
+        child.kill()
+        child.wait()

@@ -107,5 +107,7 @@ def format_result(r: dict[str, Any]) -> str:
         f"bot CPU                     {r['cpu_percent']} % of one core ({r.get('cpu_count')} cores; "
         f"load generator {r.get('load_generator_cpu_percent')} %)",
         f"bot peak RSS                {r['peak_rss_mb']} MB",
+        f"RSS slope after warm-up     {_fmt(r.get('rss_slope_mb_per_min'), ' MB/min')} (whole tree; threads "
+        f"{r.get('threads_start', '-')} → {r.get('threads_end', '-')})",
         "analysis per sample         " + (", ".join(f"{k} {v} ms" for k, v in stages.items()) or "-"),
     ])

@@ -18,7 +18,8 @@ from bot.sim.netns import available
 
 REPO = Path(__file__).resolve().parent.parent.parent
 KEYS = {"students", "samples_per_student_per_s", "dropped_share", "latency_p50_s", "latency_p95_s",
-        "cpu_percent", "peak_rss_mb"}
+        "cpu_percent", "peak_rss_mb", "rss_tree_mb", "rss_slope_mb_per_min", "threads_start", "threads_end",
+        "backlog"}
 
 
 def _namespaces() -> set[str]:
