@@ -421,3 +421,30 @@ def test_why_the_video_went_decides_camera_off_or_no_signal() -> None:
     assert _states(delivered, "off") == ["absent"] + ["camera_off"] * 8
     assert _states(delivered, "late_off") == ["absent"] * 3 + ["no_signal"] * 6
     assert _states(delivered, "ends") == ["absent"] * 2 + ["camera_off"] * 5
+
+
+def test_a_rotated_track_that_went_quiet_is_camera_off_when_the_platform_says_so() -> None:
+    """Zoom: silence on a rotated track is the rotation, not a fault; its camera-off event stays camera off."""
+    analyze = RecordingAnalyzer()
+    clock = _Clock()
+    delivered: list[Observation] = []
+
+    async def deliver(obs: list[Observation]) -> None:
+        delivered.extend(obs)
+
+    async def main() -> None:
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, stale_after_s=2.5,
+                          clock=clock)
+        track = PushVideoTrack(rotated=True)  # Zoom's one-stream rotation: frames only while watched
+        sampler.join("z")
+        sampler.video_on("z", track)
+        track.push(counter_frames(1))
+        await asyncio.sleep(0.01)
+        await _tick(sampler, clock, 5)  # watched once, then the rotation moved on: frames stop
+        sampler.video_off("z")  # Zoom: participant video off
+        await _tick(sampler, clock, 2)
+        await sampler.stop()
+
+    asyncio.run(main())
+    states = _states(delivered, "z")
+    assert states == ["absent", "absent"] + ["not_sampled"] * 3 + ["camera_off"] * 2, states

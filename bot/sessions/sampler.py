@@ -90,7 +90,10 @@ class _Slot:
     ended_at: float | None = None  # clock time the track ended by itself (camera off after a grace)
 
     def frozen(self, now: float, stale_after_s: float) -> bool:
-        """The current track's frames had been flowing and stopped: what a transport drop looks like."""
+        """The current track's frames had been flowing and stopped: what a transport drop looks like.
+        Never for a rotated track (Zoom): it goes silent whenever the rotation watches someone else."""
+        if getattr(self.track, "rotated", False):
+            return False
         return self.track_frames > 0 and now - self.received_at > stale_after_s
 
 
@@ -206,10 +209,10 @@ class Sampler:
         except Exception:  # a broken track must not take the others down
             log.exception("track of %s failed", pid)
         if slot.track is track:
-            slot.frame = None
-            slot.track = None
             slot.ended_at = self._clock()
             slot.lost = slot.lost or slot.frozen(slot.ended_at, self.stale_after_s)  # broke off after a freeze
+            slot.frame = None
+            slot.track = None
 
     # -- ticks -----------------------------------------------------------------------------
     def now(self) -> float:
@@ -233,7 +236,8 @@ class Sampler:
                 continue  # the track just ended: a connector's fault notice may still explain it
             elif slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
-            elif slot.frame is None and getattr(slot.track, "rotated", False):
+            elif getattr(slot.track, "rotated", False) and (
+                    slot.frame is None or now - slot.received_at > self.stale_after_s):
                 unwatched.append(pid)  # the platform sends someone else's video now
             elif slot.frame is None and slot.lost:
                 unsignalled.append(pid)  # a replacement track after a fault, first frame not there yet
