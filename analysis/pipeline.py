@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,8 @@ class Timings:
     samples: int = 0
     faces: int = 0
     classifier_calls: int = 0
-    per_call: list[float] = field(default_factory=list)
+    #: The newest classifier call times: bounded, a bot runs ticks all day (issue 18, item 13).
+    per_call: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
     #: What the live shortcuts saved: mesh runs skipped, emotion calls skipped, detector modes.
     mesh_runs: int = 0
     mesh_reused: int = 0

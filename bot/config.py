@@ -151,6 +151,10 @@ class JanusSection(_Section):
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
     keepalive_s: float = Field(default=25.0, gt=0, le=55)
     reconnect_timeout_s: float = Field(default=30.0, ge=0, le=600)
+    #: After the bot gets back into the room, students missing from it are still reconnecting
+    #: themselves (an SFU restart drops everybody): `no_signal` for this long, and the same
+    #: student when a feed with their name comes back; only then "left".
+    rejoin_grace_s: float = Field(default=60.0, ge=0, le=600)
     substream: int = Field(default=0, ge=-1, le=2)
 
 

@@ -298,6 +298,8 @@ def _class(data: _Data, header: Header, n_opted_out: int) -> ClassReport:
         Fact("Camera-off time", fmt.duration(sum(s.camera_off_s for s in sums)), "all students added up"),
         Fact("Gaps without samples", fmt.duration(sum(s.gap_s for s in sums)),
              "all students added up; connection drops or overload"),
+        Fact("No signal", fmt.duration(sum(b - a for s in sums for a, b in s.no_signal_periods)),
+             "all students added up; our side or the network (reconnects, lost streams), not the students"),
     ]
     if data.info.source:
         quality.append(Fact("Source", data.info.source))

@@ -89,3 +89,29 @@ def test_format_result_shows_validity_freshness_and_processes() -> None:
                           "loop_lag_ms": {"p50": 1.0, "p95": 9.0, "max": 30.0}, "profile": "classroom"})
     assert "INVALID: received 3.1 fps" in text and "0.97" in text and "median 3.1" in text
     assert "students lost               1" in text and "bot 40.0 % / 900.0 MB" in text
+
+
+def test_rss_slope_is_fitted_after_the_warm_up_only() -> None:
+    from bot.bench.resources import TreeSample, slope_per_min
+
+    flat_then_warm = [TreeSample(t, 900 + (200 if t < 180 else 0) + 0.5 * t / 60, 20, 1) for t in range(0, 601, 60)]
+    assert slope_per_min(flat_then_warm, 180) == pytest.approx(0.5)  # the warm-up jump is not a trend
+    assert slope_per_min(flat_then_warm[:4], 180) is None  # two points after minute 3 are no trend
+
+
+def test_the_process_tree_is_read_from_proc() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.bench.resources import open_fds, sample_tree, tree
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert child.pid in tree(os.getpid()) and child.pid not in tree(os.getpid(), exclude=[child.pid])
+        both, alone = sample_tree(0.0), sample_tree(0.0, exclude=[child.pid])
+        assert both.processes == alone.processes + 1 and both.rss_mb > alone.rss_mb > 10
+        assert both.threads >= 1 and open_fds() >= 3
+    finally:
+        child.kill()
+        child.wait()

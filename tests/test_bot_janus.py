@@ -18,6 +18,7 @@ from bot.connectors.base import (
     Left,
     Reconnected,
     Reconnecting,
+    VideoOff,
 )
 from bot.connectors.janus import JanusConnector
 from bot.connectors.janus_fake import FakeJanus, FakePeers
@@ -278,3 +279,50 @@ def test_a_classpulse_bot_in_the_room_is_never_a_student() -> None:
     peers = with_connector(fake, record)
     names = [e.display_name for e in seen if isinstance(e, Joined)]
     assert names == ["Ada"] and len(peers.offers) == 1
+
+
+def test_after_an_sfu_restart_returning_students_continue_and_missing_ones_are_no_signal_then_left() -> None:
+    """Janus restarted: everybody comes back with a new feed id, some after the bot, some never."""
+    fake = FakeJanus()
+    fake.publish(11, "Ada")
+    fake.publish(12, "Ben")
+    fake.attend(13, "Cy")
+    seen: list[ConnectorEvent] = []
+
+    async def body(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await settle()
+        j.forget_sessions()
+        j.publishers.clear()  # a restarted Janus knows nobody
+        j.attendees.clear()
+        for _ in range(100):
+            if any(isinstance(e, Reconnected) for e in events):
+                break
+            await asyncio.sleep(0.02)
+        j.publish(21, "Ada")  # Ada's client rejoined after the bot
+        j.attend(23, "Cy")
+        await asyncio.sleep(1.2)  # rejoin_grace_s is 0.6 s: Ben never came back
+        seen.extend(events)
+
+    with_connector(fake, body, rejoin_grace_s=0.6)
+    assert kinds(seen, "11") == ["Joined", "VideoOn", "VideoOff", "VideoOn"], "Ada continues under her first feed"
+    assert [e.fault for e in seen if isinstance(e, VideoOff)] == [True, True], "lost to the restart: no signal"
+    assert kinds(seen, "12") == ["Joined", "VideoOn", "VideoOff", "Left"], "Ben: no signal, then left after the grace"
+    assert kinds(seen, "13") == ["Joined"], "Cy (camera off) continues too"
+    assert not kinds(seen, "21") and not kinds(seen, "23"), "no second student for a new feed id"
+
+
+def test_a_video_stream_listed_as_disabled_is_the_camera_turned_off() -> None:
+    fake = FakeJanus()
+    fake.publish(11, "Ada")
+    seen: list[ConnectorEvent] = []
+
+    async def body(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await settle()
+        entry = {"id": 11, "display": "Ada", "streams": [{"type": "video", "mid": "0", "disabled": True}]}
+        j._broadcast({"publishers": [entry]})
+        await settle()
+        seen.extend(events)
+
+    with_connector(fake, body)
+    offs = [e for e in seen if isinstance(e, VideoOff)]
+    assert kinds(seen, "11") == ["Joined", "VideoOn", "VideoOff"] and not offs[0].fault

@@ -154,11 +154,15 @@ def test_only_samples_of_a_new_frame_count_as_fresh() -> None:
     assert sampler.stats.fresh == 5 and sampler.stats.samples == 8
 
 
-def test_camera_off_ended_and_frozen_tracks_are_sampled_without_a_frame() -> None:
+def test_camera_off_and_ended_tracks_are_camera_off_and_a_frozen_stream_is_no_signal() -> None:
+    from analysis.records import State
+
     analyze = RecordingAnalyzer()
+    delivered: list[Observation] = []
 
     async def main() -> None:
-        sampler, _ = _sampler(analyze, interval=0.1, stale_after_s=0.3)
+        nonlocal delivered
+        sampler, delivered = _sampler(analyze, interval=0.1, stale_after_s=0.3)
         sampler.join("off")  # joined, camera never on
         frozen = PushVideoTrack()
         sampler.join("frozen")
@@ -178,9 +182,10 @@ def test_camera_off_ended_and_frozen_tracks_are_sampled_without_a_frame() -> Non
     off = analyze.frames_of("off")
     assert off and all(s.frame is None for s in off)
     frozen = [s.frame is not None for s in analyze.frames_of("frozen")]
-    assert frozen[0] and not frozen[-1], "a frozen stream must turn into camera off"
+    assert frozen and all(frozen), "a frozen stream is never analysed as camera off"
+    assert [o.state for o in delivered if o.participant_id == "frozen"][-1] is State.NO_SIGNAL
     ends = [s.frame is not None for s in analyze.frames_of("ends")]
-    assert ends[0] and not ends[-1]
+    assert ends[0] and not ends[-1], "a track that ends is the camera going off"
 
 
 def test_leave_stops_sampling_and_video_on_replaces_the_track() -> None:
@@ -276,6 +281,7 @@ def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() 
         frozen.push(counter_frames(1))
         sampler.join("live")
         sampler.video_on("live", FakeCamera(solid(90), fps=30))
+        sampler.join("off")
         await asyncio.sleep(0.2)
         sampler.signal_lost = True  # the connector reported Reconnecting
         sampler.tick()
@@ -288,7 +294,9 @@ def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() 
 
     delivered = asyncio.run(main())
     frozen = [o.state for o in delivered if o.participant_id == "frozen"]
-    assert frozen == [State.NO_SIGNAL, State.CAMERA_OFF]  # our fault while reconnecting; camera off after
+    assert frozen == [State.NO_SIGNAL, State.NO_SIGNAL]  # our fault while reconnecting, and still frozen
+    off = [o.state for o in delivered if o.participant_id == "off"]
+    assert off == [State.NO_SIGNAL, State.CAMERA_OFF]  # camera never on: camera off once the link is back
     assert all(o.state is not State.NO_SIGNAL for o in delivered if o.participant_id == "live")
 class _SilentTrack:
     """A subscribed track that never delivers a frame."""
@@ -377,3 +385,100 @@ def test_a_student_the_rotation_is_not_watching_is_not_sampled_never_camera_off(
     states = [o.state for o in delivered]
     assert states[:3] == [State.NOT_SAMPLED] * 3 and State.CAMERA_OFF not in states
     assert states[-1] is State.ABSENT  # analysed once a frame is there (RecordingAnalyzer: no face)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _tick(sampler: Sampler, clock: _Clock, n: int = 1) -> None:
+    """Advance the injected clock one interval per tick and let the tick's work finish."""
+    for _ in range(n):
+        clock.now += sampler.interval_s
+        sampler.tick()
+        if sampler._inflight is not None:
+            await sampler._inflight
+        await asyncio.gather(*sampler._side_tasks)
+
+
+def _states(delivered: list[Observation], pid: str) -> list[str]:
+    return [o.state.value for o in delivered if o.participant_id == pid]
+
+
+def test_why_the_video_went_decides_camera_off_or_no_signal() -> None:
+    """DESIGN.md's state table: the student's camera only when the platform or the track says so."""
+    analyze = RecordingAnalyzer()
+    clock = _Clock()
+    delivered: list[Observation] = []
+
+    async def deliver(obs: list[Observation]) -> None:
+        delivered.extend(obs)
+
+    async def main() -> None:
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, stale_after_s=2.5,
+                          pending_s=10.0, clock=clock)
+        tracks = {pid: PushVideoTrack() for pid in ("fault", "off", "late_off", "ends")}
+        for pid, track in tracks.items():
+            sampler.join(pid, video_expected=True)
+            sampler.video_on(pid, track)
+
+        async def frames(*pids: str) -> None:
+            for pid in pids:
+                tracks[pid].push(counter_frames(1))
+            await asyncio.sleep(0.01)  # the drain tasks take them
+
+        await frames(*tracks)
+        await _tick(sampler, clock)  # everybody streams
+        sampler.video_off("fault", fault=True)  # a failed subscription: ours
+        sampler.video_off("off")  # the platform says camera off while frames were fresh
+        await frames("late_off", "ends")
+        await _tick(sampler, clock)
+        tracks["ends"].stop()  # the track ends while it streams: the camera going off
+        await asyncio.sleep(0.01)
+        await _tick(sampler, clock, 3)  # late_off freezes (stale after 2.5 s); ends waits its grace
+        sampler.video_off("late_off")  # the platform notices only now: the stream had died before
+        await _tick(sampler, clock, 2)
+        again = PushVideoTrack()  # the subscription is made again after the fault
+        sampler.video_on("fault", again)
+        await _tick(sampler, clock)
+        again.push(counter_frames(2))
+        await asyncio.sleep(0.01)
+        await _tick(sampler, clock)
+        await sampler.stop()
+
+    asyncio.run(main())
+    assert _states(delivered, "fault") == ["absent"] + ["no_signal"] * 7 + ["absent"]
+    assert _states(delivered, "off") == ["absent"] + ["camera_off"] * 8
+    assert _states(delivered, "late_off") == ["absent"] * 3 + ["no_signal"] * 6
+    assert _states(delivered, "ends") == ["absent"] * 2 + ["camera_off"] * 5
+
+
+def test_a_rotated_track_that_went_quiet_is_camera_off_when_the_platform_says_so() -> None:
+    """Zoom: silence on a rotated track is the rotation, not a fault; its camera-off event stays camera off."""
+    analyze = RecordingAnalyzer()
+    clock = _Clock()
+    delivered: list[Observation] = []
+
+    async def deliver(obs: list[Observation]) -> None:
+        delivered.extend(obs)
+
+    async def main() -> None:
+        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=1.0, stale_after_s=2.5,
+                          clock=clock)
+        track = PushVideoTrack(rotated=True)  # Zoom's one-stream rotation: frames only while watched
+        sampler.join("z")
+        sampler.video_on("z", track)
+        track.push(counter_frames(1))
+        await asyncio.sleep(0.01)
+        await _tick(sampler, clock, 5)  # watched once, then the rotation moved on: frames stop
+        sampler.video_off("z")  # Zoom: participant video off
+        await _tick(sampler, clock, 2)
+        await sampler.stop()
+
+    asyncio.run(main())
+    states = _states(delivered, "z")
+    assert states == ["absent", "absent"] + ["not_sampled"] * 3 + ["camera_off"] * 2, states

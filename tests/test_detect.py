@@ -239,3 +239,24 @@ def test_face_mesh_reads_open_eyes_and_frontal_pose_on_a_clip_frame() -> None:
     haar_face = make_detector("haar").detect(frame)[0]  # no keypoints: pose from the mesh
     haar_result = assess_face(frame, haar_face, mesh=mesh)
     assert haar_result.pose is not None and haar_result.attentive is True
+
+
+def test_yunet_reads_the_library_directly_the_same_faces_without_the_bindings_leak() -> None:
+    """yuface's binding leaks ~36 KB per call (issue 18, item 13); the direct call must match it and not grow."""
+    import yuface
+
+    from bot.bench.resources import sample_tree
+    from bot.sim.students import astronaut
+
+    det = make_detector("yunet")
+    frame = np.ascontiguousarray(cv2.resize(astronaut(), (320, 240)))
+    direct = np.asarray(det._detect(frame))[:, :15]  # type: ignore[attr-defined]
+    binding = np.asarray(yuface.c_detect(frame))[:, :15]
+    assert len(direct) >= 1 and np.array_equal(direct, binding), (direct, binding)
+    for _ in range(30):
+        det.detect(frame)
+    before = sample_tree(0.0).rss_mb
+    for _ in range(300):
+        det.detect(frame)
+    grown_kb = (sample_tree(0.0).rss_mb - before) * 1024
+    assert grown_kb < 300 * 36 / 4, f"{grown_kb:.0f} KB over 300 detections"

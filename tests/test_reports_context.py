@@ -230,3 +230,16 @@ def test_charts_escape_names_and_break_lines_at_gaps() -> None:
 
 def test_probs_helper_is_in_label_order() -> None:
     assert probs(neutral=1.0)[-1] == 1.0
+
+
+def test_an_outage_is_no_signal_in_the_class_report_not_camera_off() -> None:
+    from analysis.records import Observation, State
+
+    lost = [Observation(SID, pid, float(t), State.NO_SIGNAL) for pid in ("a", "b") for t in range(40, 52)]
+    obs = [*present("a", range(0, 40)), *present("b", range(0, 40)), *lost,
+           *present("a", range(52, 90)), *present("b", range(52, 90))]
+    r = build_reports(info(minutes=2), [Participant(SID, "a", "Ann"), Participant(SID, "b", "Bo")], obs)
+    q = facts(r.class_report.quality)
+    assert q["No signal"] == fmt.duration(2 * 12.0) and q["Camera-off time"] == "0 s", q
+    assert q["Gaps without samples"] == "0 s"
+    assert facts(student(r.students, "Ann").overview)["Camera off"] == "never"

@@ -38,7 +38,7 @@ def test_only_the_runner_constructs_live_sessions() -> None:
         assert "SessionSpec(" in text, f"{entry} must start sessions through SessionRunner.start"
 
 
-def _crashed(url: str, *, duration_s: float | None, with_data: bool = True) -> str:
+def _crashed(url: str, *, duration_s: float | None, with_data: bool = True, origin: str = "api") -> str:
     """A session as a SIGKILLed process leaves it: open, its attempt's holder gone."""
     store = Store(url)
     db = ServiceStore(store)
@@ -46,7 +46,7 @@ def _crashed(url: str, *, duration_s: float | None, with_data: bool = True) -> s
     window = "2999-01-01T00:00:00+00:00" if duration_s else ""
     db.add_session(SessionRecord(session_id="s-crash", owner="alice", class_name="Maths", meeting="fake room",
                                  state="in_class", created_at=created, meeting_url="fake:r1", duration_s=duration_s,
-                                 window_end=window, started_at=created if with_data else "", origin="api"))
+                                 window_end=window, started_at=created if with_data else "", origin=origin))
     db.begin_attempt("s-crash", DEAD, created)
     if with_data:
         store.create_session(SessionInfo("s-crash", "Maths", teacher="alice", started_at=created))
@@ -188,3 +188,55 @@ def test_adopt_runs_a_queued_session_and_hand_over_leaves_it_open_for_the_next_w
             assert s.render.calls == ["s-q"]  # rendered once, when the session ended
 
     run(body)
+
+
+def test_join_run_again_for_the_same_meeting_continues_its_killed_session(tmp_path: Path) -> None:
+    """`classpulse join URL` SIGKILLed and run again: one class, one session (issue 18, item 11c)."""
+    import io
+
+    from bot.cli.join import run_join
+    from bot.connectors.registry import Registry
+    from bot.sim.fake_analyzer import RecordingAnalyzer
+    from tests.service_fixtures import Meetings
+
+    config = make_config(tmp_path)
+    sid = _crashed(config.store.url, duration_s=None, origin="cli")
+    other = "s-other"
+    store = Store(config.store.url)
+    db = ServiceStore(store)
+    db.add_session(SessionRecord(session_id=other, owner="alice", class_name="Art", meeting="fake room",
+                                 state="in_class", created_at=CREATED, meeting_url="fake:r2", origin="cli"))
+    db.begin_attempt(other, DEAD, CREATED)
+    store.close()
+    meetings = Meetings()
+    out = io.StringIO()
+
+    async def body() -> None:
+        import asyncio
+
+        room = meetings.room("r1")
+        joined = asyncio.ensure_future(run_join("fake:r1", config, render=False, out=out,
+                                                meetings=Registry(config, extra={"fake": meetings}),
+                                                analyze_factory=RecordingAnalyzer))
+        await until(lambda: room.connector is not None and room.connector.inside)
+        room.arrive("f1", "Ada", video=solid(90))
+        await until(lambda: len([o for o in Store(config.store.url).observations(sid) if o.t >= 5]) >= 2)
+        room.end()
+        outcome = await joined
+        assert outcome.session_id == sid and outcome.state == "done", outcome
+
+    run(body)
+    store = Store(config.store.url)
+    db = ServiceStore(store)
+    sessions = db.open_sessions()
+    assert sessions == [], "nothing left open"
+    attempts = db.attempts(sid)
+    assert [(a.number, a.end_reason) for a in attempts] == [(1, "crash"), (2, "done")]
+    assert all(a.ended_at for a in attempts), "the dead attempt has an end time"
+    [gap] = store.interruptions(sid)
+    assert gap.reason == "crash" and gap.from_at and gap.to_at
+    assert [p.participant_id for p in store.participants(sid)] == ["p1"], "Ada is the same student"
+    assert db.session(other).state == "interrupted", "another meeting's dead session is closed, not continued"
+    text = out.getvalue()
+    assert f"session {sid} was left open by a killed `join` of this meeting: continuing it" in text
+    assert f"session {other} was left open by a killed `join`: closed as interrupted" in text

@@ -10,11 +10,20 @@ per face. Two run-time details matter on a shared 2-core server:
 - Its cost grows with the pixel count. Faces smaller than `min_face` pixels are too small to
   read anyway, so the frame is shrunk until such a face measures about `SMALLEST_FACE` pixels,
   the size YuNet still finds reliably. A 640x480 frame is searched at 320x240 by default.
+- yuface's own binding (`yuface.c_detect`, 2023.5.1) leaks the library's result buffer on
+  every call: about 36 KB per detection at 320x240, i.e. ~38 KB per analysed sample and
+  ~34 MB per minute in a class of 15 (issue 18, item 13). We call the library it bundles,
+  `facedetect_cnn(result_buffer, bgr, width, height, step)`, directly through ctypes with one
+  result buffer per detector (the detector is not thread-safe anyway: one per inference
+  worker). Same rows, no leak; when the symbol is not there the binding is used with a warning.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -35,6 +44,14 @@ from analysis.detect import (
 SMALLEST_FACE = 20
 #: The library's keypoint order (the subject's right eye first).
 KEYPOINT_NAMES = (RIGHT_EYE, LEFT_EYE, NOSE, MOUTH_RIGHT, MOUTH_LEFT)
+#: libfacedetection: the result buffer must be 0x20000 bytes; results are an int count, then
+#: 16 shorts per face (score, x, y, w, h, five keypoints, …).
+RESULT_BUFFER_BYTES = 0x20000
+ROW_SHORTS = 16
+#: `facedetect_cnn(unsigned char*, unsigned char*, int, int, int)` as the bundled C++ library exports it.
+FACEDETECT_SYMBOLS = ("_Z14facedetect_cnnPhS_iii", "facedetect_cnn")
+
+log = logging.getLogger(__name__)
 
 
 def _load_yuface(num_threads: int) -> Any:
@@ -50,6 +67,41 @@ def _load_yuface(num_threads: int) -> Any:
     return yuface
 
 
+class _Facedetect:
+    """libfacedetection's `facedetect_cnn` with one reusable result buffer (see the module docstring)."""
+
+    def __init__(self, yuface: Any) -> None:
+        lib = ctypes.CDLL(str(Path(yuface.__file__).with_name("libfacedetection.so")))
+        fn = next((getattr(lib, n) for n in FACEDETECT_SYMBOLS if hasattr(lib, n)), None)
+        if fn is None:
+            raise OSError("facedetect_cnn not found in the bundled libfacedetection")
+        fn.restype = ctypes.POINTER(ctypes.c_int)
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._fn = fn
+        self._lib = lib
+        self._buffer = ctypes.create_string_buffer(RESULT_BUFFER_BYTES)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """(N, 16) int16 rows, like `yuface.c_detect`."""
+        h, w = image.shape[:2]
+        result = self._fn(self._buffer, image.ctypes.data, w, h, int(image.strides[0]))
+        n = int(result[0]) if result else 0
+        if n <= 0:
+            return np.zeros((0, ROW_SHORTS), dtype=np.int16)
+        start = ctypes.addressof(result.contents) + ctypes.sizeof(ctypes.c_int)
+        rows = np.ctypeslib.as_array(ctypes.cast(start, ctypes.POINTER(ctypes.c_short)), shape=(n * ROW_SHORTS,))
+        return rows.reshape(n, ROW_SHORTS).copy()
+
+
+def _detect_fn(yuface: Any) -> Any:
+    try:
+        return _Facedetect(yuface)
+    except (OSError, AttributeError) as exc:
+        log.warning("calling libfacedetection directly failed (%s): using yuface's binding, which leaks "
+                    "about 36 KB per detection", exc)
+        return yuface.c_detect
+
+
 class YuNetDetector:
     """`FaceDetector` using libfacedetection's YuNet.
 
@@ -61,6 +113,7 @@ class YuNetDetector:
 
     def __init__(self, *, min_score: float = 0.85, min_face: int = 40, num_threads: int = 2) -> None:
         self._yuface = _load_yuface(num_threads)
+        self._detect = _detect_fn(self._yuface)
         self.min_score = min_score
         self.min_face = min_face
 
@@ -72,7 +125,7 @@ class YuNetDetector:
         if scale < 1.0:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             image = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
-        rows = np.asarray(self._yuface.c_detect(np.ascontiguousarray(image)), dtype=np.float32)
+        rows = np.asarray(self._detect(np.ascontiguousarray(image)), dtype=np.float32)
         detections = []
         for row in rows.reshape(-1, rows.shape[-1] if rows.size else 16):
             score = float(row[0]) / 100.0

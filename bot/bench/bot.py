@@ -24,12 +24,15 @@ from typing import Any
 from aiohttp import web
 
 from analysis.store import Store
+from bot.bench.memory import TraceMalloc
+from bot.bench.resources import TreeSample, sample_tree, slope_per_min
 from bot.config import Config, load_config
 from bot.connectors.classroom import ClassroomConnector
 from bot.sessions.analyzer import analyzer_factory
 from bot.sessions.live import LiveSession
 from bot.sessions.sampler import Analyze
 from bot.web.app import classroom_key, init_app
+from bot.web.backlog import EncodedBacklog
 
 CODE = "bench"
 SETTLE_S = 3.0  # after the last first frame: let jitter buffers and the first ticks settle
@@ -73,6 +76,7 @@ def _rss_mb(pid: int | str = "self") -> float | None:
 def _no_analysis(samples: Any) -> list[Any]:
     """The receive-only run's analyser: nothing (it also never ticks; see `run`)."""
     return []
+WARMUP_S = 180.0  # the RSS slope is fitted after this much of the window (caches, pools, buffers fill)
 
 
 def _cpu_s(pid: int | None = None) -> float:
@@ -86,6 +90,52 @@ def _cpu_s(pid: int | None = None) -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _backlog(app: web.Application) -> dict[str, int]:
+    """Media waiting inside aiortc: encoded frames queued for the decoder threads, decoded frames
+    queued for `recv()`, and the event loop's tasks. Diagnostics only, so aiortc's private
+    attributes are read defensively: a backlog that grows is memory that grows."""
+    dec = trk = skipped = 0
+    room = app[classroom_key].rooms.get(CODE)
+    for pub in room.publishers.values() if room else ():
+        pc = getattr(pub.peer, "pc", None)
+        for r in pc.getReceivers() if pc is not None else ():
+            q = getattr(r, "_RTCRtpReceiver__decoder_queue", None)
+            dec += q.qsize() if q is not None else 0
+            skipped += q.stats.dropped if isinstance(q, EncodedBacklog) else 0
+            track = getattr(r, "_track", None)
+            trk += track._queue.qsize() if track is not None else 0
+    return {"decoder_queue": dec, "track_queue": trk, "loop_tasks": len(asyncio.all_tasks()),
+            "encoded_frames_dropped": skipped}
+
+
+async def _watch(samples: list[TreeSample], every_s: float, exclude: list[int],
+                 trace: TraceMalloc | None, backlog: list[dict[str, int]], app: web.Application) -> None:
+    """Sample the bot's process tree (without the load generator) every `every_s` from now on."""
+    t0 = time.monotonic()
+    while True:
+        samples.append(sample_tree(time.monotonic() - t0, exclude=exclude))
+        backlog.append(_backlog(app))
+        print(json.dumps({"t": round(samples[-1].t), "rss_mb": round(samples[-1].rss_mb, 1),
+                          "threads": samples[-1].threads, **backlog[-1]}), file=sys.stderr, flush=True)
+        if trace is not None:
+            trace.maybe_snapshot(time.monotonic() - t0)
+        await asyncio.sleep(every_s)
+
+
+def resources(samples: list[TreeSample], end: TreeSample, window_s: float) -> dict[str, Any]:
+    """RSS per sample, its slope after the warm-up and the thread counts, for the JSON document."""
+    every = [*samples, end]
+    return {
+        "rss_tree_mb": [[round(s.t), round(s.rss_mb, 1)] for s in every],
+        "rss_slope_mb_per_min": None if (k := slope_per_min(every, min(WARMUP_S, window_s / 3))) is None
+        else round(k, 2),
+        "rss_slope_after_s": min(WARMUP_S, window_s / 3),
+        "threads_start": samples[0].threads if samples else end.threads,
+        "threads_end": end.threads,
+        "processes": end.processes,
+    }
 
 
 async def _until_all_streaming(session: LiveSession, students: int, timeout_s: float) -> float:
@@ -268,13 +318,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         waited = await _until_all_streaming(session, args.students, 30 + 2 * args.students)
         lag.start()
         await asyncio.sleep(SETTLE_S)
+        trace = TraceMalloc.from_env(args.seconds)
+        tree: list[TreeSample] = []
+        backlog: list[dict[str, int]] = []
+        watch = asyncio.ensure_future(_watch(tree, args.sample_every, [load.pid], trace, backlog, app))
         a = _snapshot(session, load.pid, probe, lag)
         await asyncio.sleep(max(0.0, args.seconds - ALIVE_S))
         c = _snapshot(session, load.pid, probe, lag)
         await asyncio.sleep(min(ALIVE_S, args.seconds))
         b = _snapshot(session, load.pid, probe, lag)
+        watch.cancel()
+        end = sample_tree(b["t"] - a["t"], exclude=[load.pid])
         result = measure(session, a, b, args.students, c=c, sent_fps=args.fps_sent, lag=lag) | {
             "connect_s": round(waited, 2), "receive_only": args.receive_only}
+        result |= resources(tree, end, args.seconds) | {"backlog": [*backlog, _backlog(app)]}
+        if trace is not None:
+            result["tracemalloc"] = trace.finish()
     finally:
         lag.stop()
         session.request_leave()
@@ -302,6 +361,7 @@ def main() -> None:
     p.add_argument("--clip", required=True)
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--sample-every", type=float, default=60.0, help="seconds between RSS samples")
     p.add_argument("--config")
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--fps-sent", type=float, help="fps each student sends (the run is invalid below 0.9x)")

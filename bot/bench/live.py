@@ -94,8 +94,14 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         for o in opts.overrides:
             cmd += ["--set", o]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        res = subprocess.run(ns.command(cmd), capture_output=True, text=True, cwd=REPO, env=env,
-                             timeout=opts.seconds + 300 + 3 * opts.students)
+        limit_s = 2 * opts.seconds + 600 + 3 * opts.students  # a loaded machine (or tracemalloc) is slow
+        try:
+            res = subprocess.run(ns.command(cmd), capture_output=True, text=True, cwd=REPO, env=env,
+                                 timeout=limit_s)
+        except subprocess.TimeoutExpired as exc:
+            tail = (exc.stderr or b"")[-2000:]
+            text = tail.decode(errors="replace") if isinstance(tail, bytes) else str(tail)
+            raise BenchError(f"the bot side did not finish within {limit_s:g} s: {text.strip()}") from None
     lines = res.stdout.strip().splitlines()
     if res.returncode != 0 or not lines:
         raise BenchError(f"the bot side failed (exit {res.returncode}): {res.stderr.strip()[-2000:]}")
@@ -129,6 +135,8 @@ def format_result(r: dict[str, Any]) -> str:
         f"bot CPU                     {r['cpu_percent']} % of one core ({r.get('cpu_count')} cores; "
         f"load generator {r.get('load_generator_cpu_percent')} %)",
         f"bot peak RSS                {r['peak_rss_mb']} MB",
+        f"RSS slope after warm-up     {_fmt(r.get('rss_slope_mb_per_min'), ' MB/min')} (whole tree; threads "
+        f"{r.get('threads_start', '-')} → {r.get('threads_end', '-')})",
         "analysis per sample         " + (", ".join(f"{k} {v} ms" for k, v in stages.items()) or "-"),
         f"fresh samples               {_fmt(r.get('fresh_share'))} (share whose frame was new)",
         f"received fps per student    min {_fmt(fps.get('min'))} / median {_fmt(fps.get('median'))}",

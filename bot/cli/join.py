@@ -2,8 +2,10 @@
 
 The session is recorded like every other (owner, attempts, interruptions), so it shows up
 in `classpulse sessions` and in the service's API when both share a store. Before joining,
-sessions a previous `join` left open (the process was killed) are closed as `interrupted`
-with their partial reports, never left `joining`. Meeting URLs: `bot.connectors.registry`.
+sessions a previous `join` left open (the process was killed) are taken care of: the one for
+this same meeting continues in a new attempt (the dead attempt closed, the gap recorded as
+an interruption: one class, one session), any other is closed as `interrupted` with its
+partial report, never left `joining`. Meeting URLs: `bot.connectors.registry`.
 
 Ctrl-C (or SIGTERM) asks the bot to leave: it stops sampling, leaves the meeting, stores
 everything and renders the reports; a second Ctrl-C aborts.
@@ -87,11 +89,18 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
         db = await loop.run_in_executor(None, ServiceStore, store)
         runner = SessionRunner(config, store, db, meetings or Registry(config), analyze_factory=analyze_factory,
                                render=render_reports if render else None)
-        for sid in await runner.recover(origins=("cli",), resume=False):
-            print(f"classpulse: session {sid} was left open by a killed `join`: closed as interrupted",
-                  file=out, flush=True)
-        session_id = await runner.start(SessionSpec(meeting_url=url, owner=teacher or _user(),
-                                                    class_name=class_name, duration_s=duration_s, origin="cli"))
+        same = await loop.run_in_executor(None, _open_session_for, db, url)
+        continued = ""
+        for sid in await runner.recover(origins=("cli",), resume=lambda r: r.session_id == same):
+            if sid in runner.running:
+                continued = sid
+                print(f"classpulse: session {sid} was left open by a killed `join` of this meeting: continuing it",
+                      file=out, flush=True)
+            else:
+                print(f"classpulse: session {sid} was left open by a killed `join`: closed as interrupted",
+                      file=out, flush=True)
+        session_id = continued or await runner.start(SessionSpec(
+            meeting_url=url, owner=teacher or _user(), class_name=class_name, duration_s=duration_s, origin="cli"))
         print(f"classpulse: joining {db.session(session_id).meeting if db.session(session_id) else url} "  # type: ignore[union-attr]
               f"as session {session_id}", file=out, flush=True)
         interrupts = 0
@@ -130,6 +139,12 @@ async def run_join(url: str, config: Config, *, duration_s: float | None = None,
         return outcome
     finally:
         await loop.run_in_executor(None, store.close)
+
+
+def _open_session_for(db: Any, url: str) -> str:
+    """The newest open `join` session of this meeting URL ("" when none)."""
+    found = [r for r in db.open_sessions() if r.origin == "cli" and r.meeting_url == url]
+    return max(found, key=lambda r: r.created_at).session_id if found else ""
 
 
 def _user() -> str:

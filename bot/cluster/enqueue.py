@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -101,7 +101,8 @@ class QueuedSessions(SessionRunner):
                 if record is not None and not record.final:
                     await self.fail(record, "", "ended before a worker took the class")
 
-    async def recover(self, *, origins: Sequence[str] | None = None, resume: bool = True) -> list[str]:
+    async def recover(self, *, origins: Sequence[str] | None = None,
+                      resume: bool | Callable[[SessionRecord], bool] = True) -> list[str]:
         """Nothing to recover here: the workers' sweep re-queues classes of dead workers."""
         return []
 

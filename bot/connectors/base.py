@@ -89,6 +89,10 @@ class VideoOn:
 @dataclass(frozen=True)
 class VideoOff:
     feed_id: str
+    #: The video was lost to a fault on our side or the network's (a failed subscription, the
+    #: SFU gone, a reconnect), not turned off by the student: sampled as `no_signal`, never
+    #: `camera_off`, until video comes back (DESIGN.md, "Observation states").
+    fault: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,22 @@ touches anyone else's media, and aiortc never has to renegotiate a live connecti
 price is one ICE/DTLS handshake per student, paid once.
 
 Events followed: ``joined`` (who is there), ``publishers`` (a camera came on; also late
-joiners), ``joining`` (an attendee without camera), ``unpublished`` (camera off),
-``leaving``/``kicked`` (gone), ``destroyed`` (class over). A lost Janus session
-(network drop, Janus restart) is re-created within `janus.reconnect_timeout_s`; feeds
-that survived are subscribed again and students keep their identity in the session.
+joiners; a video stream listed as ``disabled`` is a muted camera), ``joining`` (an
+attendee without camera), ``unpublished`` (camera off), ``leaving``/``kicked`` (gone),
+``destroyed`` (class over). A lost Janus session (network drop, Janus restart) is
+re-created within `janus.reconnect_timeout_s`; feeds that survived are subscribed again
+and students keep their identity in the session.
+
+Faults are told apart from a student's camera (DESIGN.md, "Observation states"): video
+lost because a subscription failed (Janus ``hangup`` on our handle, our peer connection
+failed or closed) or because the bot lost the room goes out as ``VideoOff(fault=True)``
+(`no_signal`). Janus's ``unpublished`` carries no reason — a student who stops publishing
+and a publisher whose ICE failed look alike there — so it is a plain ``VideoOff`` and the
+sampler judges it by the stream: frames that stopped before the notice mean the link died
+first. After an SFU restart every student comes back with a new Janus id, often after the
+bot: students missing when the bot gets back in are kept `no_signal` for
+`janus.rejoin_grace_s`, and a feed with the same display name that appears meanwhile
+continues that student under the old feed key (no "left", no second student).
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.config import Config
@@ -98,6 +110,8 @@ class JanusConnector(Connector):
         self._feeds: dict[str, Feed] = {}  # present participants
         self._subs: dict[str, _Subscription] = {}
         self._retries: dict[str, int] = {}
+        self._ids: dict[str, str] = {}  # Janus feed id → the key the session knows it by (see `Feed.alias`)
+        self._away: set[str] = set()  # keys missing after a rejoin, within `rejoin_grace_s`
         self._tasks: set[asyncio.Task[None]] = set()
         self._poll: asyncio.Task[None] | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -125,10 +139,17 @@ class JanusConnector(Connector):
         joined = next((e for e in room_events(data) if isinstance(e, RoomJoined)), None)
         if joined is None:
             raise JanusError(0, f"unexpected answer to join: {data!r:.200}")
+        rejoining = self._private_id is not None
         self._private_id = joined.private_id
-        present = {f.key for f in (*joined.attendees, *joined.publishers)}
-        for key in [k for k in self._feeds if k not in present]:  # left while we were away
-            self._gone(key)
+        self._retries.clear()
+        ids_now = {str(f.id) for f in (*joined.attendees, *joined.publishers)}
+        grace = self.config.janus.rejoin_grace_s
+        for key in [k for k, f in self._feeds.items() if str(f.id) not in ids_now and k not in self._away]:
+            if rejoining and grace > 0:  # maybe still reconnecting themselves: no signal, not "left"
+                self._away.add(key)
+                self._spawn(self._expire_away(key, grace))
+            else:
+                self._gone(key)
         for f in joined.attendees:
             self._attend(f)
         for f in joined.publishers:
@@ -145,8 +166,11 @@ class JanusConnector(Connector):
         if msg.get("janus") in ("hangup", "detached"):
             sub = next((s for s in self._subs.values() if s.handle == sender), None)
             if sub is not None:
-                log.info("Janus hung up on %s: %s", sub.feed.display, msg.get("reason", ""))
-                self._lost_media(sub.feed.key)
+                reason = str(msg.get("reason", ""))
+                log.info("Janus hung up on %s: %s", sub.feed.display, reason)
+                # "ICE failed" is our link to Janus; "Close PC" is Janus closing it on purpose (the
+                # publisher went away): then the stream's freshness tells camera off from a fault.
+                self._lost_media(sub.feed.key, fault="ICE" in reason)
 
     def _on_room_event(self, event: RoomEvent) -> None:
         if isinstance(event, Published):
@@ -155,9 +179,9 @@ class JanusConnector(Connector):
         elif isinstance(event, Attending):
             self._attend(event.feed)
         elif isinstance(event, Unpublished):
-            self._spawn(self._unsubscribe(event.feed_id))
+            self._spawn(self._unsubscribe(self._ids.get(event.feed_id, event.feed_id)))
         elif isinstance(event, Gone):
-            self._gone(event.feed_id)
+            self._gone(self._ids.get(event.feed_id, event.feed_id))
         elif isinstance(event, RoomDestroyed):
             self.channel.put(Closed(None, "the Janus room was destroyed"))
 
@@ -165,9 +189,23 @@ class JanusConnector(Connector):
         """The bot itself, or another ClassPulse bot (a predecessor Janus has not timed out yet)."""
         return feed.display.strip().casefold() == self.config.bot.name.strip().casefold()
 
+    def _claim(self, feed: Feed) -> Feed:
+        """The feed under the key the session knows: its own, or a missing student's of the same name."""
+        known = self._ids.get(str(feed.id))
+        if known is None:
+            name = feed.display.strip().casefold()
+            known = next((k for k in sorted(self._away) if self._feeds[k].display.strip().casefold() == name), None)
+            if known is None:
+                return feed
+            self._away.discard(known)
+            self._ids[str(feed.id)] = known
+            log.info("%s is back in the room (feed %s continues %s)", feed.display, feed.id, known)
+        return replace(feed, alias=known) if known != str(feed.id) else feed
+
     def _attend(self, feed: Feed) -> None:
         if self._is_bot(feed):
             return  # never a student: no report, no presence line
+        feed = self._claim(feed)
         if feed.key not in self._feeds:
             self._feeds[feed.key] = feed
             self.channel.put(Joined(feed.key, feed.display, video_expected=feed.video))
@@ -176,26 +214,41 @@ class JanusConnector(Connector):
         if self._is_bot(feed):
             return
         self._attend(feed)
+        feed = self._claim(feed)
         self._feeds[feed.key] = feed
         if feed.video and feed.key not in self._subs:
             sub = self._subs[feed.key] = _Subscription(feed)
             self._spawn(self._subscribe(sub))
+        elif not feed.video and feed.key in self._subs:  # the video stream is listed as disabled: muted
+            self._spawn(self._unsubscribe(feed.key))
 
     def _gone(self, key: str) -> None:
         self._spawn(self._unsubscribe(key))  # VideoOff goes out now, before Left
+        self._away.discard(key)
         if self._feeds.pop(key, None) is not None:
             self.channel.put(Left(key))
         self._retries.pop(key, None)
+        for janus_id in [i for i, k in self._ids.items() if k == key]:
+            del self._ids[janus_id]
 
-    def _lost_media(self, key: str) -> None:
-        """A subscription's connection failed: retry a few times while the student is still there."""
+    async def _expire_away(self, key: str, grace_s: float) -> None:
+        await asyncio.sleep(grace_s)
+        if key in self._away:
+            log.info("%s did not come back within %g s after the rejoin", self._feeds[key].display, grace_s)
+            self._gone(key)
+
+    def _lost_media(self, key: str, fault: bool = False) -> None:
+        """A subscription's connection failed: retry a few times while the student is still there.
+
+        Without `fault` the sampler judges by the stream (frames that stopped before: no signal;
+        fresh until now: the publisher went away on purpose, camera off unless they come back)."""
         sub = self._subs.get(key)
         if sub is None or sub.closing:
             return
-        self._spawn(self._resubscribe(key))
+        self._spawn(self._resubscribe(key, fault))
 
-    async def _resubscribe(self, key: str) -> None:
-        await self._unsubscribe(key)
+    async def _resubscribe(self, key: str, fault: bool = False) -> None:
+        await self._unsubscribe(key, fault=fault)
         feed = self._feeds.get(key)
         tries = self._retries.get(key, 0)
         if feed is None or self._leaving or tries >= MAX_RESUBSCRIBE:
@@ -239,13 +292,15 @@ class JanusConnector(Connector):
                 log.warning("subscribing to %s failed: %s", feed.display, exc)
                 self._lost_media(feed.key)
 
-    def _unsubscribe(self, key: str) -> Coroutine[Any, Any, None]:
-        """Stop a subscription: the roster hears it at once, Janus and the peer are closed after."""
+    def _unsubscribe(self, key: str, fault: bool = False) -> Coroutine[Any, Any, None]:
+        """Stop a subscription: the roster hears it at once, Janus and the peer are closed after.
+
+        `fault`: the video was lost on our side or the network's, not turned off by the student."""
         sub = self._subs.pop(key, None)
         if sub is not None:
             sub.closing = True
             if sub.track is not None:
-                self.channel.put(VideoOff(key))
+                self.channel.put(VideoOff(key, fault=fault))
                 sub.track.stop()
         return self._close_subscription(sub)
 
@@ -297,7 +352,7 @@ class JanusConnector(Connector):
 
     async def _reconnect(self) -> bool:
         for key in list(self._subs):
-            await self._unsubscribe(key)
+            await self._unsubscribe(key, fault=True)
         await self._drop_client()
         deadline = time.monotonic() + self.config.janus.reconnect_timeout_s
         delay = 0.5

@@ -128,10 +128,13 @@ class Feed:
     video: bool = False  # publishes a (not disabled) video stream
     simulcast: bool = False
     video_mid: str | None = None
+    #: The key of the earlier feed this one continues (the same student back after an SFU
+    #: restart, with a new Janus id): the session keeps hearing about one feed.
+    alias: str = ""
 
     @property
     def key(self) -> str:
-        return str(self.id)
+        return self.alias or str(self.id)
 
 
 def feed_of(entry: dict[str, Any]) -> Feed:

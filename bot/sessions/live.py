@@ -453,7 +453,7 @@ class LiveSession:
         pid = student.participant_id
         if self._video_feed.get(pid) == event.feed_id:
             del self._video_feed[pid]
-            self.sampler.video_off(pid)
+            self.sampler.video_off(pid, fault=isinstance(event, VideoOff) and event.fault)
         if left and not student.present:
             self.sampler.leave(pid)
             mark = Observation(self.session_id, pid, round(self.sampler.now(), 3), ObsState.LEFT)

@@ -439,11 +439,14 @@ class SessionRunner:
         return True
 
     # -- recovery after a crash -------------------------------------------------------------
-    async def recover(self, *, origins: Sequence[str] | None = None, resume: bool = True) -> list[str]:
+    async def recover(self, *, origins: Sequence[str] | None = None,
+                      resume: bool | Callable[[SessionRecord], bool] = True) -> list[str]:
         """Close the dead attempts of open sessions; continue those whose window is open, end the rest.
 
         Returns the ids of the sessions it handled. `origins` limits it (the CLI recovers only
-        its own sessions); `resume=False` ends every one as `interrupted` instead of continuing.
+        its own sessions); `resume=False` ends every one as `interrupted` instead of continuing;
+        a function decides per session instead of the window (`classpulse join` run again for
+        the same meeting continues that meeting's session: the class is evidently still on).
         """
         now = self.now()
         stale_s = self.config.session.attempt_timeout_s
@@ -461,7 +464,7 @@ class SessionRunner:
                 await self._db(partial(self.db.end_attempt, sid, last.number, last.heartbeat_at, "crash"))
             gap = Interruption(sid, since, "", "crash")
             handled.append(sid)
-            if resume and window_open(record, now):
+            if resume(record) if callable(resume) else (resume and window_open(record, now)):
                 try:
                     attempt = await self._db(partial(self.db.begin_attempt, sid, self.holder, iso(now)))
                 except Superseded:

@@ -21,16 +21,25 @@ sample: a benchmark counts only fresh samples (a repeated frame is no new inform
 Latency is measured from the moment a frame left `recv()` to the moment its
 observation came back from the worker (network and jitter-buffer time not included).
 
+Why a participant has no frame decides the state (DESIGN.md, "Observation states"):
+`camera_off` only when the platform or the track says so — the connector's `video_off`
+(Janus `unpublished` while frames still flowed, a muted/disabled video stream), a track
+that ends, a camera that was never turned on, or black/uniform frames (the analyser) —
+and `no_signal` when the fault is ours or the network's: while the connector reconnects
+(`signal_lost`), after `video_off(fault=True)` (a subscription that failed, the SFU gone),
+when the platform takes a stream away that had already stopped delivering (Janus notices a
+publisher's ICE failure only after its frames stopped), and for a frozen stream — frames
+that stop with no word from the platform or the track are what a transport drop looks
+like, while a student who turns the camera off is announced or ends the track. A lost
+participant stays `no_signal` until a frame arrives again. A track that ends is given
+`stale_after_s` to be explained by a connector's fault notice before it counts as camera off.
+
 A track that never delivers a single frame is sampled without a frame (camera off) once
-`pending_s` has passed since it arrived, like a camera that never connected: the student
-is in class and gets a presence line, instead of vanishing from the report as "no video
-received". DESIGN.md's `camera_off` covers "the platform or track says video is off"; a
-track that stays silent while the rest of the class streams is that student's camera (a
-blocked or virtual camera), and a network fault that silences everyone ends the session
-through `session.media_timeout_s` instead. Once the store has a `no_signal` state, a
-silent track after a transport fault belongs there (issue 18, item 11). A track marked
-``rotated`` (Zoom's one-stream rotation: frames only while watched) stays skipped while
-silent: not being watched is `not_sampled`, never camera off.
+`pending_s` has passed since it arrived, like a camera that never connected (item 9 of
+issue 18): the student is in class and gets a presence line, instead of vanishing from the
+report; the replacement track after a fault is `no_signal` until its first frame instead.
+A track marked ``rotated`` (Zoom's one-stream rotation: frames only while watched) stays
+skipped while silent: not being watched is `not_sampled`, never camera off.
 """
 
 from __future__ import annotations
@@ -97,6 +106,15 @@ class _Slot:
     track_frames: int = 0  # frames of the current track...
     first_frame_at: float = 0.0  # ...since its first frame arrived (clock time): the received fps
     size: tuple[int, int] | None = None  # (width, height) of the newest frame
+    lost: bool = False  # the video was lost to a fault (ours or the network's): no_signal until a frame
+    ended_at: float | None = None  # clock time the track ended by itself (camera off after a grace)
+
+    def frozen(self, now: float, stale_after_s: float) -> bool:
+        """The current track's frames had been flowing and stopped: what a transport drop looks like.
+        Never for a rotated track (Zoom): it goes silent whenever the rotation watches someone else."""
+        if getattr(self.track, "rotated", False):
+            return False
+        return self.track_frames > 0 and now - self.received_at > stale_after_s
 
 
 @dataclass
@@ -188,14 +206,21 @@ class Sampler:
         self._cancel_drain(slot)
         slot.track = track
         slot.frame = None
+        slot.ended_at = None
+        slot.track_frames = 0
+        slot.video_expected_until = 0.0  # connected: from now on the track itself says what happens
         slot.track_since = self._clock()
         slot.track_frames = 0
         slot.task = asyncio.ensure_future(self._drain(pid, slot, track))
 
-    def video_off(self, pid: str) -> None:
+    def video_off(self, pid: str, fault: bool = False) -> None:
+        """The participant's video is gone: their camera (`camera_off`) unless `fault` says it is
+        ours or the network's, or the stream had already stopped before the platform said so."""
         slot = self._slots.get(pid)
         if slot is not None:
+            slot.lost = fault or self.signal_lost or slot.lost or slot.frozen(self._clock(), self.stale_after_s)
             self._cancel_drain(slot)
+            slot.ended_at = None
             slot.video_expected_until = 0.0
 
     def leave(self, pid: str) -> None:
@@ -243,6 +268,7 @@ class Sampler:
             while True:
                 frame = await track.recv()
                 slot.frame = frame
+                slot.lost = False
                 slot.received_at = self._clock()
                 if slot.track_frames == 0:
                     slot.first_frame_at = slot.received_at
@@ -255,6 +281,8 @@ class Sampler:
         except Exception:  # a broken track must not take the others down
             log.exception("track of %s failed", pid)
         if slot.track is track:
+            slot.ended_at = self._clock()
+            slot.lost = slot.lost or slot.frozen(slot.ended_at, self.stale_after_s)  # broke off after a freeze
             slot.frame = None
             slot.track = None
 
@@ -263,28 +291,37 @@ class Sampler:
         """Seconds since the sampler started: the `t` of observations."""
         return self._clock() - self._t0 + self.t_offset
 
-    def _collect(self) -> tuple[list[tuple[str, Any, float]], list[str]]:
-        """(pid, frame or None, received_at) for every present participant that can be sampled, and
-        the participants not watched by design now (a rotation's idle track: `not_sampled`)."""
+    def _collect(self) -> tuple[list[tuple[str, Any, float]], list[str], list[str]]:
+        """(pid, frame or None, received_at) for every present participant that is analysed (a frame,
+        or None for camera off), the participants not watched by design now (a rotation's idle track:
+        `not_sampled`) and those without a signal (`no_signal`: our side or the network)."""
         now = self._clock()
         picks: list[tuple[str, Any, float]] = []
         unwatched: list[str] = []
+        unsignalled: list[str] = []
         for pid, slot in self._slots.items():
-            if slot.track is None and now < slot.video_expected_until:
+            if slot.track is None and slot.lost:
+                unsignalled.append(pid)  # the video was taken away by a fault
+            elif slot.track is None and now < slot.video_expected_until:
                 continue  # camera being connected
-            if slot.track is None:
+            elif slot.track is None and slot.ended_at is not None and now - slot.ended_at <= self.stale_after_s:
+                continue  # the track just ended: a connector's fault notice may still explain it
+            elif slot.track is None:
                 picks.append((pid, None, now))  # camera off: its own state, never "absent"
-            elif slot.frame is None and getattr(slot.track, "rotated", False):
+            elif getattr(slot.track, "rotated", False) and (
+                    slot.frame is None or now - slot.received_at > self.stale_after_s):
                 unwatched.append(pid)  # the platform sends someone else's video now
+            elif slot.frame is None and slot.lost:
+                unsignalled.append(pid)  # a replacement track after a fault, first frame not there yet
             elif slot.frame is None and now - slot.track_since < self.pending_s:
                 continue  # first frame not there yet
             elif slot.frame is None:
                 picks.append((pid, None, now))  # the track never delivered a frame: camera off
             elif now - slot.received_at > self.stale_after_s:
-                picks.append((pid, None, now))  # frozen stream
+                unsignalled.append(pid)  # frozen stream, nothing said the camera went off
             else:
                 picks.append((pid, slot.frame, slot.received_at))
-        return picks, unwatched
+        return picks, unwatched, unsignalled
 
     def _side(self, observations: list[Observation]) -> None:
         """Deliver observations that need no analysis (no_signal, not_sampled) without blocking the tick."""
@@ -297,8 +334,9 @@ class Sampler:
         running inference is done (over capacity: every student's rate falls alike)."""
         self.stats.ticks += 1
         t = round(self.now(), 3)
-        picks, unwatched = self._collect()
+        picks, unwatched, unsignalled = self._collect()
         side = [Observation(self.session_id, pid, t, ObsState.NOT_SAMPLED) for pid in unwatched]
+        side += [Observation(self.session_id, pid, t, ObsState.NO_SIGNAL) for pid in unsignalled]
         if self.signal_lost:
             side += [Observation(self.session_id, pid, t, ObsState.NO_SIGNAL) for pid, f, _ in picks if f is None]
             picks = [p for p in picks if p[1] is not None]

@@ -17,6 +17,7 @@ from typing import Protocol
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from bot.connectors.base import VideoTrack
+from bot.web.backlog import bound_receiver
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ async def receive_video(offer_sdp: str, on_track: OnTrack, on_closed: OnClosed) 
     @pc.on("track")
     def _track(track: VideoTrack) -> None:
         if track.kind == "video":
+            for receiver in pc.getReceivers():
+                if receiver.track is track:
+                    bound_receiver(receiver, track)  # a bot that falls behind must not grow (backlog.py)
             on_track(track)
 
     @pc.on("connectionstatechange")

@@ -2,7 +2,8 @@
 
 Ada and Cam publish from this process; Ben publishes from a child process that is then
 killed (SIGKILL: no goodbye of any kind reaches the bot). The bot must keep sampling Ada
-and Cam, sample Ben as camera off once his stream is stale, and stay in class. Prints
+and Cam, sample Ben as no signal once his stream is stale (his frames stopped with no word
+that his camera went off: the network, not the student), and stay in class. Prints
 one JSON document with per-student observation times by state.
 """
 

@@ -20,7 +20,9 @@ REPO = Path(__file__).resolve().parent.parent.parent
 KEYS = {"students", "samples_per_student_per_s", "dropped_share", "latency_p50_s", "latency_p95_s",
         "cpu_percent", "peak_rss_mb", "streaming",
         # issue 15: honest counting and what the session received
-        "students_lost", "processes", "fps_received_per_student", "fresh_share", "valid", "loop_lag_ms"}
+        "students_lost", "processes", "fps_received_per_student", "fresh_share", "valid", "loop_lag_ms",
+        # issue 18: resources of the whole process tree over the run
+        "rss_tree_mb", "rss_slope_mb_per_min", "threads_start", "threads_end", "backlog"}
 
 
 def _namespaces() -> set[str]:

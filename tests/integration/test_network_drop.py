@@ -1,4 +1,5 @@
-"""The bot survives one student's network drop while the others keep being sampled (real WebRTC)."""
+"""The bot survives one student's network drop while the others keep being sampled (real WebRTC);
+the dropped student's silence is `no_signal`, never `camera_off`."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def test_one_students_network_drop_leaves_the_others_sampled(netns: Netns, video
     assert any(t < dropped_at for t in times["Ben"].get("absent", [])), "Ben streamed before the drop"
     later = dropped_at + 2.5  # stale_frame_s 1.5 plus a tick and some jitter-buffer time
     assert not [t for t in times["Ben"].get("absent", []) if t > later], "no frames from Ben after the drop"
+    assert len([t for t in times["Ben"].get("no_signal", []) if t > later]) >= 4, \
+        f"a network drop is no signal (DESIGN.md's state table): {times['Ben']}"
+    assert "camera_off" not in times["Ben"], "a network drop is never the student's camera being off"
     for name in ("Ada", "Cam"):
         after = [t for t in times[name].get("absent", []) if t > later]
         assert len(after) >= 4, f"{name} kept being sampled with video after Ben's drop: {times[name]}"
