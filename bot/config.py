@@ -121,6 +121,10 @@ class ClusterSection(_Section):
     live_s: float = Field(default=2.0, gt=0, le=60)
     #: How often a standby scheduler tries to become the leader.
     leader_poll_s: float = Field(default=2.0, gt=0, le=600)
+    #: The base URL at which students' browsers reach THIS worker's built-in classroom (it serves
+    #: `classroom:` classes on `classroom.host`:`classroom.port`; port 0 = any free port), e.g.
+    #: https://bot1.school.example behind a TLS proxy. Empty: http://HOST:PORT as bound.
+    classroom_url: str = Field(default="", max_length=500)
 
 
 class ClassroomSection(_Section):

@@ -1,0 +1,183 @@
+"""The built-in classroom in a cluster: the join page on any `serve` node sends the student's camera
+(WHIP) to the worker that runs the class, and to the new one after a takeover.
+
+The first tests run the join page's HTTP side on the database state alone (SQLite, or
+PostgreSQL with CLASSPULSE_TEST_DB=postgresql); the last runs two real `classpulse worker`
+processes on a throw-away PostgreSQL, SIGKILLs the one serving the class and checks that the
+join page's endpoint moves to the survivor, which serves the class's room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from analysis.store import Store
+from bot.bench.cluster import ClusterProcesses, add_classes, enqueue, wait_until
+from bot.cluster.classroom import classroom_locator, meeting_urls, whip_url
+from bot.config import Config
+from bot.db.records import SessionRecord
+from bot.db.store import ServiceStore
+from bot.web.app import classroom_key, classroom_locator_key, init_app
+from tests.databases import cluster, database_url
+
+NOW = "2026-11-26T09:00:00+00:00"
+
+
+def _session(db: ServiceStore, code: str = "maths-7b", url: str = "") -> str:
+    sid = f"s-{code}"
+    db.add_session(SessionRecord(session_id=sid, owner="t1", class_name="Maths 7B", meeting=f"classroom {code}",
+                                 state="queued", created_at=NOW, meeting_url=url or f"classroom:{code}"))
+    return sid
+
+
+async def _endpoint(client: TestClient[Any, Any], code: str = "maths-7b") -> tuple[int, str]:
+    res = await client.get(f"/join/{code}/whip")
+    return res.status, (await res.json())["whip"] if res.status == 200 else ""
+
+
+def test_the_join_page_follows_the_current_attempt_of_the_class(tmp_path: Path) -> None:
+    store = Store(database_url(tmp_path))
+    db = ServiceStore(store)
+
+    async def main() -> None:
+        app = init_app(Config())
+        app[classroom_locator_key] = classroom_locator(db)
+        async with TestClient(TestServer(app)) as client:
+            assert await _endpoint(client) == (404, "")  # no open class of that code
+            assert (await client.get("/join/maths-7b")).status == 404
+            sid = _session(db)
+            assert await _endpoint(client) == (200, "")  # queued: the page waits for a worker
+            page = await client.get("/join/maths-7b")
+            assert page.status == 200 and "Maths 7B" in await page.text()
+            first = db.begin_attempt(sid, "w1:11", NOW)
+            assert await _endpoint(client) == (200, "")  # the worker is still opening the room
+            assert db.set_join_link(sid, first.number, NOW, "http://w1.school.example:8081/join/maths-7b")
+            assert await _endpoint(client) == (200, "http://w1.school.example:8081/whip/maths-7b")
+            db.end_attempt(sid, first.number, NOW, "worker_lost")  # taken over: w1 is gone
+            second = db.begin_attempt(sid, "w2:22", NOW)
+            assert await _endpoint(client) == (200, "")
+            assert not db.set_join_link(sid, first.number, NOW, "http://w1.school.example:8081/join/maths-7b")
+            assert db.set_join_link(sid, second.number, NOW, "https://w2.school.example/join/maths-7b")
+            assert await _endpoint(client) == (200, "https://w2.school.example/whip/maths-7b")
+            db.update_session(sid, state="done", ended_at=NOW)
+            assert await _endpoint(client) == (404, "")  # ended: the page stops re-offering
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+
+
+def test_every_spelling_of_the_code_is_found_and_a_local_room_comes_first(tmp_path: Path) -> None:
+    store = Store(database_url(tmp_path))
+    db = ServiceStore(store)
+    assert whip_url("http://w:1/join/abc", "abc") == "http://w:1/whip/abc" and whip_url("", "abc") == ""
+
+    async def main() -> None:
+        app = init_app(Config())
+        app[classroom_locator_key] = classroom_locator(db)
+        async with TestClient(TestServer(app)) as client:
+            for i, spelling in enumerate(meeting_urls("geo-9")):
+                sid = _session(db, "geo-9", spelling)
+                number = db.begin_attempt(sid, "w", NOW).number
+                assert db.set_join_link(sid, number, NOW, f"http://w{i}:1/join/geo-9")
+                assert await _endpoint(client, "geo-9") == (200, f"http://w{i}:1/whip/geo-9"), spelling
+                db.update_session(sid, state="done", ended_at=NOW)
+                db.delete_session(sid)
+            app[classroom_key].open("geo-9", "Geography")  # this process runs the class (one machine)
+            assert await _endpoint(client, "geo-9") == (200, "/whip/geo-9")
+
+    try:
+        asyncio.run(main())
+    finally:
+        store.close()
+
+
+def test_whip_endpoints_answer_a_page_from_another_origin() -> None:
+    async def main() -> None:
+        app = init_app(Config())
+        async with TestClient(TestServer(app)) as client:
+            pre = await client.options("/whip/maths-7b", headers={
+                "Origin": "https://pulse.school.example", "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type"})
+            assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == "*"
+            assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+            assert "content-type" in pre.headers["Access-Control-Allow-Headers"].lower()
+            pre = await client.options("/whip/maths-7b/abc", headers={"Origin": "https://pulse.school.example"})
+            assert pre.status == 204 and "DELETE" in pre.headers["Access-Control-Allow-Methods"]
+            refused = await client.post("/whip/maths-7b?name=Ada", data="v=0", headers={
+                "Content-Type": "application/sdp", "Origin": "https://pulse.school.example"})
+            assert refused.status == 404  # no such room here; the browser still reads why
+            assert refused.headers["Access-Control-Allow-Origin"] == "*"
+            assert refused.headers["Access-Control-Expose-Headers"] == "Location"
+
+    asyncio.run(main())
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0  # nobody there
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_after_a_worker_is_killed_the_join_page_sends_students_to_the_new_one(tmp_path: Path) -> None:
+    url = cluster().new_database()
+    store = Store(url)
+    db = ServiceStore(store)
+    fast = {"CLASSPULSE_CLUSTER__HEARTBEAT_S": "1", "CLASSPULSE_CLUSTER__STALLED_AFTER_S": "3",
+            "CLASSPULSE_CLUSTER__SWEEP_S": "1", "CLASSPULSE_CLUSTER__RETRY_S": "0.5",
+            "CLASSPULSE_STORE__FLUSH_S": "1", "CLASSPULSE_REPORTS__FORMATS": "[html]",
+            "CLASSPULSE_CLASSROOM__PORT": "0"}  # each worker's classroom on a free port
+    harness = ClusterProcesses(url, tmp_path, fast, analyzer="fake")
+    try:
+        first = harness.start_worker(capacity=30)
+        (cls,) = add_classes(db, 1, 2, url="classroom:maths-7b", prefix="room")
+        (sid,) = asyncio.run(enqueue(harness.config(), store, db, [cls], duration_s=40))
+
+        def endpoint() -> tuple[int, str]:
+            async def ask() -> tuple[int, str]:
+                app = init_app(harness.config())  # a `serve` node's join side, on the shared database
+                app[classroom_locator_key] = classroom_locator(db)
+                async with TestClient(TestServer(app)) as client:
+                    return await _endpoint(client)
+            return asyncio.run(ask())
+
+        assert wait_until(lambda: endpoint()[1] != "", 60), (db.session(sid), db.attempts(sid))
+        old = endpoint()[1]
+        assert _get(old.replace("/whip/", "/join/")) == 200  # the worker serves the class's room
+        harness.start_worker(capacity=30)
+        assert wait_until(harness.ready, 60)
+        time.sleep(1)
+        first.kill()
+        killed = time.monotonic()
+        assert wait_until(lambda: endpoint()[1] not in ("", old), 30), db.attempts(sid)
+        moved_after_s = time.monotonic() - killed
+        new = endpoint()[1]
+        assert _get(new.replace("/whip/", "/join/")) == 200 and _get(old.replace("/whip/", "/join/")) == 0
+        assert db.attempts(sid)[0].end_reason == "worker_lost" and moved_after_s < 30
+
+        def state() -> str:
+            record = db.session(sid)
+            return record.state if record else "?"
+
+        assert wait_until(lambda: state() == "done", 60), db.session(sid)
+        assert endpoint() == (404, "")
+        print(json.dumps({"endpoint_moved_after_s": round(moved_after_s, 1)}))
+    finally:
+        harness.stop(30)
+        store.close()
