@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -178,6 +179,81 @@ def test_after_a_worker_is_killed_the_join_page_sends_students_to_the_new_one(tm
         assert wait_until(lambda: state() == "done", 60), db.session(sid)
         assert endpoint() == (404, "")
         print(json.dumps({"endpoint_moved_after_s": round(moved_after_s, 1)}))
+    finally:
+        harness.stop(30)
+        store.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _joined(log: Path, name: str, code: str) -> bool:
+    return f"{name} joined class {code}" in log.read_text(errors="replace")
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_browser_on_the_join_page_follows_the_class_to_the_new_worker(tmp_path: Path) -> None:
+    """Chromium (fake camera) opens `classpulse serve`'s join page and shares its camera: it reaches
+    the worker running the class; that worker SIGKILLed, the page re-offers and the student is
+    seated on the worker that took the class over — nobody clicks anything again."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is missing under CI (apt-get install -y chromium)")
+        pytest.skip("Debian chromium not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url = cluster().new_database()
+    store = Store(url)
+    db = ServiceStore(store)
+    fast = {"CLASSPULSE_CLUSTER__HEARTBEAT_S": "1", "CLASSPULSE_CLUSTER__STALLED_AFTER_S": "3",
+            "CLASSPULSE_CLUSTER__SWEEP_S": "1", "CLASSPULSE_CLUSTER__RETRY_S": "0.5",
+            "CLASSPULSE_STORE__FLUSH_S": "1", "CLASSPULSE_REPORTS__FORMATS": "[html]",
+            "CLASSPULSE_CLASSROOM__PORT": "0", "CLASSPULSE_CLASSROOM__MAX_PENDING_PER_CLIENT": "0"}
+    harness = ClusterProcesses(url, tmp_path, fast, analyzer="fake")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    serve_log = tmp_path / "serve.log"
+    try:
+        first = harness.start_worker(capacity=30)
+        with serve_log.open("wb") as out:
+            harness.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", "--port", str(port)], env=harness.env(),
+                stdout=out, stderr=subprocess.STDOUT))
+        (cls,) = add_classes(db, 1, 2, url="classroom:maths-7b", prefix="browser")
+        (sid,) = asyncio.run(enqueue(harness.config(), store, db, [cls], duration_s=60))
+        assert wait_until(lambda: any(a.join_link for a in db.attempts(sid)), 60), db.attempts(sid)
+        harness.start_worker(capacity=30)
+        assert wait_until(harness.ready, 60)
+        assert wait_until(lambda: _get(f"http://127.0.0.1:{port}/join/maths-7b") == 200, 60), \
+            serve_log.read_text(errors="replace")[-2000:]
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+            try:
+                page = browser.new_page()
+                console: list[str] = []
+                page.on("console", lambda m: console.append(m.text))
+                page.goto(f"http://127.0.0.1:{port}/join/maths-7b")
+                page.fill("#name", "Ada")
+                page.click("#share")
+                assert wait_until(lambda: _joined(harness.logs[0], "Ada", "maths-7b"), 40), \
+                    (page.inner_text("#status"), console)
+                first.kill()
+                killed = time.monotonic()
+                assert wait_until(lambda: _joined(harness.logs[1], "Ada", "maths-7b"), 60), \
+                    (page.inner_text("#status"), console, db.attempts(sid))
+                seated_again_s = time.monotonic() - killed
+            finally:
+                browser.close()
+        assert [a.end_reason for a in db.attempts(sid)][:1] == ["worker_lost"]
+        print(json.dumps({"seated_again_after_kill_s": round(seated_again_s, 1)}))
     finally:
         harness.stop(30)
         store.close()
