@@ -257,3 +257,38 @@ def test_a_browser_on_the_join_page_follows_the_class_to_the_new_worker(tmp_path
     finally:
         harness.stop(30)
         store.close()
+
+
+def test_a_workers_classroom_counts_offers_in_the_shared_database(tmp_path: Path) -> None:
+    """The offer rate limit holds on a worker's classroom too: counted in the database every node shares."""
+    import aiohttp
+
+    from bot.cluster.classroom import WorkerClassroom
+
+    store = Store(database_url(tmp_path))
+    db = ServiceStore(store)
+    config = Config.model_validate({"classroom": {"port": 0, "offers_per_minute_per_client": 2},
+                                    "cluster": {"classroom_url": ""}})
+
+    async def main() -> list[int]:
+        room = WorkerClassroom(config, db)
+        host = await room.host()
+        assert host is await room.host() and host.base_url.startswith("http://127.0.0.1:")
+        host.classroom.open("maths-7b", "Maths 7B")
+        statuses = []
+        try:
+            async with aiohttp.ClientSession() as http:
+                assert (await http.get(f"{host.base_url}/join/maths-7b")).status == 200
+                for _ in range(3):
+                    async with http.post(f"{host.base_url}/whip/maths-7b?name=Ada", data="v=0\r\n",
+                                         headers={"Content-Type": "application/sdp"}) as res:
+                        statuses.append(res.status)
+        finally:
+            await room.close()
+        return statuses
+
+    try:
+        statuses = asyncio.run(main())
+    finally:
+        store.close()
+    assert statuses[:2] != [429, 429] and statuses[2] == 429, statuses

@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.connectors.registry import ClassroomHost, MeetingUrlError
 from bot.db.store import ServiceStore
-from bot.web.app import ClassroomLocator, classroom_key, init_app
+from bot.web.app import ClassroomLocator, OfferLimit, classroom_key, init_app, offer_limiter_key
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 class WorkerClassroom:
     """A worker's one classroom web server, started at its first `classroom:` class."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, db: ServiceStore | None = None) -> None:
         self.config = config
+        self.db = db  # the WHIP offer rate limit is counted there, shared with every node
         self._host: ClassroomHost | None = None
         self._runner: web.AppRunner | None = None
         self._lock = asyncio.Lock()
@@ -39,6 +40,13 @@ class WorkerClassroom:
             if self._host is None:
                 c = self.config.classroom
                 app = init_app(self.config)
+                if self.db is not None:  # the same per-address offer limit as on the `serve` nodes
+                    from bot.db.service_state import DbRateLimiter
+                    from bot.service.rate_limits import OfferLimiter
+
+                    limit: OfferLimit = OfferLimiter(DbRateLimiter(self.db),
+                                                     self.config.classroom.offers_per_minute_per_client)
+                    app[offer_limiter_key] = limit
                 runner = web.AppRunner(app)
                 await runner.setup()
                 try:

@@ -147,7 +147,7 @@ class WorkerNode:
         try:
             db = await loop.run_in_executor(None, ServiceStore, store)
             deliveries = Deliveries(self.config, db)
-            classroom = WorkerClassroom(self.config)
+            classroom = WorkerClassroom(self.config, db)
             runner = SessionRunner(self.config, store, db, Registry(self.config, classroom_host=classroom.host),
                                    analyze_factory=self.analyze_factory, render=self.render)
             runner.on_finished.append(deliveries.session_ended)
