@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from functools import partial
 
 from aiohttp import web
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 
 
 class WorkerClassroom:
-    """A worker's one classroom web server, started at its first `classroom:` class."""
+    """A worker's one classroom web server, started at its first `classroom:` class.
+
+    Its address for browsers is `cluster.classroom_url`; without one, http://HOST:PORT as bound
+    (a wildcard host: this machine's name), which only suits a network without TLS."""
 
     def __init__(self, config: Config, db: ServiceStore | None = None) -> None:
         self.config = config
@@ -56,7 +60,8 @@ class WorkerClassroom:
                     raise MeetingUrlError(f"this worker cannot serve the classroom on {c.host}:{c.port}: "
                                           f"{exc.strerror}") from None
                 port = runner.addresses[0][1] if runner.addresses else c.port
-                base = self.config.cluster.classroom_url.rstrip("/") or f"http://{c.host}:{port}"
+                name = socket.getfqdn() if c.host in ("0.0.0.0", "::", "") else c.host  # a wildcard: this machine
+                base = self.config.cluster.classroom_url.rstrip("/") or f"http://{name}:{port}"
                 self._runner, self._host = runner, ClassroomHost(app[classroom_key], base)
                 log.info("serving the built-in classroom at %s", base)
             return self._host
