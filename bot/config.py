@@ -121,6 +121,10 @@ class ClusterSection(_Section):
     live_s: float = Field(default=2.0, gt=0, le=60)
     #: How often a standby scheduler tries to become the leader.
     leader_poll_s: float = Field(default=2.0, gt=0, le=600)
+    #: The base URL at which students' browsers reach THIS worker's built-in classroom (it serves
+    #: `classroom:` classes on `classroom.host`:`classroom.port`; port 0 = any free port), e.g.
+    #: https://bot1.school.example behind a TLS proxy. Empty: http://HOST:PORT as bound.
+    classroom_url: str = Field(default="", max_length=500)
 
 
 class ClassroomSection(_Section):
@@ -211,6 +215,10 @@ class DeliverySection(_Section):
     timeout_s: float = Field(default=20.0, gt=0, le=300)
     # Networks (CIDR) a webhook may reach although they are not public, e.g. a school's own receiver.
     allow_networks: tuple[str, ...] = ()
+    #: The administrators: told (besides the class's owner) of what only they can fix, e.g. a class
+    #: no worker had room for (`no_capacity`). E-mail needs smtp_host; the webhook, webhook_secret.
+    admin_emails: tuple[str, ...] = ()
+    admin_webhook_url: str = Field(default="", max_length=1000)
 
     @field_validator("smtp_password", "webhook_secret", mode="before")
     @classmethod
@@ -224,6 +232,24 @@ class DeliverySection(_Section):
         from bot.service.urlguard import parse_networks
 
         parse_networks(value)
+        return value
+
+    @field_validator("admin_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for address in value:
+            if "@" not in address or any(c.isspace() for c in address) or len(address) > 254:
+                raise ValueError(f"admin_emails: {address[:100]!r} is not an e-mail address")
+        return value
+
+    @field_validator("admin_webhook_url")
+    @classmethod
+    def _admin_webhook(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname or parts.username):
+            raise ValueError("admin_webhook_url must be an http(s) URL with a host and no credentials")
         return value
 
 

@@ -94,7 +94,10 @@ def test_join_page_shows_class_and_notice_escaped() -> None:
         res = await client.get("/join/maths-7b")
         html = await res.text()
         assert res.status == 200 and "Maths 7B" in html
-        assert "No video or pictures are stored" in html and "/whip/" in html
+        assert "No video or pictures are stored" in html
+        assert '"/join/" + encodeURIComponent(code) + "/whip"' in html  # asks where to offer (a cluster: a worker)
+        assert (await client.get("/join/maths-7b/whip")).status == 200
+        assert await (await client.get("/join/maths-7b/whip")).json() == {"whip": "/whip/maths-7b"}
         # asks for what the analysis needs (classroom.publish_*): 640x480 at 5 fps, 300 kbps at most
         publish = json.loads(html.split("const publish = ", 1)[1].split(";", 1)[0])
         assert publish == {"width": 640, "height": 480, "fps": 5, "max_bitrate": 300000}

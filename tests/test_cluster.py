@@ -175,7 +175,8 @@ def test_twenty_concurrent_starts_of_one_class_make_one_session(world) -> None: 
 
 def test_a_class_no_worker_has_room_for_fails_as_no_capacity(world) -> None:  # type: ignore[no-untyped-def]
     harness, store, db = world
-    harness.settings = {**FAST, "CLASSPULSE_SESSION__JOIN_TIMEOUT_S": "3"}
+    harness.settings = {**FAST, "CLASSPULSE_SESSION__JOIN_TIMEOUT_S": "3",
+                        "CLASSPULSE_DELIVERY__ADMIN_WEBHOOK_URL": "https://ops.example.invalid/hook"}
     harness.start_worker(capacity=3)
     (cls,) = add_classes(db, 1, 5, url="sim:?students=5&faces=builtin&fps=2", prefix="big")
     with db.engine.begin() as conn:  # a webhook target so the owner's notice has somewhere to go
@@ -187,8 +188,10 @@ def test_a_class_no_worker_has_room_for_fails_as_no_capacity(world) -> None:  # 
     assert wait_until(lambda: _states(db, [sid]) == ["failed"], 30), _states(db, [sid])
     record = db.session(sid)
     assert record is not None and record.failure == "no_capacity" and not db.attempts(sid)
-    notices = db.deliveries(session_id=sid)[0]
-    assert [n.event for n in notices] == ["session.failed"] and "no_capacity" in notices[0].detail
+    notices = sorted(db.deliveries(session_id=sid)[0], key=lambda n: n.target)  # the owner's and the admins'
+    assert [(n.event, n.target) for n in notices] == [("session.failed", "https://example.invalid/hook"),
+                                                      ("session.failed", "https://ops.example.invalid/hook")]
+    assert all("no_capacity" in n.detail for n in notices)
 
 
 def _free_port() -> int:

@@ -37,6 +37,17 @@ def test_only_no_room_and_handover_go_back_to_the_queue() -> None:
     assert rule.get_retry_decision(exception=RuntimeError("bug"), job=None) is None  # type: ignore[arg-type]
 
 
+def test_a_refused_class_is_due_at_a_random_time_so_every_polling_worker_has_a_chance() -> None:
+    draws = iter([0.0, 0.999])
+    rule = Requeue(wait_s=2.0, jitter=lambda: next(draws))
+    before = dt.datetime.now(dt.UTC)
+    soon, late = (rule.get_retry_decision(exception=NoRoom("full"), job=None)  # type: ignore[arg-type]
+                  for _ in range(2))
+    assert soon is not None and late is not None and soon.retry_at is not None and late.retry_at is not None
+    assert dt.timedelta(seconds=2) <= soon.retry_at - before < dt.timedelta(seconds=2.5)
+    assert dt.timedelta(seconds=3.99) <= late.retry_at - before < dt.timedelta(seconds=4.5)
+
+
 def test_who_runs_the_bots() -> None:
     pg = {"store": {"url": "postgresql+psycopg://u@h/db"}}
     assert Config.model_validate(pg).queued_sessions

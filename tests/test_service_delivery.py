@@ -307,3 +307,76 @@ def test_a_missed_scheduled_run_is_told_to_the_owner_once(tmp_path: Path) -> Non
             assert len(calls) == 1
 
     run(main)
+
+
+def test_a_class_no_worker_had_room_for_is_told_to_its_owner_and_the_admins(tmp_path: Path) -> None:
+    # A cluster's `no_capacity` is for the administrators to fix (more workers, more capacity):
+    # they hear of it by e-mail (real SMTP server) and webhook, besides the class's owner. Other
+    # failures (a meeting that never admits the bot) stay the owner's alone.
+    from analysis.store import Store
+    from bot.config import Config
+    from bot.db.records import ClassRecord, SessionRecord
+    from bot.db.store import ServiceStore
+    from bot.service.delivery import Deliveries
+    from bot.sessions.runner import Outcome
+    from tests.databases import database_url
+
+    inbox = Inbox()
+    port = free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=port)
+    smtp.start()
+    store = Store(database_url(tmp_path))
+    db = ServiceStore(store)
+    now = "2026-11-26T09:00:00+00:00"
+
+    async def main() -> None:
+        async with receiver(fail_first=0) as (owner_hook, owner_calls), \
+                receiver(fail_first=0) as (admin_hook, admin_calls):
+            config = Config.model_validate(hook_sections(
+                smtp_host="127.0.0.1", smtp_port=port, admin_emails=["ops@school.example", "head@school.example"],
+                admin_webhook_url=str(admin_hook.make_url("/hook"))))
+            db.add_class(ClassRecord(class_id="c1", name="Art 9", owner="alice", created_at=now,
+                                     meeting_url="sim:?students=40", webhook_url=str(owner_hook.make_url("/hook"))))
+            for sid in ("s-full", "s-closed"):
+                db.add_session(SessionRecord(session_id=sid, owner="alice", class_name="Art 9", meeting="sim",
+                                             state="failed", created_at=now, class_id="c1"))
+            deliveries = Deliveries(config, db)
+            await deliveries.session_ended("s-full", Outcome("s-full", "failed", "no_capacity", "no worker had room"))
+            await deliveries.session_ended("s-closed", Outcome("s-closed", "failed", "never_admitted", "waiting room"))
+            for _ in range(200):
+                if not db.deliveries(state="pending")[0]:
+                    break
+                await asyncio.sleep(0.05)
+            await deliveries.close()
+            full = {d.delivery_id: d for d in db.deliveries(session_id="s-full")[0]}
+            assert sorted(full) == ["evt-s-full-session.failed-admin-webhook",
+                                    "evt-s-full-session.failed-admin1-email",
+                                    "evt-s-full-session.failed-admin2-email",
+                                    "evt-s-full-session.failed-webhook"], sorted(full)
+            assert all(d.state == "delivered" for d in full.values()), full
+            assert {d.owner for k, d in full.items() if "admin" in k} == {""}  # not in the teacher's list
+            assert [d.kind for d in db.deliveries(session_id="s-closed")[0]] == ["webhook"]  # the owner's only
+            assert len(owner_calls) == 2 and len(admin_calls) == 1
+            payload = json.loads(admin_calls[0]["body"])
+            assert payload["type"] == "session.failed" and payload["session_id"] == "s-full"
+            assert payload["class_name"] == "Art 9" and payload["detail"].startswith("no_capacity")
+
+    try:
+        asyncio.run(main())
+    finally:
+        smtp.stop()
+        store.close()
+    assert sorted(r for _, rcpts, _ in inbox.messages for r in rcpts) == ["head@school.example", "ops@school.example"]
+    msg = email.message_from_bytes(inbox.messages[0][2], policy=email.policy.default)
+    assert "Art 9 was not recorded" in str(msg["Subject"])
+
+
+@pytest.mark.parametrize(("setting", "value"), [("admin_emails", ["not an address"]),
+                                                ("admin_webhook_url", "ftp://ops.example/hook")])
+def test_bad_admin_addresses_are_refused_at_start(setting: str, value: Any) -> None:
+    from pydantic import ValidationError
+
+    from bot.config import Config
+
+    with pytest.raises(ValidationError, match=setting):
+        Config.model_validate({"delivery": {setting: value}})

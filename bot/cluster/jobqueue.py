@@ -13,6 +13,8 @@ handed over (`HandedOver`: the worker got SIGTERM) goes back to the queue at onc
 from __future__ import annotations
 
 import datetime as dt
+import random
+from collections.abc import Callable
 from typing import Any
 
 import procrastinate
@@ -33,16 +35,26 @@ class HandedOver(Exception):
 
 
 class Requeue(BaseRetryStrategy):
-    """Back to the queue for `NoRoom` (after `wait_s`) and `HandedOver` (at once); nothing else retries."""
+    """Back to the queue for `NoRoom` (after `wait_s` to `2 × wait_s`) and `HandedOver` (at once);
+    nothing else retries.
 
-    def __init__(self, wait_s: float = 1.0) -> None:
+    The random part matters: the full worker that refused the class polls the queue every
+    `wait_s` from the moment it refused, so with a fixed delay it polled again the instant the
+    job was due, every time, and a worker with room (polling at another phase) never got the
+    job: a class the cluster had room for failed as `no_capacity` (seen in `bench cluster`
+    with 2 workers and 2 classes). With a random due time every polling worker has the same chance.
+    """
+
+    def __init__(self, wait_s: float = 1.0, jitter: Callable[[], float] = random.random) -> None:
         self.wait_s = wait_s
+        self.jitter = jitter  # in [0, 1)
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, HandedOver):
             return RetryDecision(retry_at=dt.datetime.now(dt.UTC))
         if isinstance(exception, NoRoom):
-            return RetryDecision(retry_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.wait_s))
+            delay = self.wait_s * (1.0 + self.jitter())
+            return RetryDecision(retry_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay))
         return None
 
 

@@ -32,6 +32,7 @@ from procrastinate.worker import Worker
 
 from analysis.store import Store
 from bot.cluster import sweep
+from bot.cluster.classroom import WorkerClassroom
 from bot.cluster.jobqueue import QUEUE, HandedOver, NoRoom, conninfo, make_app
 from bot.cluster.live import publish_forever
 from bot.config import Config
@@ -146,7 +147,8 @@ class WorkerNode:
         try:
             db = await loop.run_in_executor(None, ServiceStore, store)
             deliveries = Deliveries(self.config, db)
-            runner = SessionRunner(self.config, store, db, Registry(self.config),
+            classroom = WorkerClassroom(self.config, db)
+            runner = SessionRunner(self.config, store, db, Registry(self.config, classroom_host=classroom.host),
                                    analyze_factory=self.analyze_factory, render=self.render)
             runner.on_finished.append(deliveries.session_ended)
             self.runner = runner
@@ -172,6 +174,7 @@ class WorkerNode:
                         with contextlib.suppress(asyncio.CancelledError):
                             await side
             await deliveries.close()
+            await classroom.close()
         finally:
             await loop.run_in_executor(None, store.close)
         log.info("worker %s stopped", self.name)

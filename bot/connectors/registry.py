@@ -14,7 +14,7 @@ running when no service hosts one (the CLI). Platform modules are imported only 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -100,9 +100,11 @@ class Registry:
     """`bot.sessions.runner.Meetings` for real platforms (and `sim:`)."""
 
     def __init__(self, config: Config, classroom: ClassroomHost | None = None,
-                 extra: dict[str, Callable[[str, str], Connector]] | None = None) -> None:
+                 extra: dict[str, Callable[[str, str], Connector]] | None = None,
+                 classroom_host: Callable[[], Awaitable[ClassroomHost]] | None = None) -> None:
         self.config = config
         self.classroom = classroom
+        self.classroom_host = classroom_host  # a worker's one classroom server, started at first use
         self.extra = extra or {}  # more schemes (tests: "fake")
 
     def validate(self, url: str) -> str:
@@ -141,9 +143,10 @@ class Registry:
     async def _classroom(self, code: str, class_name: str) -> AsyncIterator[Meeting]:
         from bot.connectors.classroom import ClassroomConnector
 
-        if self.classroom is not None:
-            base = self.classroom.base_url
-            yield Meeting(ClassroomConnector(self.classroom.classroom, code, class_name, base), f"{base}/join/{code}")
+        host = self.classroom if self.classroom_host is None else await self.classroom_host()
+        if host is not None:
+            base = host.base_url
+            yield Meeting(ClassroomConnector(host.classroom, code, class_name, base), f"{base}/join/{code}")
             return
         from aiohttp import web
 

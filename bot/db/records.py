@@ -72,6 +72,7 @@ class AttemptRecord:
     heartbeat_at: str
     ended_at: str = ""
     end_reason: str = ""  # done | failed | crash | restart | superseded | connection_lost | shutdown
+    join_link: str = ""  # the built-in classroom's join page on the worker running this attempt
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ processes: one open session per class (`SessionConflict`), and the attempt fence
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from typing import Any, TypeVar
 
@@ -247,6 +248,33 @@ class ServiceStore:
         with self.engine.begin() as conn:
             conn.execute(sa.update(a).where(a.c.session_id == session_id, a.c.number == number, a.c.ended_at == "")
                          .values(ended_at=now, end_reason=reason))
+
+    def set_join_link(self, session_id: str, number: int, now: str, link: str) -> bool:
+        """Where the attempt's students join (its worker's classroom), written through the attempt fence."""
+        a = tables.attempts
+        try:
+            with self.engine.begin() as conn:
+                self.fence(conn, session_id, number, now)
+                conn.execute(sa.update(a).where(a.c.session_id == session_id, a.c.number == number)
+                             .values(join_link=link[:1000]))
+        except Superseded:
+            return False
+        return True
+
+    def classroom_owner(self, meeting_urls: Sequence[str]) -> tuple[SessionRecord, str] | None:
+        """The open session of a built-in classroom (any of its `meeting_urls` spellings) and the join
+        link of its current attempt ("" while no worker holds it: queued, or being taken over)."""
+        s, a = tables.service_sessions, tables.attempts
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s).where(s.c.meeting_url.in_(list(meeting_urls)),
+                                                  s.c.state.not_in(tables.FINAL_STATES))
+                               .order_by(s.c.created_at.desc())).first()
+            if row is None:
+                return None
+            session = _record(SessionRecord, row)
+            link = conn.execute(sa.select(a.c.join_link).where(
+                a.c.session_id == session.session_id, a.c.number == session.attempt, a.c.ended_at == "")).scalar()
+        return session, str(link or "")
 
     def attempts(self, session_id: str) -> list[AttemptRecord]:
         a = tables.attempts

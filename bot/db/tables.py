@@ -75,6 +75,7 @@ attempts = sa.Table(
     sa.Column("heartbeat_at", sa.String(40), nullable=False),
     sa.Column("ended_at", sa.String(40), nullable=False),
     sa.Column("end_reason", sa.String(32), nullable=False),
+    sa.Column("join_link", sa.String(1000), nullable=False),  # built-in classroom: this attempt's join page
 )
 
 schedules = sa.Table(

@@ -48,7 +48,7 @@ from bot.service.state import (
 from bot.sessions.live import Render, render_reports
 from bot.sessions.runner import SessionRunner
 from bot.sessions.sampler import Analyze
-from bot.web.app import OfferLimit, classroom_key, init_app, offer_limiter_key
+from bot.web.app import OfferLimit, classroom_key, classroom_locator_key, init_app, offer_limiter_key
 from bot.web.rtc import PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,12 @@ def create_app(config: Config, *, connectors: ConnectorFactory | None = None,
         meetings = Registry(config, host, extra={"fake": connectors} if connectors else None)
         queue = None
         if cluster:
+            from bot.cluster.classroom import classroom_locator
             from bot.cluster.enqueue import QueuedSessions
             from bot.cluster.jobqueue import conninfo, make_app
             from bot.cluster.live import LiveFeed
 
+            app[classroom_locator_key] = classroom_locator(app[db_key])  # rooms live on the workers
             queue = make_app(config.store.url, retry_s=config.cluster.retry_s)
             await queue.open_async()
             app[queue_key] = queue

@@ -88,7 +88,9 @@ class Deliveries:
             await self.report_ready(session_id, outcome)
         elif outcome.state in ("failed", "interrupted") and outcome.failure != "revoked":
             why = f"{outcome.failure}: {outcome.detail}" if outcome.failure else outcome.detail
-            await self.notice(session_id=session_id, event="session.failed", detail=why)
+            # no worker had room: the owner can do nothing about it, the administrators can
+            await self.notice(session_id=session_id, event="session.failed", detail=why,
+                              admins=outcome.failure == "no_capacity")
 
     async def run_not_recorded(self, schedule_id: str, class_id: str, due_at: str, reason: str, detail: str) -> None:
         """Schedule hook: a run that did not start (service down, past the grace time, no capacity)."""
@@ -96,28 +98,42 @@ class Deliveries:
                           key=f"{schedule_id}-{due_at}")
 
     async def notice(self, *, event: str, detail: str, session_id: str = "", class_id: str = "",
-                     key: str = "") -> list[str]:
-        """Tell the class's owner at once (its e-mail and/or webhook) that something was not recorded."""
+                     key: str = "", admins: bool = False) -> list[str]:
+        """Tell the class's owner at once (its e-mail and/or webhook) that something was not recorded;
+        with `admins`, also the administrators (`delivery.admin_emails`, `delivery.admin_webhook_url`)."""
         made = await asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(self._notice_rows, event, detail, session_id, class_id, key))
+            None, functools.partial(self._notice_rows, event, detail, session_id, class_id, key, admins))
         for delivery_id in made:
             self.start(delivery_id)
         return made
 
-    def _notice_rows(self, event: str, detail: str, session_id: str, class_id: str, key: str) -> list[str]:
+    def _notice_rows(self, event: str, detail: str, session_id: str, class_id: str, key: str,
+                     admins: bool = False) -> list[str]:
         session = self.db.session(session_id) if session_id else None
         cls = self.db.get_class(class_id or (session.class_id if session else ""))
-        if cls is None:
-            return []
+        targets = [(kind, target, kind) for kind, target in self._targets(cls)] if cls is not None else []
+        if admins:
+            targets += self._admin_targets()
         made = []
-        for kind, target in self._targets(cls):
-            delivery = DeliveryRecord(delivery_id=f"evt-{key or session_id}-{event}-{kind}", session_id=session_id,
-                                      owner=cls.owner, kind=kind, target=target, state="pending",
+        for kind, target, label in targets:
+            # an administrator's notice has no owner: a teacher's delivery list does not show it
+            owner = (cls.owner if cls is not None else "") if not label.startswith("admin") else ""
+            delivery = DeliveryRecord(delivery_id=f"evt-{key or session_id}-{event}-{label}", session_id=session_id,
+                                      owner=owner, kind=kind, target=target, state="pending",
                                       created_at=now_iso(), updated_at=now_iso(), event=event,
-                                      class_id=cls.class_id, detail=detail[:1000])
+                                      class_id=cls.class_id if cls is not None else class_id, detail=detail[:1000])
             if self.db.add_delivery(delivery):
                 made.append(delivery.delivery_id)
         return made
+
+    def _admin_targets(self) -> list[tuple[str, str, str]]:
+        """(kind, target, label in the delivery id) of each administrator address."""
+        d = self.config.delivery
+        found = [("email", address, f"admin{i + 1}-email")
+                 for i, address in enumerate(d.admin_emails) if d.smtp_host]
+        if d.admin_webhook_url:
+            found.append(("webhook", d.admin_webhook_url, "admin-webhook"))
+        return found
 
     def _targets(self, cls: ClassRecord) -> list[tuple[str, str]]:
         targets = []

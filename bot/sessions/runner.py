@@ -306,6 +306,11 @@ class SessionRunner:
         except ValueError as exc:
             return SessionResult(sid, State.FAILED, FailureReason.MEETING_NOT_FOUND, str(exc))
         meeting.connector.remember_people(people_of(record.known_people))
+        if meeting.join_link:  # the built-in classroom: `serve` join pages send students here
+            try:
+                await self._db(partial(self.db.set_join_link, sid, number, iso(self.now()), meeting.join_link))
+            except Exception as exc:  # the database is away: the next flush's fence decides, not this
+                log.warning("session %s: could not record its join link: %s", sid, exc)
         keeper = asyncio.ensure_future(self._keep_people(sid, number, meeting.connector))
         if not getattr(meeting.connector, "sees_everyone", True):  # e.g. Zoom streams only some participants
             await self._db(partial(self.db.rosters.set_sees_everyone, sid, False))

@@ -2,6 +2,7 @@
 
 Routes:
     GET    /join/{code}              the student page (name, privacy notice, share camera)
+    GET    /join/{code}/whip         where the page's WHIP offer goes now (in a cluster: a worker)
     POST   /whip/{code}?name=NAME    WHIP publish: SDP offer in, 201 + answer + Location out
     DELETE /whip/{code}/{resource}   WHIP leave
     OPTIONS /whip/{code}             WHIP discovery (Accept-Post)
@@ -35,6 +36,16 @@ templates_key = web.AppKey("templates", jinja2.Environment)
 #: sets it (counted in its database, `bot.service.rate_limits`); a bare classroom has none.
 OfferLimit = Callable[[str], Awaitable[int | None]]
 offer_limiter_key: web.AppKey[OfferLimit] = web.AppKey("offer_limiter")
+#: class code → (class name, WHIP endpoint URL of the worker that runs the class, "" while none
+#: does), or None: no such open class. A `serve` node of a cluster sets it (`bot.cluster.classroom`):
+#: its classes' rooms live on the workers, not in this process.
+ClassroomLocator = Callable[[str], Awaitable[tuple[str, str] | None]]
+classroom_locator_key: web.AppKey[ClassroomLocator] = web.AppKey("classroom_locator")
+#: WHIP endpoints answer browsers of any origin (RFC 9725 §4.2): in a cluster the join page comes
+#: from a `serve` node and the offer goes to a worker. No credentials are involved; the class code
+#: is what admits a camera, as on one machine.
+CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "Location",
+        "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS", "Access-Control-Allow-Headers": "Content-Type"}
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -52,17 +63,50 @@ def publish_settings(config: Config) -> dict[str, int]:
             "max_bitrate": c.publish_max_kbps * 1000}
 
 
+async def _whereabouts(request: web.Request, code: str) -> tuple[str, str]:
+    """(class name, WHIP endpoint) of an open class: this process's room, else the worker running it
+    (a cluster's `serve` node: "" while no worker does yet); `WhipError` 404 when there is none."""
+    check_code(code)
+    try:
+        room = request.app[classroom_key].room(code)
+        return room.class_name, f"/whip/{room.code}"
+    except WhipError:
+        locate = request.app.get(classroom_locator_key)
+        found = await locate(code) if locate is not None else None
+        if found is None:
+            raise
+        return found
+
+
 async def join_page(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     try:
-        room = request.app[classroom_key].room(check_code(code))
+        class_name, _ = await _whereabouts(request, code)
     except WhipError as exc:
         return _error(exc)
     config = request.app[config_key]
     html = request.app[templates_key].get_template("join.html").render(
-        class_name=room.class_name, code=room.code, notice=config.bot.notice, bot_name=config.bot.name,
+        class_name=class_name, code=code, notice=config.bot.notice, bot_name=config.bot.name,
         publish=publish_settings(config))
     return web.Response(text=html, content_type="text/html")
+
+
+async def join_endpoint(request: web.Request) -> web.Response:
+    """Where the page sends its offer now: {"whip": URL}, "" while the class waits for a worker."""
+    try:
+        _, whip = await _whereabouts(request, request.match_info["code"])
+    except WhipError as exc:
+        return _error(exc)
+    return web.json_response({"whip": whip}, headers={"Cache-Control": "no-store"})
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+               ) -> web.StreamResponse:
+    response = await handler(request)
+    if request.path.startswith("/whip/"):
+        response.headers.update(CORS)
+    return response
 
 
 async def whip_publish(request: web.Request) -> web.Response:
@@ -119,7 +163,7 @@ def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerF
     """The application; `classroom` is shared with the sessions that run in this process."""
     bad_requests.install()
     # first middleware: every handler sees the client and scheme a trusted proxy reported
-    app = web.Application(client_max_size=config.classroom.max_body_bytes, middlewares=[proxies.middleware])
+    app = web.Application(client_max_size=config.classroom.max_body_bytes, middlewares=[proxies.middleware, cors])
     app[config_key] = config
     app[proxies.trusted_proxies_key] = proxies.parse_proxies(config.service.trusted_proxies)
     c = config.classroom
@@ -128,8 +172,10 @@ def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerF
     app[templates_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app.cleanup_ctx.append(_close_classroom)
     app.router.add_get("/join/{code}", join_page)
+    app.router.add_get("/join/{code}/whip", join_endpoint)
     app.router.add_post("/whip/{code}", whip_publish)
     app.router.add_route("OPTIONS", "/whip/{code}", whip_options)
+    app.router.add_route("OPTIONS", "/whip/{code}/{resource}", whip_options)  # CORS preflight of DELETE
     app.router.add_delete("/whip/{code}/{resource}", whip_delete)
     app.router.add_get("/healthz", healthz)
     return app
