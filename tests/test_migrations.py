@@ -40,7 +40,7 @@ def test_from_empty_the_tables_match_the_code(tmp_path: Path) -> None:
         assert "schema_version" not in found and "apscheduler_jobs" in found
         with store.engine.connect() as conn:
             assert current_revision(conn, schema.HISTORY) == "a004"
-            assert current_revision(conn, tables.HISTORY) == "s011_cluster"
+            assert current_revision(conn, tables.HISTORY) == "s011"
     finally:
         store.close()
     store, _ = _open(store.url)  # opening again is a no-op

@@ -1,6 +1,6 @@
 """The built-in classroom in a cluster: where each attempt's students join.
 
-Revision ID: s011_cluster
+Revision ID: s011
 Revises: s010
 
 - ``attempts.join_link``: the join page of the built-in classroom (``classroom:CODE``) that
@@ -13,7 +13,7 @@ Revises: s010
 import sqlalchemy as sa
 from alembic import op
 
-revision = "s011_cluster"
+revision = "s011"
 down_revision = "s010"
 branch_labels = None
 depends_on = None
