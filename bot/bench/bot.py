@@ -134,7 +134,7 @@ def resources(samples: list[TreeSample], end: TreeSample, window_s: float) -> di
         "rss_slope_after_s": min(WARMUP_S, window_s / 3),
         "threads_start": samples[0].threads if samples else end.threads,
         "threads_end": end.threads,
-        "processes": end.processes,
+        "tree_processes": end.processes,  # how many processes the bot's tree has ("processes" lists their roles)
     }
 
 
