@@ -79,6 +79,9 @@ def test_six_classes_on_three_workers_one_killed_are_all_taken_over_once(world) 
     harness, store, db = world
     for _ in range(3):
         harness.start_worker(capacity=6)  # three 2-student classes each: the two survivors hold all six
+    # All three must be up before the classes are queued: on a busy machine one worker alone would
+    # otherwise take three classes and the rest fail no_capacity before the others have started.
+    assert wait_until(harness.ready, 120), "the three workers started"
     classes = add_classes(db, 6, 2, url=SIM, prefix="six")
     ids = asyncio.run(enqueue(harness.config(), store, db, classes, duration_s=40))  # room for a slow join
     assert wait_until(lambda: all(s == "in_class" for s in _states(db, ids)), 60), _states(db, ids)
@@ -110,13 +113,14 @@ def test_six_classes_on_three_workers_one_killed_are_all_taken_over_once(world) 
 
 def test_a_stopped_worker_finds_itself_fenced_and_stops_writing(world) -> None:  # type: ignore[no-untyped-def]
     harness, store, db = world
-    slow = harness.start_worker(capacity=4)
+    harness.start_worker(capacity=4)
+    harness.start_worker(capacity=4)
+    assert wait_until(harness.ready, 120), "both workers started"  # a busy machine starts them slowly
     (cls,) = add_classes(db, 1, 2, url=SIM, prefix="stop")
     (sid,) = asyncio.run(enqueue(harness.config(), store, db, [cls], duration_s=30))
     assert wait_until(lambda: _states(db, [sid]) == ["in_class"], 60)
-    assert _holder_pid(db, sid) == slow.pid
-    harness.start_worker(capacity=4)
-    time.sleep(2)
+    slow = harness.proc_of(_holder_pid(db, sid))
+    assert slow is not None
     os.kill(slow.pid, signal.SIGSTOP)  # "40 s" in production terms: well past stalled_after_s here
     assert wait_until(lambda: len(db.attempts(sid)) == 2 and _states(db, [sid]) == ["in_class"], 30)
     time.sleep(2)
@@ -131,12 +135,15 @@ def test_a_stopped_worker_finds_itself_fenced_and_stops_writing(world) -> None: 
 
 def test_sigterm_hands_the_class_to_another_worker(world) -> None:  # type: ignore[no-untyped-def]
     harness, store, db = world
-    first = harness.start_worker(capacity=4)
+    harness.start_worker(capacity=4)
+    harness.start_worker(capacity=4)
+    assert wait_until(harness.ready, 120), "both workers started"  # a busy machine starts them slowly
     (cls,) = add_classes(db, 1, 2, url=SIM, prefix="term")
     (sid,) = asyncio.run(enqueue(harness.config(), store, db, [cls], duration_s=24))
     assert wait_until(lambda: _states(db, [sid]) == ["in_class"], 60)
-    second = harness.start_worker(capacity=4)
-    time.sleep(2)
+    first = harness.proc_of(_holder_pid(db, sid))
+    assert first is not None
+    (second,) = [p for p in harness.procs if p is not first]
     first.terminate()
     assert first.wait(30) == 0
     assert wait_until(lambda: _states(db, [sid]) == ["done"], 60), _states(db, [sid])
