@@ -121,6 +121,7 @@ def test_a_stopped_worker_finds_itself_fenced_and_stops_writing(world) -> None: 
     assert wait_until(lambda: _states(db, [sid]) == ["in_class"], 60)
     slow = harness.proc_of(_holder_pid(db, sid))
     assert slow is not None
+    assert wait_until(lambda: 1 in _attempt_rows(db, sid), 30), "attempt 1 has written observations"
     os.kill(slow.pid, signal.SIGSTOP)  # "40 s" in production terms: well past stalled_after_s here
     assert wait_until(lambda: len(db.attempts(sid)) == 2 and _states(db, [sid]) == ["in_class"], 30)
     time.sleep(2)
@@ -144,6 +145,7 @@ def test_sigterm_hands_the_class_to_another_worker(world) -> None:  # type: igno
     first = harness.proc_of(_holder_pid(db, sid))
     assert first is not None
     (second,) = [p for p in harness.procs if p is not first]
+    assert wait_until(lambda: 1 in _attempt_rows(db, sid), 30), "attempt 1 has written observations"
     first.terminate()
     assert first.wait(30) == 0
     assert wait_until(lambda: _states(db, [sid]) == ["done"], 60), _states(db, [sid])
