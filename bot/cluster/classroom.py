@@ -21,7 +21,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.connectors.registry import ClassroomHost, MeetingUrlError
 from bot.db.store import ServiceStore
-from bot.web.app import ClassroomLocator, OfferLimit, classroom_key, init_app, offer_limiter_key
+from bot.web.app import ClassroomLocator, OfferLimit, classroom_key, init_app, offer_limiter_key, serve_app
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,9 @@ class WorkerClassroom:
                     limit: OfferLimit = OfferLimiter(DbRateLimiter(self.db),
                                                      self.config.classroom.offers_per_minute_per_client)
                     app[offer_limiter_key] = limit
-                runner = web.AppRunner(app)
-                await runner.setup()
                 try:
-                    await web.TCPSite(runner, c.host, c.port).start()
+                    runner = await serve_app(app, c.host, c.port)
                 except OSError as exc:
-                    await runner.cleanup()
                     raise MeetingUrlError(f"this worker cannot serve the classroom on {c.host}:{c.port}: "
                                           f"{exc.strerror}") from None
                 port = runner.addresses[0][1] if runner.addresses else c.port

@@ -148,18 +148,14 @@ class Registry:
             base = host.base_url
             yield Meeting(ClassroomConnector(host.classroom, code, class_name, base), f"{base}/join/{code}")
             return
-        from aiohttp import web
 
-        from bot.web.app import classroom_key, init_app
+        from bot.web.app import classroom_key, init_app, serve_app
 
         c = self.config.classroom
         app = init_app(self.config)
-        runner = web.AppRunner(app)
-        await runner.setup()
         try:
-            await web.TCPSite(runner, c.host, c.port).start()
+            runner = await serve_app(app, c.host, c.port)
         except OSError as exc:
-            await runner.cleanup()
             raise MeetingUrlError(f"cannot serve the classroom on {c.host}:{c.port}: {exc.strerror}") from None
         base = c.public_url.rstrip("/") or f"http://{c.host}:{c.port}"
         try:

@@ -179,3 +179,16 @@ def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerF
     app.router.add_delete("/whip/{code}/{resource}", whip_delete)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+async def serve_app(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Start `app` on host:port (port 0: any free one); an address that cannot be bound raises
+    `OSError` after the runner is cleaned up, so callers only turn it into their own error."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    return runner
