@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,7 +35,7 @@ def _frames(seed: int, *shapes: tuple[int, int]) -> list[np.ndarray]:
     return [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in shapes]
 
 
-def _tick(t: float, frames: list[np.ndarray | None], ids: list[str] | None = None) -> list[Sample]:
+def _tick(t: float, frames: Sequence[np.ndarray | None], ids: list[str] | None = None) -> list[Sample]:
     ids = ids or [f"p{i}" for i in range(len(frames))]
     return [Sample("s1", pid, t, f) for pid, f in zip(ids, frames, strict=True)]
 
@@ -157,7 +157,7 @@ def test_a_start_up_failure_is_a_clear_error_and_leaves_nothing_behind() -> None
     before_kids, before_shm = _child_processes(), _segments()
     with pytest.raises(AnalysisProcessError, match="could not build the analyser: FileNotFoundError: no model in /x"):
         AnalysisProcess(broken, ("no model in /x",))
-    with pytest.raises(Exception, match="pickle|lambda|attribute"):
+    with pytest.raises(Exception, match=r"pickle|lambda|attribute"):
         AnalysisProcess(lambda: FrameEcho())  # the child imports its factory: it must be importable
     assert _child_processes() == before_kids and _segments() == before_shm
 
@@ -182,8 +182,25 @@ def test_close_leaves_no_process_shared_memory_or_thread() -> None:
         p.analyze(_tick(5.0, [None]))
 
 
+class _OneFrame:
+    """A track that delivers one frame, then nothing (the sampler keeps it as the newest)."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        self.sent = asyncio.Event()
+
+    def stop(self) -> None:
+        pass
+
+    async def recv(self) -> np.ndarray:
+        if self.sent.is_set():
+            await asyncio.Event().wait()  # no more frames; cancelled when the sampler stops
+        self.sent.set()
+        return np.full((48, 64, 3), 200, np.uint8)
+
+
 def test_the_sampler_counts_the_error_and_the_restart_and_goes_on() -> None:
-    from bot.connectors.fake import FakeCamera
     from bot.sessions.sampler import Sampler
 
     proc = AnalysisProcess(frame_echo)
@@ -194,22 +211,21 @@ def test_the_sampler_counts_the_error_and_the_restart_and_goes_on() -> None:
 
     async def main() -> Sampler:
         sampler = Sampler("s1", proc.analyze, deliver, ThreadPoolExecutor(1), interval_s=60)
-        cams = {pid: FakeCamera(lambda i: np.full((48, 64, 3), 200, np.uint8), fps=50) for pid in ("p0", CRASH_ID)}
-        sampler.join("p0")
-        sampler.video_on("p0", cams["p0"])
-        while sampler.stats.frames == 0:
-            await asyncio.sleep(0.01)
+
+        async def show(pid: str) -> None:
+            track = _OneFrame()
+            sampler.join(pid)
+            sampler.video_on(pid, track)
+            await track.sent.wait()
 
         async def tick() -> None:
             sampler.tick()
             assert sampler._inflight is not None
             await sampler._inflight
 
+        await show("p0")
         await tick()
-        sampler.join(CRASH_ID)
-        sampler.video_on(CRASH_ID, cams[CRASH_ID])
-        while sampler.participants()[CRASH_ID]["frames"] == 0:
-            await asyncio.sleep(0.01)
+        await show(CRASH_ID)
         await tick()  # the child dies: an error, nothing delivered
         assert sampler.stats.errors == 1 and sampler.stats.analysis_restarts == 0
         sampler.leave(CRASH_ID)

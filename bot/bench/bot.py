@@ -170,7 +170,9 @@ class _Probe:
         t = getattr(self.analyzer, "timings", None)
         if t is None:
             return {}
-        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
+        hand = getattr(self.analyzer, "transport", None)  # the analysis process's hand-over, if any
+        extra = {} if hand is None else {"pack": hand.pack_s, "outside_child": hand.call_s - hand.child_s}
+        return {**extra, "detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
                 "faces": t.faces, "mesh_runs": t.mesh_runs, "mesh_reused": t.mesh_reused,
                 "emotion_skipped": t.emotion_skipped, **{f"mode_{k}": v for k, v in t.detector_modes.items()}}
 
@@ -194,7 +196,8 @@ def _stage_ms(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
     n = tb.get("analysed", 0) - ta.get("analysed", 0)
     if not n:
         return {}
-    return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify")}
+    return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify", "pack", "outside_child")
+            if k in tb and k in ta}
 
 
 def _quantiles(values: list[float], *qs: float, scale: float = 1.0, digits: int = 4) -> list[float | None]:
@@ -306,7 +309,7 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "analysis_ms_per_sample": _stage_ms(a, b),
         # what the live shortcuts did in the window (mode_fast/half/full: the per-stream detector)
         "analysis_counts": {k: v - a["timings"].get(k, 0) for k, v in b["timings"].items()
-                            if k not in ("detect", "signals", "classify")},
+                            if k not in ("detect", "signals", "classify", "pack", "outside_child")},
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }

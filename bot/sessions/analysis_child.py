@@ -14,9 +14,9 @@ Protocol over the socket `FD` (`multiprocessing.connection` framing, pickled tup
 - first message ``(sys_path, payload)``: the parent's import path, then the pickled
   ``(factory, args)``; the answer is ``("ready", pid)`` or ``("failed", traceback text)``;
 - ``("analyze", segment name or None, [(session_id, participant_id, t, Slot or None), ...])``
-  → ``("ok", observations, timings or None)``; frames are read from shared memory
+  → ``("ok", observations, timings or None, seconds spent analysing)``; frames are read from shared memory
   (`bot.sessions.frame_arena`), observations come back pickled (small frozen dataclasses);
-- ``("describe",)`` → ``("ok", analyser.describe(), None)``;
+- ``("describe",)`` → ``("ok", analyser.describe(), None, 0.0)``;
 - ``("stop",)`` → closes the analyser and exits at once; so does a closed socket (the bot
   died): the process never outlives its parent's connection.
 
@@ -30,6 +30,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -84,12 +85,14 @@ def serve(conn: Connection, analyzer: Any) -> None:
                 return
             try:
                 if kind == "analyze":
-                    reply: tuple[Any, ...] = ("ok", _analyze(analyzer, reader, msg[1], msg[2]), timings_of(analyzer))
+                    t0 = time.perf_counter()
+                    out = _analyze(analyzer, reader, msg[1], msg[2])
+                    reply: tuple[Any, ...] = ("ok", out, timings_of(analyzer), time.perf_counter() - t0)
                 elif kind == "describe":
                     describe = getattr(analyzer, "describe", None)
                     if describe is None:
                         raise AttributeError(f"{type(analyzer).__name__} has no describe()")
-                    reply = ("ok", describe(), None)
+                    reply = ("ok", describe(), None, 0.0)
                 else:
                     raise ValueError(f"unknown request {kind!r}")
             except Exception:

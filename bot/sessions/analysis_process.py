@@ -42,6 +42,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import SimpleNamespace
@@ -65,6 +66,24 @@ class AnalysisProcessError(RuntimeError):
 
 class AnalysisProcessDied(AnalysisProcessError):
     """The analysis process ended (or was killed for not answering) during a request."""
+
+
+@dataclass
+class Transport:
+    """Cumulative seconds of the calls, for the bench: what the hand-over costs beside the analysis."""
+
+    calls: int = 0
+    samples: int = 0
+    pack_s: float = 0.0  # copying frames into shared memory
+    call_s: float = 0.0  # the whole call, as the sampler's worker sees it
+    child_s: float = 0.0  # the analyser's own time in the child
+
+    def add(self, samples: int, pack_s: float, call_s: float, child_s: float) -> None:
+        self.calls += 1
+        self.samples += samples
+        self.pack_s += pack_s
+        self.call_s += call_s
+        self.child_s += child_s
 
 
 class _Child:
@@ -134,6 +153,7 @@ class AnalysisProcess:
         self._retry_at = float("-inf")
         self.restarts = 0
         self.timings: Any = None  # the child analyser's cumulative stage timings (a namespace), if any
+        self.transport = Transport()
         self._finalizer = weakref.finalize(self, self._state.shutdown)
         self._start()
 
@@ -227,13 +247,16 @@ class AnalysisProcess:
             if self._closed:
                 raise AnalysisProcessError("the analysis process is closed")
             self._ensure_child()  # before packing: a restart must not race the segment
+            t0 = time.perf_counter()
             frames = [s.frame for s in samples if s.frame is not None]
             name, slots = self._state.arena.pack(frames) if frames else (None, [])
             it = iter(slots)
             items = [(s.session_id, s.participant_id, s.t, None if s.frame is None else next(it)) for s in samples]
-            _, observations, timings = self._ask(("analyze", name, items))
+            t1 = time.perf_counter()
+            _, observations, timings, child_s = self._ask(("analyze", name, items))
             if timings is not None:
                 self.timings = SimpleNamespace(**timings)
+            self.transport.add(len(samples), t1 - t0, time.perf_counter() - t0, child_s)
             return list(observations)
 
     def describe(self) -> dict[str, Any]:
