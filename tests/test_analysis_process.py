@@ -103,6 +103,9 @@ def test_same_observations_as_in_process_through_shared_memory(proc: AnalysisPro
         assert got == local.analyze(samples)
         assert all(isinstance(o, Observation) for o in got)
     assert [o.state for o in proc.analyze(ticks[1])][2:] == [State.ABSENT, State.CAMERA_OFF]
+    hand = proc.transport  # what the hand-over cost, for the bench
+    assert hand.calls == 5 and hand.samples == 4 + 4 + 4 + 12 + 4
+    assert hand.call_s >= hand.child_s > 0 and hand.pack_s > 0
     info = proc.describe()
     assert info["analyser"] == "frame-echo" and info["pid"] == proc.pid != os.getpid()
     assert info["imported"] == [], "the analysis process must not import aiortc, PyAV or TensorFlow"
