@@ -59,7 +59,7 @@ class FrameEcho:
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {"analyser": "frame-echo", "pid": os.getpid(), "imported": imported()}
+        return {"analyser": "frame-echo", "pid": os.getpid(), "imported": imported(), "nice": os.nice(0)}
 
     def close(self) -> None:
         self.closed = True

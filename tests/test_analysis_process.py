@@ -23,6 +23,7 @@ from analysis.pipeline import Sample
 from analysis.records import Observation, State
 from bot.bench.resources import children
 from bot.config import Config, load_config
+from bot.sessions.analysis_child import NICE
 from bot.sessions.analysis_process import AnalysisProcess, AnalysisProcessDied, AnalysisProcessError
 from bot.sessions.frame_arena import ArenaReader, FrameArena, layout
 from tests.analysis_fakes import CRASH_ID, FrameEcho, broken, failing, frame_echo
@@ -109,6 +110,7 @@ def test_same_observations_as_in_process_through_shared_memory(proc: AnalysisPro
     info = proc.describe()
     assert info["analyser"] == "frame-echo" and info["pid"] == proc.pid != os.getpid()
     assert info["imported"] == [], "the analysis process must not import aiortc, PyAV or TensorFlow"
+    assert info["nice"] == min(19, os.nice(0) + NICE), "analysis must yield the CPU to receiving"
 
 
 def test_a_crash_during_a_tick_raises_and_the_next_tick_restarts(proc: AnalysisProcess,

@@ -39,6 +39,12 @@ from bot.sessions.frame_arena import ArenaReader
 
 log = logging.getLogger("classpulse.analysis_child")
 
+#: Receiving must never fall behind (a student whose packets wait loses ICE consent and drops
+#: out), while analysis can: the sampler defers ticks and samples everybody less often. So the
+#: analysis process yields the CPU to the bot's receive path (same session, so `nice` applies
+#: between them even with the kernel's autogroups) and uses what receiving leaves.
+NICE = 10
+
 
 def live_analyzer(settings: Any) -> Any:
     """The real analyser for a live session (`analysis.pipeline.Analyzer`), model loaded now."""
@@ -117,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m bot.sessions.analysis_child FD (started by the bot, not by hand)", file=sys.stderr)
         return 2
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the bot's to handle; it stops us
+    os.nice(NICE)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s analysis process: %(message)s")
     conn = Connection(int(args[0]))
     try:
