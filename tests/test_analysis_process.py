@@ -146,6 +146,21 @@ def test_a_child_killed_between_ticks_is_replaced_before_the_tick(proc: Analysis
     assert out == FrameEcho().analyze(_tick(2.0, frames)) and proc.restarts == 1 and proc.pid != old
 
 
+def test_one_sessions_crash_leaves_another_sessions_process_alone() -> None:
+    a, b = AnalysisProcess(frame_echo), AnalysisProcess(frame_echo)
+    try:
+        frames = _frames(10, (48, 64))
+        b.analyze(_tick(1.0, frames))
+        b_pid = b.pid
+        with pytest.raises(AnalysisProcessDied):
+            a.analyze(_tick(1.0, frames, [CRASH_ID]))
+        assert b.analyze(_tick(2.0, frames))[0].faces[0].face_id == 2  # b's trackers went on
+        assert b.pid == b_pid and b.restarts == 0
+    finally:
+        a.close()
+        b.close()
+
+
 def test_an_analyser_error_fails_the_tick_but_keeps_the_process() -> None:
     p = AnalysisProcess(failing)
     try:
