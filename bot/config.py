@@ -51,6 +51,9 @@ class AnalysisSection(_Section):
     live_mesh_every: int = Field(default=3, ge=1, le=100)  # face mesh every Nth sample of a face...
     live_mesh_move: float = Field(default=0.1, ge=0, le=10)  # ...or when its box moved this share of its size
     live_skip_uncertain_emotion: bool = True  # no emotion call for a face already flagged uncertain
+    # Live sessions run the analyser in its own process (bot/sessions/analysis_process.py): the
+    # second core, no GIL shared with receiving. `classpulse analyze`/`evaluate` always run in process.
+    process: bool = True
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:

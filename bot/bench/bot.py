@@ -161,11 +161,18 @@ class _Probe:
         self.analyzer = getattr(analyze, "__self__", None)
         return analyze
 
+    def analysis_pid(self) -> int | None:
+        """The analyser's own process, when it runs in one (`bot.sessions.analysis_process`)."""
+        pid = getattr(self.analyzer, "pid", None)
+        return pid if isinstance(pid, int) else None
+
     def timings(self) -> dict[str, float]:
         t = getattr(self.analyzer, "timings", None)
         if t is None:
             return {}
-        return {"detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
+        hand = getattr(self.analyzer, "transport", None)  # the analysis process's hand-over, if any
+        extra = {} if hand is None else {"pack": hand.pack_s, "outside_child": hand.call_s - hand.child_s}
+        return {**extra, "detect": t.detect, "signals": t.signals, "classify": t.classify, "analysed": t.samples,
                 "faces": t.faces, "mesh_runs": t.mesh_runs, "mesh_reused": t.mesh_reused,
                 "emotion_skipped": t.emotion_skipped, **{f"mode_{k}": v for k, v in t.detector_modes.items()}}
 
@@ -173,7 +180,10 @@ class _Probe:
 def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None) -> dict[str, Any]:
     assert session.sampler is not None
     st = session.sampler.stats
+    child = probe.analysis_pid()  # the analysis process (analysis.process on), if running
     return {"t": time.monotonic(), "cpu": _cpu_s(), "load_cpu": _cpu_s(load_pid), "samples": st.samples,
+            "analysis_pid": child, "analysis_cpu": _cpu_s(child) if child else None,
+            "analysis_restarts": st.analysis_restarts,
             "dropped": st.dropped, "frames": st.frames, "latencies": len(st.latencies),
             "fresh": st.fresh, "deferred": st.deferred, "inferences": st.inferences,
             "per_student": {pid: p["frames"] for pid, p in session.sampler.participants().items()},
@@ -186,7 +196,8 @@ def _stage_ms(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
     n = tb.get("analysed", 0) - ta.get("analysed", 0)
     if not n:
         return {}
-    return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify")}
+    return {k: round(1000 * (tb[k] - ta[k]) / n, 1) for k in ("detect", "signals", "classify", "pack", "outside_child")
+            if k in tb and k in ta}
 
 
 def _quantiles(values: list[float], *qs: float, scale: float = 1.0, digits: int = 4) -> list[float | None]:
@@ -221,6 +232,29 @@ def validity(fps: dict[str, float | None], sent_fps: float | None) -> tuple[bool
     return True, ""
 
 
+def processes(a: dict[str, Any], b: dict[str, Any], wall: float) -> list[dict[str, Any]]:
+    """CPU (100 = one core) and RSS per process of the bot, and the load generator for reference.
+
+    The analysis process is its own role when the analyser runs in one; when it was restarted
+    in the window (another pid at the end) its CPU is unknown (None)."""
+    def pct(x: float, y: float) -> float:
+        return round(100 * (y - x) / wall, 1)
+
+    child = b.get("analysis_pid")
+    out: list[dict[str, Any]] = [{
+        "role": "bot (receive + event loop)" if child else "bot (receive + event loop + analysis)",
+        "cpu_percent": pct(a["cpu"], b["cpu"]), "rss_mb": _rss_mb()}]
+    if child:
+        same = a.get("analysis_pid") == child and a.get("analysis_cpu") is not None
+        out.append({"role": "analysis process", "pid": child,
+                    "cpu_percent": pct(a["analysis_cpu"], b["analysis_cpu"]) if same else None,
+                    "rss_mb": _rss_mb(child)})
+    load_pid = b.get("load_pid")
+    out.append({"role": "load generator (not the bot)", "cpu_percent": pct(a["load_cpu"], b["load_cpu"]),
+                "rss_mb": _rss_mb(load_pid) if load_pid else None})
+    return out
+
+
 def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students: int,
             c: dict[str, Any] | None = None, sent_fps: float | None = None,
             lag: LagProbe | None = None) -> dict[str, Any]:
@@ -235,7 +269,7 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
     valid, why = validity(fps, sent_fps)
     lags = lag.lags[a["lags"]:b["lags"]] if lag else []
     p50_lag, p95_lag = _quantiles(lags, 0.5, 0.95, scale=1000, digits=1)
-    load_pid = b.get("load_pid")
+    procs = processes(a, b, wall)
 
     def q(p: float) -> float | None:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))], 4) if lat else None
@@ -260,26 +294,22 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         # seconds between one student's samples in the window (the configured interval unless over capacity)
         "sample_interval_s": round(wall / n, 3) if (n := b["inferences"] - a["inferences"]) else None,
         "loop_lag_ms": {"p50": p50_lag, "p95": p95_lag, "max": round(1000 * max(lags), 1) if lags else None},
-        "processes": [
-            {"role": "bot (receive + event loop + analysis)",
-             "cpu_percent": round(100 * (b["cpu"] - a["cpu"]) / wall, 1), "rss_mb": _rss_mb()},
-            {"role": "load generator (not the bot)",
-             "cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
-             "rss_mb": _rss_mb(load_pid) if load_pid else None},
-        ],
+        "processes": procs,
+        "analysis_restarts": b.get("analysis_restarts", 0) - a.get("analysis_restarts", 0),
         "samples_total": samples,
         "dropped": dropped,
         "dropped_share": round(dropped / (samples + dropped), 4) if samples + dropped else 0.0,
         "latency_p50_s": q(0.50),
         "latency_p95_s": q(0.95),
         "fps_per_student": round((b["frames"] - a["frames"]) / students / wall, 2),
-        "cpu_percent": round(100 * (b["cpu"] - a["cpu"]) / wall, 1),
+        # the whole bot: its main process plus its analysis process when it has one
+        "cpu_percent": round(sum(p["cpu_percent"] or 0.0 for p in procs if not p["role"].startswith("load")), 1),
         "load_generator_cpu_percent": round(100 * (b["load_cpu"] - a["load_cpu"]) / wall, 1),
         "peak_rss_mb": round(_peak_rss_mb(), 1),
         "analysis_ms_per_sample": _stage_ms(a, b),
         # what the live shortcuts did in the window (mode_fast/half/full: the per-stream detector)
         "analysis_counts": {k: v - a["timings"].get(k, 0) for k, v in b["timings"].items()
-                            if k not in ("detect", "signals", "classify")},
+                            if k not in ("detect", "signals", "classify", "pack", "outside_child")},
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }

@@ -102,6 +102,8 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             tail = (exc.stderr or b"")[-2000:]
             text = tail.decode(errors="replace") if isinstance(tail, bytes) else str(tail)
             raise BenchError(f"the bot side did not finish within {limit_s:g} s: {text.strip()}") from None
+    if os.environ.get("CLASSPULSE_BENCH_STDERR"):  # the bot side's (and load generator's) log, for diagnosis
+        Path(os.environ["CLASSPULSE_BENCH_STDERR"]).write_text(res.stderr)
     lines = res.stdout.strip().splitlines()
     if res.returncode != 0 or not lines:
         raise BenchError(f"the bot side failed (exit {res.returncode}): {res.stderr.strip()[-2000:]}")

@@ -49,7 +49,10 @@ def live_settings_from(config: Config) -> Any:
 
 
 def analyzer_factory(config: Config) -> Callable[[], Analyze]:
-    """Builds the real analyser inside the worker thread, loading the model before class starts."""
+    """Builds the real analyser inside the worker thread, loading the model before class starts:
+    in a process of its own with `analysis.process` (`bot.sessions.analysis_process`), else here."""
+    if config.analysis.process:
+        return lambda: process_analyzer(config)
 
     def make() -> Analyze:
         from analysis.pipeline import Analyzer
@@ -60,6 +63,15 @@ def analyzer_factory(config: Config) -> Callable[[], Analyze]:
         return analyzer.analyze
 
     return make
+
+
+def process_analyzer(config: Config) -> Analyze:
+    """The live analyser in its own process; returns its bound `analyze` (the sampler closes it
+    and the session asks it to `describe()` itself through `__self__`)."""
+    from bot.sessions.analysis_child import live_analyzer
+    from bot.sessions.analysis_process import AnalysisProcess
+
+    return AnalysisProcess(live_analyzer, (live_settings_from(config),)).analyze
 
 
 @lru_cache(maxsize=8)

@@ -46,7 +46,7 @@ from bot.connectors.base import (
 from bot.sessions.analyzer import analyzer_factory, run_settings
 from bot.sessions.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
 from bot.sessions.roster import Roster
-from bot.sessions.sampler import Analyze, Sampler
+from bot.sessions.sampler import Analyze, Sampler, close_analyzer
 from bot.sessions.sampling_note import sampling_note
 
 log = logging.getLogger(__name__)
@@ -193,6 +193,8 @@ class LiveSession:
             "received": self.sampler.received() if self.sampler else None,
             "latency_p95_s": st.latency(0.95) if st else None,
             "reconnects": self.reconnects,
+            # the analysis process died and was restarted this often (face ids restart each time)
+            "analysis_restarts": st.analysis_restarts if st else 0,
         }
 
     # -- the lifecycle ---------------------------------------------------------------------
@@ -203,7 +205,7 @@ class LiveSession:
             warm = loop.run_in_executor(self._infer, self._analyze_factory)
             if not await self._join():
                 with contextlib.suppress(Exception):
-                    await warm
+                    close_analyzer(await warm)  # an analysis process must not outlive a failed join
                 return self._result()
             try:
                 analyze = await warm

@@ -72,6 +72,18 @@ def _stopped_analyze(samples: Sequence[Sample]) -> list[Observation]:
     raise RuntimeError("the sampler has stopped")
 
 
+def close_analyzer(analyze: Analyze) -> None:
+    """Close what an `Analyze` callable belongs to, when it can be closed (a bound method's
+    object, e.g. an analysis process, or the callable itself); a failure is logged, not raised."""
+    owner = getattr(analyze, "__self__", analyze)
+    close = getattr(owner, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.exception("closing the analyser failed")
+
+
 def to_bgr(frame: Any) -> np.ndarray:
     """A BGR array from an aiortc/PyAV frame or an array (push connectors may send either)."""
     if isinstance(frame, np.ndarray):
@@ -135,6 +147,8 @@ class SamplerStats:
     slowest_interval_s: float | None = None
 
     inferences: int = 0  # ticks whose inference started
+    #: times the analyser's own process was restarted after dying (`bot.sessions.analysis_process`)
+    analysis_restarts: int = 0
 
     def started(self, at: float) -> None:
         self.inferences += 1
@@ -387,8 +401,10 @@ class Sampler:
             observations = await loop.run_in_executor(self._executor, work)
         except Exception:
             self.stats.errors += 1
+            self._count_restarts()
             log.exception("inference failed for a tick of %d samples", len(picks))
             return
+        self._count_restarts()
         done = self._clock()
         self.stats.samples += len(picks)
         self.stats.fresh += fresh
@@ -431,12 +447,13 @@ class Sampler:
                 await self._inflight
         self._release_analyzer()
 
-    def _release_analyzer(self) -> None:
+    def _count_restarts(self) -> None:
+        """Copy the analyser's restart count (an analysis process restarted after a crash) into the stats."""
         owner = getattr(self._analyze, "__self__", self._analyze)
-        close = getattr(owner, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:
-                log.exception("closing the analyser failed")
+        restarts = getattr(owner, "restarts", 0)
+        if isinstance(restarts, int):
+            self.stats.analysis_restarts = restarts
+
+    def _release_analyzer(self) -> None:
+        close_analyzer(self._analyze)
         self._analyze = _stopped_analyze
