@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-postgres quick lint types install install-dev clean model
+.PHONY: demo test test-postgres quick component lint types install install-dev clean model
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,10 +43,14 @@ PG_SUITES = tests/test_migrations.py tests/test_store.py tests/test_db_service_s
 test-postgres: install-dev
 	CLASSPULSE_TEST_DB=postgresql $(BIN)/pytest $(PYTEST_ARGS) $(PG_SUITES)
 
-# The quick suite while developing: no slow or integration tests, and nothing that loads TensorFlow
-# (tests/conftest.py fails an unmarked test that does). Prints its slowest tests.
+# The quick suite while developing (under 30 s): the unit tests of the core, no slow, integration or
+# component tests, and nothing that loads TensorFlow (tests/conftest.py fails an unmarked test that
+# does). Prints its slowest tests. `make component` runs the service and connector component tests.
 quick:
-	$(BIN)/pytest -q -m "not slow and not integration" --durations=15
+	$(BIN)/pytest -q -m "not slow and not integration and not component" --durations=15
+
+component:
+	$(BIN)/pytest -q -m "component and not slow and not integration" --durations=15
 
 # Retrain the committed emotion model from scratch (two stages, about 70 minutes on 2 cores;
 # resumable: run it again after an interruption). Needs FER-2013 in ../shared/datasets/fer2013.

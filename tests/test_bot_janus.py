@@ -36,6 +36,8 @@ from bot.connectors.janus_protocol import (
     room_events,
 )
 
+pytestmark = pytest.mark.component
+
 TARGET = parse_target("janus+http://10.0.0.5:8088/janus?room=1234&pin=letmein")
 
 

@@ -1,18 +1,24 @@
-"""The sampler against fake aiortc-like tracks: draining, newest frame, batching, drops, latency."""
+"""The sampler against fake aiortc-like tracks: draining, newest frame, batching, drops, latency.
+
+The tests that let the sampler run on its own schedule use virtual time (`tests.virtual_time`):
+cameras, ticks and a modelled inference time are exact, so counts and latencies are asserted
+exactly, without sleeping and without depending on how busy the machine is.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 from analysis.records import Observation
 from bot.connectors.fake import FakeCamera, solid
 from bot.connectors.push import PushVideoTrack
 from bot.sessions.sampler import Sampler
 from bot.sim.fake_analyzer import RecordingAnalyzer
+from tests.virtual_time import VirtualTimeLoop, VirtualWorker, run_virtual
 
 
 def counter_frames(i: int) -> np.ndarray:
@@ -34,23 +40,26 @@ async def _run(sampler: Sampler, seconds: float) -> None:
     task.cancel()
 
 
-def _sampler(analyze: RecordingAnalyzer, interval: float = 0.1,
-             stale_after_s: float = 3.0) -> tuple[Sampler, list[Observation]]:
+def _sampler(loop: VirtualTimeLoop, analyze: RecordingAnalyzer, interval: float = 0.1,
+             stale_after_s: float = 3.0, inference_s: float = 0.0,
+             pending_s: float = 10.0) -> tuple[Sampler, list[Observation], VirtualWorker]:
+    """A sampler on the virtual loop's clock whose inference takes `inference_s` of virtual time."""
     delivered: list[Observation] = []
 
     async def deliver(obs: list[Observation]) -> None:
         delivered.extend(obs)
 
-    return Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=interval,
-                   stale_after_s=stale_after_s), delivered
+    worker = VirtualWorker(loop, inference_s)
+    return Sampler("s", analyze, deliver, worker, interval_s=interval, stale_after_s=stale_after_s,
+                   pending_s=pending_s, clock=loop.time), delivered, worker
 
 
 def test_drains_every_track_and_samples_the_newest_frame() -> None:
     analyze = RecordingAnalyzer()
     newest: list[tuple[int, int]] = []  # (frames the camera had produced at the tick, frame sampled)
 
-    async def main() -> tuple[list[FakeCamera], Sampler, list[Observation]]:
-        sampler, delivered = _sampler(analyze)
+    async def main(loop: VirtualTimeLoop) -> tuple[list[FakeCamera], Sampler, list[Observation]]:
+        sampler, delivered, _ = _sampler(loop, analyze)
         cams = [FakeCamera(counter_frames, fps=120) for _ in range(3)]
         for i, cam in enumerate(cams):
             sampler.join(f"p{i}")
@@ -59,79 +68,76 @@ def test_drains_every_track_and_samples_the_newest_frame() -> None:
             await asyncio.sleep(0.1)
             produced = cams[0].produced
             sampler.tick()
-            await asyncio.sleep(0.02)  # let the worker finish this tick
+            await asyncio.sleep(0.02)  # the tick's inference is done
             frame = analyze.batches[-1][0].frame
             assert frame is not None
             newest.append((produced, frame_index(frame)))
         await asyncio.sleep(0.1)
         await sampler.stop()
+        for cam in cams:
+            cam.stop()
         return cams, sampler, delivered
 
-    cams, sampler, delivered = asyncio.run(main())
+    cams, sampler, delivered = run_virtual(main)
     for cam in cams:
-        assert cam.produced > 40
-        assert cam.backlog <= 3, "frames piled up: the sampler stopped calling recv()"
+        assert 95 <= cam.produced <= 100  # 120 fps for 0.82 s
+        assert cam.backlog <= 1, "frames piled up: the sampler stopped calling recv()"
     # One analyser call per tick with every participant in it: batched, never per student.
     assert len(analyze.batches) == 6
     assert all(sorted(s.participant_id for s in b) == ["p0", "p1", "p2"] for b in analyze.batches)
     assert all(b[0].t == b[1].t == b[2].t for b in analyze.batches)
-    # Each sample is the newest frame (frame i is the (i+1)-th produced), not the oldest queued one.
-    assert all(index >= produced - 3 for produced, index in newest), newest
+    # Each sample is the newest frame (frame i is the (i+1)-th produced), not an older queued one.
+    assert all(index >= produced - 2 for produced, index in newest), newest
     assert sampler.stats.dropped == 0 and sampler.stats.samples == 18
     assert len(delivered) == 18
-    assert sampler.stats.latency(0.5) is not None
+    latency = sampler.stats.latency(0.95)
+    assert latency is not None and 0 <= latency <= 1 / 120 + 1e-9  # at most one frame's age
 
 
-def test_slow_inference_lowers_every_students_rate_evenly_and_never_blocks_the_loop() -> None:
-    analyze = RecordingAnalyzer(delay_s=0.4)
-    gaps: list[float] = []
+def test_slow_inference_lowers_every_students_rate_evenly_and_never_drops_a_tick() -> None:
+    """Inference takes 0.42 s for ticks due every 0.05 s: ticks wait for it (deferred), never vanish.
 
-    async def heartbeat(stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-            now = loop.time()
-            gaps.append(now - last)
-            last = now
+    Schedule (virtual seconds): inference at 0.05-0.47; the ticks at 0.10-0.45 are owed; the tick
+    at 0.50 finds the worker free and runs (the owed one, due after a 10 % breather at 0.512, is
+    then already paid); 0.50-0.92; the same again at 0.95-1.37, which `stop()` at 1.2 waits for.
+    """
+    analyze = RecordingAnalyzer()
 
-    async def main() -> Sampler:
-        sampler, _ = _sampler(analyze, interval=0.05)
-        for pid in ("a", "b"):
+    async def main(loop: VirtualTimeLoop) -> tuple[Sampler, VirtualWorker]:
+        sampler, _, worker = _sampler(loop, analyze, interval=0.05, inference_s=0.42)
+        cams = [FakeCamera(solid(120), fps=60) for _ in range(2)]
+        for pid, cam in zip(("a", "b"), cams, strict=True):
             sampler.join(pid)
-            sampler.video_on(pid, FakeCamera(solid(120), fps=60))
-        stop = asyncio.Event()
-        beat = asyncio.ensure_future(heartbeat(stop))
+            sampler.video_on(pid, cam)
         await _run(sampler, 1.2)
-        stop.set()
-        await beat
-        return sampler
+        for cam in cams:
+            cam.stop()
+        return sampler, worker
 
-    sampler = asyncio.run(main())
+    sampler, worker = run_virtual(main)
     st = sampler.stats
-    assert threading.main_thread().name not in analyze.threads
-    assert max(gaps) < 0.2, f"event loop stalled {max(gaps):.3f} s"
-    # no tick's students go missing: every tick samples both, ticks come once the last one is done
-    assert 2 <= len(analyze.batches) <= 3
+    assert worker.calls == len(analyze.batches) == 3  # every inference ran off the event loop
+    # no tick's students go missing: every tick samples both
     assert all(sorted(x.participant_id for x in b) == ["a", "b"] for b in analyze.batches)
+    assert [b[0].t for b in analyze.batches] == pytest.approx([0.05, 0.50, 0.95])
     assert st.dropped == 0 and st.dropped_share == 0.0
-    assert st.samples == 2 * len(analyze.batches)
-    assert st.deferred >= len(analyze.batches) - 1
+    assert st.samples == 6
+    assert st.deferred == 3  # each inference had ticks come while it ran: one owed tick each
     interval = st.effective_interval_s
-    assert interval is not None and 0.4 <= interval < 0.7, interval  # 0.4 s inference + 10 % breather
+    assert interval == pytest.approx(0.45)
     assert sampler.slowed_interval(interval) == interval  # over capacity: reported as such
     assert sampler.slowed_interval(0.052) is None  # within 10 % of the configured 0.05 s: not slowed
     p95 = st.latency(0.95)
-    assert p95 is not None and 0.4 <= p95 < 0.8
+    assert p95 is not None and 0.42 <= p95 <= 0.42 + 1 / 60 + 1e-9  # inference + at most one frame's age
     parts = sampler.participants()
-    assert parts["a"]["samples"] == parts["b"]["samples"] == len(analyze.batches)
+    assert parts["a"]["samples"] == parts["b"]["samples"] == 3
 
 
 def test_only_samples_of_a_new_frame_count_as_fresh() -> None:
     analyze = RecordingAnalyzer()
 
-    async def main() -> tuple[Sampler, dict[str, object]]:
-        sampler, _ = _sampler(analyze)
+    async def main(loop: VirtualTimeLoop) -> tuple[Sampler, dict[str, object]]:
+        sampler, _, _ = _sampler(loop, analyze)
         live, still = FakeCamera(counter_frames, fps=120), PushVideoTrack()
         for pid, cam in (("live", live), ("still", still)):
             sampler.join(pid)
@@ -143,11 +149,15 @@ def test_only_samples_of_a_new_frame_count_as_fresh() -> None:
             await asyncio.sleep(0.02)
         received = sampler.received()
         await sampler.stop()
+        live.stop()
         return sampler, received
 
-    sampler, received = asyncio.run(main())
-    # which quality arrived: the live camera's 16x16 frames at well over 10 fps, the still one sent one frame
-    assert received["students"] == 1 and received["size_median"] == "16x16" and received["fps_median"] > 10
+    sampler, received = run_virtual(main)
+    # which quality arrived: the live camera's 16x16 frames at 120 fps, the still one sent one frame
+    assert received["students"] == 1 and received["size_median"] == "16x16"
+    # (frames - 1) over the time since the first frame, up to now: just under the 120 sent
+    fps = received["fps_median"]
+    assert isinstance(fps, float) and 115 <= fps <= 120
     parts = sampler.participants()
     assert parts["live"]["samples"] == parts["live"]["fresh"] == 4
     assert parts["still"]["samples"] == 4 and parts["still"]["fresh"] == 1
@@ -160,9 +170,9 @@ def test_camera_off_and_ended_tracks_are_camera_off_and_a_frozen_stream_is_no_si
     analyze = RecordingAnalyzer()
     delivered: list[Observation] = []
 
-    async def main() -> None:
+    async def main(loop: VirtualTimeLoop) -> None:
         nonlocal delivered
-        sampler, delivered = _sampler(analyze, interval=0.1, stale_after_s=0.3)
+        sampler, delivered, _ = _sampler(loop, analyze, interval=0.1, stale_after_s=0.22)
         sampler.join("off")  # joined, camera never on
         frozen = PushVideoTrack()
         sampler.join("frozen")
@@ -178,26 +188,28 @@ def test_camera_off_and_ended_tracks_are_camera_off_and_a_frozen_stream_is_no_si
         await sampler.stop()
         task.cancel()
 
-    asyncio.run(main())
+    run_virtual(main)
+    # ticks at 0.1 … 0.8 s
     off = analyze.frames_of("off")
-    assert off and all(s.frame is None for s in off)
-    frozen = [s.frame is not None for s in analyze.frames_of("frozen")]
-    assert frozen and all(frozen), "a frozen stream is never analysed as camera off"
-    assert [o.state for o in delivered if o.participant_id == "frozen"][-1] is State.NO_SIGNAL
+    assert len(off) == 8 and all(s.frame is None for s in off)
+    # the frozen stream's frame is analysed while fresh (0.1, 0.2 s), then it is no signal, never camera off
+    assert [s.frame is not None for s in analyze.frames_of("frozen")] == [True, True]
+    assert [o.state for o in delivered if o.participant_id == "frozen"][2:] == [State.NO_SIGNAL] * 6
+    # the track that ends at 0.35 s: frames until then, camera off once its grace (0.22 s) has passed
     ends = [s.frame is not None for s in analyze.frames_of("ends")]
-    assert ends[0] and not ends[-1], "a track that ends is the camera going off"
+    assert ends == [True, True, True, False, False, False]
 
 
 def test_leave_stops_sampling_and_video_on_replaces_the_track() -> None:
     analyze = RecordingAnalyzer()
 
-    async def main() -> tuple[FakeCamera, FakeCamera]:
-        sampler, _ = _sampler(analyze, interval=0.05)
+    async def main(loop: VirtualTimeLoop) -> tuple[FakeCamera, FakeCamera]:
+        sampler, _, _ = _sampler(loop, analyze, interval=0.05)
         sampler.join("p")
         first = FakeCamera(solid(10), fps=50)
         sampler.video_on("p", first)
         task = asyncio.ensure_future(sampler.run())
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.22)
         second = FakeCamera(solid(200), fps=50)
         sampler.video_on("p", second)
         await asyncio.sleep(0.2)
@@ -212,9 +224,9 @@ def test_leave_stops_sampling_and_video_on_replaces_the_track() -> None:
         second.stop()
         return first, second
 
-    _, second = asyncio.run(main())
+    _, second = run_virtual(main)
     values = [int(s.frame[20, 20, 0]) for s in analyze.frames_of("p") if s.frame is not None]
-    assert values[0] == 10 and values[-1] == 200
+    assert values == [10] * 4 + [200] * 4  # ticks at 0.05-0.20 s on the first track, 0.25-0.40 s on the second
     assert second.received > 0
 
 
@@ -227,33 +239,28 @@ def test_a_failing_analyser_is_counted_and_the_next_tick_runs() -> None:
             raise RuntimeError("model exploded")
         return []
 
-    async def main() -> Sampler:
+    async def main(loop: VirtualTimeLoop) -> Sampler:
         async def deliver(obs: list[Observation]) -> None:
             pass
 
-        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=0.05)
+        sampler = Sampler("s", analyze, deliver, VirtualWorker(loop), interval_s=0.05, clock=loop.time)
         sampler.join("p")
-        await _run(sampler, 0.3)
+        await _run(sampler, 0.32)
         return sampler
 
-    sampler = asyncio.run(main())
-    assert sampler.stats.errors == 1 and len(calls) >= 3
+    sampler = run_virtual(main)
+    assert sampler.stats.errors == 1 and len(calls) == 6  # ticks at 0.05 … 0.30 s
 
 
 def test_a_camera_being_connected_is_not_sampled_as_camera_off() -> None:
     analyze = RecordingAnalyzer()
 
-    async def main() -> None:
-        delivered: list[Observation] = []
-
-        async def deliver(obs: list[Observation]) -> None:
-            delivered.extend(obs)
-
-        sampler = Sampler("s", analyze, deliver, ThreadPoolExecutor(1), interval_s=0.05, pending_s=0.3)
+    async def main(loop: VirtualTimeLoop) -> None:
+        sampler, _, _ = _sampler(loop, analyze, interval=0.05, pending_s=0.32)
         sampler.join("connecting", video_expected=True)
         sampler.join("never", video_expected=True)  # subscription never completes
         task = asyncio.ensure_future(sampler.run())
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.22)
         cam = FakeCamera(solid(100), fps=30)
         sampler.video_on("connecting", cam)
         await asyncio.sleep(0.4)
@@ -261,11 +268,12 @@ def test_a_camera_being_connected_is_not_sampled_as_camera_off() -> None:
         task.cancel()
         cam.stop()
 
-    asyncio.run(main())
+    run_virtual(main)
     connecting = analyze.frames_of("connecting")
-    assert connecting and all(s.frame is not None for s in connecting)
+    assert len(connecting) == 8 and all(s.frame is not None for s in connecting)  # 0.25 … 0.60 s
     never = analyze.frames_of("never")
-    assert never and all(s.frame is None for s in never) and min(s.t for s in never) >= 0.3
+    assert [round(s.t, 2) for s in never] == [0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
+    assert all(s.frame is None for s in never)
 
 
 def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() -> None:
@@ -273,14 +281,15 @@ def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() 
 
     analyze = RecordingAnalyzer()
 
-    async def main() -> list[Observation]:
-        sampler, delivered = _sampler(analyze, interval=0.05, stale_after_s=0.1)
+    async def main(loop: VirtualTimeLoop) -> list[Observation]:
+        sampler, delivered, _ = _sampler(loop, analyze, interval=0.05, stale_after_s=0.1)
         frozen = PushVideoTrack()
         sampler.join("frozen")
         sampler.video_on("frozen", frozen)
         frozen.push(counter_frames(1))
+        live = FakeCamera(solid(90), fps=30)
         sampler.join("live")
-        sampler.video_on("live", FakeCamera(solid(90), fps=30))
+        sampler.video_on("live", live)
         sampler.join("off")
         await asyncio.sleep(0.2)
         sampler.signal_lost = True  # the connector reported Reconnecting
@@ -290,14 +299,17 @@ def test_while_the_signal_is_lost_missing_frames_are_no_signal_not_camera_off() 
         sampler.tick()
         await asyncio.sleep(0.1)
         await sampler.stop()
+        live.stop()
         return delivered
 
-    delivered = asyncio.run(main())
+    delivered = run_virtual(main)
     frozen = [o.state for o in delivered if o.participant_id == "frozen"]
     assert frozen == [State.NO_SIGNAL, State.NO_SIGNAL]  # our fault while reconnecting, and still frozen
     off = [o.state for o in delivered if o.participant_id == "off"]
     assert off == [State.NO_SIGNAL, State.CAMERA_OFF]  # camera never on: camera off once the link is back
-    assert all(o.state is not State.NO_SIGNAL for o in delivered if o.participant_id == "live")
+    assert [o.state for o in delivered if o.participant_id == "live"] == [State.ABSENT, State.ABSENT]
+
+
 class _SilentTrack:
     """A subscribed track that never delivers a frame."""
 
@@ -366,8 +378,8 @@ def test_a_student_the_rotation_is_not_watching_is_not_sampled_never_camera_off(
 
     analyze = RecordingAnalyzer()
 
-    async def main() -> list[Observation]:
-        sampler, delivered = _sampler(analyze, interval=0.05, stale_after_s=0.1)
+    async def main(loop: VirtualTimeLoop) -> list[Observation]:
+        sampler, delivered, _ = _sampler(loop, analyze, interval=0.05, stale_after_s=0.1)
         idle = PushVideoTrack(rotated=True)  # Zoom sends one student's video at a time
         sampler.join("idle")
         sampler.video_on("idle", idle)
@@ -381,7 +393,7 @@ def test_a_student_the_rotation_is_not_watching_is_not_sampled_never_camera_off(
         await sampler.stop()
         return delivered
 
-    delivered = asyncio.run(main())
+    delivered = run_virtual(main)
     states = [o.state for o in delivered]
     assert states[:3] == [State.NOT_SAMPLED] * 3 and State.CAMERA_OFF not in states
     assert states[-1] is State.ABSENT  # analysed once a frame is there (RecordingAnalyzer: no face)

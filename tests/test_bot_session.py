@@ -51,12 +51,12 @@ Script = Callable[[FakeMeeting, LiveSession], Coroutine[Any, Any, None]]
 
 
 def run_session(tmp_path: Path, script: Script, *, meeting: FakeMeeting | None = None, pin: str = "",
-                render: FakeRender | None = None,
+                render: FakeRender | None = None, inference_s: float = 0.0,
                 **session: float) -> tuple[SessionResult, LiveSession, Store]:
     config = make_config(tmp_path, **session)
     store = Store(config.store.url)
     meeting = meeting or FakeMeeting()
-    analyze = RecordingAnalyzer()
+    analyze = RecordingAnalyzer(delay_s=inference_s)
 
     async def main() -> tuple[SessionResult, LiveSession]:
         live = LiveSession(FakeConnector(meeting, pin=pin), config, store, class_name="Maths 7B",
@@ -231,3 +231,31 @@ def test_a_student_who_leaves_gets_a_left_mark_and_the_report_says_so(tmp_path: 
     summary = summarize(store.observations(result.session_id))[names["Ben"]]
     assert summary.left_at == (obs[-1].t,) and summary.signals.presence_share is not None
     assert not summarize(store.observations(result.session_id))[names["Ada"]].left_at
+
+
+def test_the_stored_sampling_line_says_the_class_ran_over_capacity_and_what_video_arrived(tmp_path: Path) -> None:
+    """Inference slower than the 0.05 s interval: every student is sampled less often, and the report's
+    sampling line says so (issue 15: degrade evenly and say so), with the quality received."""
+    async def script(m: FakeMeeting, live: LiveSession) -> None:
+        await until(lambda: live.state is State.IN_CLASS)
+        m.arrive("f1", "Ada", video=solid(100), fps=20)
+        m.arrive("f2", "Ben", video=solid(120), fps=20)
+        # the slowest rate is a mean over 10 intervals between inferences: 11 inferences
+        await until(lambda: live.sampler is not None and live.sampler.stats.inferences >= 12)
+        live.request_leave()
+
+    result, _, store = run_session(tmp_path, script, inference_s=0.1)
+    sampling = store.session(result.session_id).sampling
+    assert sampling.startswith("1 frame per student every 0.05 s; over capacity: slowed to 1 frame per student every ")
+    assert "video received: 64x48 at " in sampling and "(median of 2 students)" in sampling
+
+
+def test_a_class_within_capacity_keeps_the_configured_sampling_line(tmp_path: Path) -> None:
+    async def script(m: FakeMeeting, live: LiveSession) -> None:
+        await until(lambda: live.state is State.IN_CLASS)
+        m.arrive("f1", "Ada", video=solid(100), fps=20)
+        await until(lambda: live.sampler is not None and live.sampler.stats.samples >= 3)
+        live.request_leave()
+
+    result, _, store = run_session(tmp_path, script)
+    assert "over capacity" not in store.session(result.session_id).sampling

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Config
@@ -14,6 +15,8 @@ from bot.connectors.fake import FakeCamera, solid
 from bot.web.app import classroom_key, init_app
 from bot.web.rtc import OnClosed, OnTrack, Peer
 from tests.test_bot_web import OFFER, SDP, FakePeer, drain, events
+
+pytestmark = pytest.mark.component
 
 
 class SilentTrack:

@@ -30,6 +30,8 @@ from bot.db.store import ServiceStore
 from bot.web.app import classroom_key, classroom_locator_key, init_app
 from tests.databases import cluster, database_url
 
+pytestmark = pytest.mark.component
+
 NOW = "2026-11-26T09:00:00+00:00"
 
 

@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from analysis.store import Store
@@ -13,6 +14,8 @@ from bot.config import Config
 from bot.sim.demo_course import lesson_url, run_course_demo
 from bot.sim.fake_analyzer import RecordingAnalyzer
 from bot.sim.meeting import parse_sim_url
+
+pytestmark = pytest.mark.component
 
 
 def test_lessons_rotate_who_is_late_absent_and_away() -> None:

@@ -20,6 +20,8 @@ from bot.service import missed_runs
 from tests.databases import database_url
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 
 

@@ -122,6 +122,7 @@ def _pdf_text(path: Path) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(str(path)).pages)
 
 
+@pytest.mark.slow  # renders PDFs
 def test_pdf_html_and_csv_are_written_with_the_numbers(tmp_path: Path) -> None:
     paths = render_course(course(), tmp_path)
     assert [p.name for p in paths] == ["course.html", "course.pdf", "attendance.csv"]
@@ -136,6 +137,7 @@ def test_pdf_html_and_csv_are_written_with_the_numbers(tmp_path: Path) -> None:
     assert "<script" not in html and "=HYPERLINK(&#34;http://evil.example&#34;" in html  # escaped, shown as text
 
 
+@pytest.mark.slow  # renders PDFs
 def test_emotions_off_leaves_no_emotion_word(tmp_path: Path) -> None:
     render_course(course(emotions=False), tmp_path)
     for text in (_pdf_text(tmp_path / "course.pdf"), (tmp_path / "course.html").read_text(),

@@ -23,6 +23,8 @@ from bot.service.retention import purge
 from tests.databases import database_url
 from tests.service_fixtures import run, service, until
 
+pytestmark = pytest.mark.component
+
 BOX = (10, 10, 80, 80)
 API = "/api/v1"
 

@@ -13,6 +13,8 @@ from analysis.store import StoreError
 from bot.connectors.fake import FakeConnector, solid
 from tests.service_fixtures import Service, run, service, until
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 ROSTER = ("name,aliases,email,student_id\r\n"
           "Alex Kim,Lexi,alex.kim@school.example,s1\r\n"

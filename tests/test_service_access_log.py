@@ -8,10 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.service.retention import purge_access_log
 from tests.service_fixtures import Service, run, service
 from tests.test_service_api import finished_session
 from tests.test_service_login import cookie_of, post_login
+
+pytestmark = pytest.mark.component
 
 API = "/api/v1"
 COOKIE = "classpulse_session"

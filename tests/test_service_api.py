@@ -10,6 +10,8 @@ import pytest
 from bot.connectors.fake import solid
 from tests.service_fixtures import Service, run, service, until
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 
 

@@ -17,6 +17,8 @@ from bot.service.auth import Role
 from tests.service_fixtures import Service, run, service
 from tests.test_service_api import finished_session
 
+pytestmark = pytest.mark.component
+
 PROTECTED = [r for r in ROUTES if r.role is not None]
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/classes"): {"name": "Hijack", "owner": "alice"},

@@ -21,6 +21,8 @@ from bot.service.capacity import CapacityExceeded, Limits, refusal
 from tests.databases import database_url
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 
 

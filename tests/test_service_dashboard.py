@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from analysis.pipeline import Sample
 from analysis.records import Observation, State
 from bot.connectors.base import Reconnecting
@@ -17,6 +19,8 @@ from bot.service.live_view import class_pulse
 from model.labels import LABELS
 from tests.fixtures_reports import absent, camera_off, face, present, probs
 from tests.service_fixtures import Service, run, service, until
+
+pytestmark = pytest.mark.component
 
 API = "/api/v1"
 

@@ -23,6 +23,8 @@ from bot.connectors.fake import solid
 from bot.service.delivery import sign
 from tests.service_fixtures import Service, run, service, until
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 SECRET = "s3cret-key"
 

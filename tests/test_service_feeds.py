@@ -27,6 +27,8 @@ from tests.databases import database_url
 from tests.service_fixtures import run, service, until
 from tests.test_timetable_import import WEEKLY
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 LOOPBACK = {"delivery": {"allow_networks": ["127.0.0.0/8"]},
             "service": {"feed_timeout_s": 1.0, "feed_max_bytes": 4096}}

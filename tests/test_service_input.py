@@ -10,6 +10,8 @@ import pytest
 from bot.service.auth import Role, create_token
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 
 

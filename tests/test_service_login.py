@@ -16,6 +16,8 @@ from bot.service.origin import cross_site, origin_of
 from tests.databases import database_url
 from tests.service_fixtures import Service, run, service
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 COOKIE = "classpulse_session"
 

@@ -6,6 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from analysis.records import SessionInfo
@@ -18,6 +19,8 @@ from bot.service.retention import purge
 from bot.service.state import schedules_key
 from tests.service_fixtures import make_config, run, service, until
 from tests.test_service_api import start_class_session
+
+pytestmark = pytest.mark.component
 
 API = "/api/v1"
 

@@ -18,6 +18,8 @@ from bot.web.proxies import Client, forwarded, parse_proxies
 from tests.service_fixtures import Service, run, service
 from tests.test_service_login import field
 
+pytestmark = pytest.mark.component
+
 PROXY = parse_proxies(["10.0.0.0/8", "fd00::/8"])
 
 

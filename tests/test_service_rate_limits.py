@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from analysis.store import Store
 from bot.db.service_state import DbRateLimiter
 from bot.db.store import ServiceStore
@@ -17,6 +19,8 @@ from bot.web.app import classroom_key
 from tests.databases import database_url
 from tests.service_fixtures import Service, run, service
 from tests.test_service_login import field
+
+pytestmark = pytest.mark.component
 
 
 def test_fixed_windows_shared_by_two_processes(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from bot.service.schedules import make_trigger, next_runs
 from bot.service.state import schedules_key
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 BERLIN = ZoneInfo("Europe/Berlin")
 

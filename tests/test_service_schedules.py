@@ -16,6 +16,8 @@ from bot.service.schedules import make_trigger, next_runs, skipped
 from bot.service.state import schedules_key
 from tests.service_fixtures import Service, run, service, until
 
+pytestmark = pytest.mark.component
+
 API = "/api/v1"
 BERLIN = ZoneInfo("Europe/Berlin")
 

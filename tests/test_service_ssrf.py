@@ -26,6 +26,8 @@ from tests.test_service_delivery import (
     settled,
 )
 
+pytestmark = pytest.mark.component
+
 PUBLIC = "93.184.216.34"
 UNREACHABLE = "could not reach the receiver (connection failed or timed out)"  # the same for every port
 

@@ -15,12 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
+
 from analysis.pipeline import Sample
 from analysis.records import Observation, State
 from analysis.store import Store
 from bot.connectors.fake import FakeConnector, FakeMeeting, solid
 from bot.sessions.live import LiveSession
 from tests.service_fixtures import make_config, until
+
+pytestmark = pytest.mark.component
 
 
 class ClosableAnalyzer:

@@ -7,12 +7,16 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from analysis.records import Observation, SessionInfo, State
 from analysis.store import Store
 from bot.connectors.fake import solid
 from bot.db.records import SessionRecord
 from bot.db.store import ServiceStore
 from tests.service_fixtures import make_config, run, service, until
+
+pytestmark = pytest.mark.component
 
 PREFIX_API = "/api/v1"
 

@@ -84,6 +84,7 @@ def test_importing_store_and_reports_loads_no_vision_stack() -> None:
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+@pytest.mark.component  # a child process is killed mid-write
 def test_crash_loses_at_most_the_unflushed_tail(tmp_path: Path) -> None:
     # A child process writes one observation per 0.1 s through the buffer (flush every 0.5 s)
     # and dies abruptly (os._exit: no close, no flush). Everything older than the last flush

@@ -26,6 +26,8 @@ from bot.timetable.occurrences import between
 from tests.databases import database_url
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 IC = Path(__file__).parent / "fixtures" / "ic"
 EXPORTS = ("nextcloud_week_ab.ics", "google_utc_rrule_bom.ics", "outlook_published_pacific.ics",
            "thunderbird_london.ics", "icloud_new_york.ics", "webuntis_per_period.ics", "vcalendar10_outlook2003.ics")

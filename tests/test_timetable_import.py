@@ -16,6 +16,8 @@ from bot.service.state import schedules_key
 from tests.databases import database_url
 from tests.service_fixtures import run, service
 
+pytestmark = pytest.mark.component
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ic"
 BERLIN = ZoneInfo("Europe/Berlin")
 API = "/api/v1"

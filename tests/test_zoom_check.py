@@ -6,10 +6,14 @@ import asyncio
 import io
 from pathlib import Path
 
+import pytest
+
 from bot.config import Config
 from bot.connectors.zoom_check import check
 from bot.connectors.zoom_fake import FakeZoom, jpeg_frames
 from bot.connectors.zoom_protocol import StreamRef
+
+pytestmark = pytest.mark.component
 
 CLIENT_ID, CLIENT_SECRET = "cid", "secret"
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot.connectors import informing
 from tests.service_fixtures import run, service
+
+pytestmark = pytest.mark.component
 
 API = "/api/v1"
 

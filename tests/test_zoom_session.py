@@ -41,6 +41,8 @@ from bot.sessions.live import LiveSession, Render
 from bot.sessions.runner import Outcome, people_of
 from bot.sim.fake_analyzer import RecordingAnalyzer
 
+pytestmark = pytest.mark.component
+
 CLIENT_ID, CLIENT_SECRET, WEBHOOK_SECRET = "cid-123", "client-secret-xyz", "hook-secret-abc"
 
 

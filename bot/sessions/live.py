@@ -47,6 +47,7 @@ from bot.sessions.analyzer import analyzer_factory, run_settings
 from bot.sessions.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
 from bot.sessions.roster import Roster
 from bot.sessions.sampler import Analyze, Sampler, close_analyzer
+from bot.sessions.sampling_note import sampling_note
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class LiveSession:
         self.presence: Presence | None = None
         self.reconnects = 0
         self._received: dict[str, Any] | None = None
+        self._sampling = ""  # how the class is sampled as configured (set on joining; the report's line)
         self.out_dir = Path(out_dir or config.reports.out_dir) / self.session_id
         self._analyze_factory = analyze_factory or analyzer_factory(config)
         self._render = render
@@ -257,12 +259,14 @@ class LiveSession:
                 settings = json.dumps(described, sort_keys=True, default=str)
             except Exception:
                 log.exception("could not describe the analyser; recording the configured settings")
+        # A connector that cannot watch everyone at once (Zoom RTMS rotates one individual
+        # stream) describes its own sampling; the report states it.
+        self._sampling = (getattr(self.connector, "sampling", "")
+                          or f"1 frame per student every {a.sample_interval_s:g} s")
         info = SessionInfo(
             session_id=self.session_id, class_name=self.class_name, teacher=self.teacher,
             started_at=datetime.now(UTC).replace(microsecond=0).isoformat(), emotions_enabled=a.emotions,
-            # A connector that cannot watch everyone at once (Zoom RTMS rotates one individual
-            # stream) describes its own sampling; the report states it.
-            sampling=getattr(self.connector, "sampling", "") or f"1 frame per student every {a.sample_interval_s:g} s",
+            sampling=self._sampling,
             source=source_line(self.connector), model_version=model_version, settings=settings)
         await loop.run_in_executor(self._io, self.store.ensure_session, info)
         self.lifecycle.to(State.IN_CLASS)
@@ -335,8 +339,7 @@ class LiveSession:
         try:
             await loop.run_in_executor(self._io, self._buffer.close)
             ended = datetime.now(UTC).replace(microsecond=0).isoformat()
-            await loop.run_in_executor(self._io,
-                                       lambda: self.store.update_session(self.session_id, ended_at=ended))
+            await loop.run_in_executor(self._io, self._store_end, ended)
         except Superseded as exc:
             self._on_superseded(exc)
             self.lifecycle.fail(FailureReason.CANCELLED, "superseded by a newer attempt")
@@ -489,6 +492,15 @@ class LiveSession:
             return
         for ex in (self._infer, self._io):
             await loop.run_in_executor(None, ex.shutdown)
+
+    def _store_end(self, ended: str) -> None:
+        """The end time, and the sampling line completed with how the class really ran (store thread)."""
+        st = self.sampler.stats if self.sampler else None
+        slowed = self.sampler.slowed_interval(st.slowest_interval_s) if self.sampler and st else None
+        fields = {"ended_at": ended}
+        if slowed is not None or (self._received or {}).get("students"):
+            fields["sampling"] = sampling_note(self._sampling, slowed, self._received)
+        self.store.update_session(self.session_id, **fields)
 
     def _result(self) -> SessionResult:
         st = self.sampler.stats if self.sampler else None
