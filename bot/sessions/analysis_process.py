@@ -43,6 +43,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import SimpleNamespace
@@ -164,6 +165,10 @@ class AnalysisProcess:
         return child.proc.pid if child is not None and child.proc.poll() is None else None
 
     def _start(self) -> None:
+        # The frame segments are registered with multiprocessing's resource tracker (one helper
+        # process per bot process, for good), which unlinks them should the bot die. Start it
+        # now, with the first analysis process, rather than at the first frame of some tick.
+        resource_tracker.ensure_running()
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_BOT_ROOT, env.get("PYTHONPATH", "")) if p)
