@@ -28,6 +28,9 @@ from bot.sessions.analysis_process import AnalysisProcess, AnalysisProcessDied, 
 from bot.sessions.frame_arena import ArenaReader, FrameArena, layout
 from tests.analysis_fakes import CRASH_ID, FrameEcho, broken, failing, frame_echo
 
+# Each test starts real analysis processes (a fresh interpreter each): component tests.
+pytestmark = pytest.mark.component
+
 SHM = Path("/dev/shm")
 
 
