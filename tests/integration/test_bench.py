@@ -50,5 +50,6 @@ def test_bench_two_students_reports_json(videos_dir: Path) -> None:
     assert out["peak_rss_mb"] > 50 and out["cpu_percent"] > 0
     assert out["students_lost"] == 0 and out["valid"], out
     assert 0 < out["fresh_share"] <= 1 and out["fps_received_per_student"]["median"] > 5
-    assert [p["role"].split()[0] for p in out["processes"]] == ["bot", "load"]
+    # the bot's main process, its analysis process (`analysis.process`, on by default), the senders
+    assert [p["role"].split()[0] for p in out["processes"]] == ["bot", "analysis", "load"]
     assert _namespaces() <= before, "the benchmark's namespace is deleted afterwards"
