@@ -151,7 +151,7 @@ def test_auto_leave_when_the_class_is_empty(tmp_path: Path) -> None:
     async def script(m: FakeMeeting, live: LiveSession) -> None:
         await until(lambda: live.state is State.IN_CLASS)
         m.arrive("f1", "Ada", video=solid(100))
-        await asyncio.sleep(0.3)
+        await until(lambda: live.sampler is not None and live.sampler.stats.samples >= 3)  # not a fixed sleep
         m.depart("f1")
 
     result, _, store = run_session(tmp_path, script, empty_timeout_s=0.4)
@@ -193,7 +193,7 @@ def test_connection_lost_mid_class_keeps_the_data_and_reports(tmp_path: Path) ->
     async def script(m: FakeMeeting, live: LiveSession) -> None:
         await until(lambda: live.state is State.IN_CLASS)
         m.arrive("f1", "Ada", video=solid(100))
-        await asyncio.sleep(0.4)
+        await until(lambda: live.sampler is not None and live.sampler.stats.samples >= 4)  # not a fixed sleep
         m.end(FailureReason.NETWORK, "signalling gone for 30 s")
 
     result, _, store = run_session(tmp_path, script, render=render)
