@@ -106,8 +106,10 @@ def test_the_process_tree_is_read_from_proc() -> None:
 
     from bot.bench.resources import open_fds, sample_tree, tree
 
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"  # running, not still forking
         assert child.pid in tree(os.getpid()) and child.pid not in tree(os.getpid(), exclude=[child.pid])
         both, alone = sample_tree(0.0), sample_tree(0.0, exclude=[child.pid])
         assert both.processes == alone.processes + 1 and both.rss_mb > alone.rss_mb > 10
