@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +153,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
         result = run_bench(opts)
     except BenchError as exc:
         raise CliError(str(exc)) from None
-    if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
-    else:
-        print(format_result(result))
-    return 0
+    return _print_bench(result, args.json, format_result)
 
 
 def cmd_bench_cluster(args: argparse.Namespace) -> int:
@@ -173,12 +168,16 @@ def cmd_bench_cluster(args: argparse.Namespace) -> int:
         result = run_cluster_bench(opts)
     except BenchError as exc:
         raise CliError(str(exc)) from None
-    if args.json:
+    return _print_bench(result, args.json, lambda r: "\n".join(f"{key:24} {value}" for key, value in r.items()))
+
+
+def _print_bench(result: dict[str, Any], as_json: bool, text: Callable[[dict[str, Any]], str]) -> int:
+    """A bench's result on stdout: JSON (indented, one trailing newline) or its text form."""
+    if as_json:
         json.dump(result, sys.stdout, indent=2)
         print()
     else:
-        for key, value in result.items():
-            print(f"{key:24} {value}")
+        print(text(result))
     return 0
 
 

@@ -493,10 +493,13 @@ class LiveSession:
         for ex in (self._infer, self._io):
             await loop.run_in_executor(None, ex.shutdown)
 
+    def _slowed_to(self) -> float | None:
+        """The slowest sampling interval of the class when it was over capacity, else None."""
+        return self.sampler.slowed_interval(self.sampler.stats.slowest_interval_s) if self.sampler else None
+
     def _store_end(self, ended: str) -> None:
         """The end time, and the sampling line completed with how the class really ran (store thread)."""
-        st = self.sampler.stats if self.sampler else None
-        slowed = self.sampler.slowed_interval(st.slowest_interval_s) if self.sampler and st else None
+        slowed = self._slowed_to()
         fields = {"ended_at": ended}
         if slowed is not None or (self._received or {}).get("students"):
             fields["sampling"] = sampling_note(self._sampling, slowed, self._received)
@@ -509,8 +512,7 @@ class LiveSession:
             detail=self.lifecycle.detail, leave_reason=self._leave_reason, reports=list(self.reports),
             report_error=self.report_error, students=len(self.roster.all()),
             samples=st.samples if st else 0, dropped=st.dropped if st else 0,
-            deferred=st.deferred if st else 0, slowest_interval_s=(self.sampler.slowed_interval(st.slowest_interval_s)
-                                if self.sampler and st else None),
+            deferred=st.deferred if st else 0, slowest_interval_s=self._slowed_to(),
             received=self._received,
             superseded=self.superseded,
             in_class=self.sampler is not None, data_deleted=self.data_deleted)
