@@ -162,7 +162,12 @@ class JanusSection(_Section):
     #: themselves (an SFU restart drops everybody): `no_signal` for this long, and the same
     #: student when a feed with their name comes back; only then "left".
     rejoin_grace_s: float = Field(default=60.0, ge=0, le=600)
+    #: Simulcast layer a new subscription starts on (0 lowest … 2 highest; -1: never ask).
     substream: int = Field(default=0, ge=-1, le=2)
+    #: Move a simulcast student up a layer while their face is narrower than this in the
+    #: received video, and down when it would stay well above it (`bot.connectors.layers`);
+    #: 0 keeps `substream` for the whole class.
+    min_face_px: float = Field(default=120.0, ge=0, le=2000)
 
 
 class ZoomSection(_Section):

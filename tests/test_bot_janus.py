@@ -328,3 +328,44 @@ def test_a_video_stream_listed_as_disabled_is_the_camera_turned_off() -> None:
     with_connector(fake, body)
     offs = [e for e in seen if isinstance(e, VideoOff)]
     assert kinds(seen, "11") == ["Joined", "VideoOn", "VideoOff"] and not offs[0].fault
+
+
+def configures_of(fake: FakeJanus) -> list[int]:
+    return [r["body"]["streams"][0]["substream"] for r in fake.requests
+            if r["janus"] == "message" and r["body"]["request"] == "configure"]
+
+
+def test_simulcast_layer_follows_face_size() -> None:
+    """Small faces move a simulcasting student up a layer, large ones back down; others untouched."""
+    fake = FakeJanus()
+    fake.publish(11, "Ada", simulcast=True)
+    fake.publish(12, "Ben")  # one layer only: never configured
+
+    async def body(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await settle()
+        for width in (80.0, 90.0, 100.0, 95.0, 85.0):  # window of 5, median 90 < 120
+            c.face_sizes({"11": width, "12": 60.0})
+        await settle()
+        for _ in range(5):
+            c.face_sizes({"11": None})  # nobody found at layer 1: maybe too small to find
+        await settle()
+        for _ in range(5):
+            c.face_sizes({"11": 400.0})  # 200 at half the width >= 150: down
+        await settle()
+
+    with_connector(fake, body)
+    assert configures_of(fake) == [0, 1, 2, 1]
+
+
+def test_simulcast_layer_stays_fixed_when_disabled() -> None:
+    fake = FakeJanus()
+    fake.publish(11, "Ada", simulcast=True)
+
+    async def body(j: FakeJanus, c: JanusConnector, events: list[ConnectorEvent]) -> None:
+        await settle()
+        for _ in range(10):
+            c.face_sizes({"11": 50.0})
+        await settle()
+
+    with_connector(fake, body, min_face_px=0, substream=1)
+    assert configures_of(fake) == [1]

@@ -259,3 +259,29 @@ def test_a_class_within_capacity_keeps_the_configured_sampling_line(tmp_path: Pa
 
     result, _, store = run_session(tmp_path, script)
     assert "over capacity" not in store.session(result.session_id).sampling
+
+
+def test_the_connector_hears_face_sizes_by_feed(tmp_path: Path) -> None:
+    """Each sample's face size reaches the connector under the platform's feed id (layer choice)."""
+    heard: list[dict[str, float | None]] = []
+    meeting = FakeMeeting()
+
+    class Listening(FakeConnector):
+        def face_sizes(self, sizes: Any) -> None:
+            heard.append(dict(sizes))
+
+    config = make_config(tmp_path)
+    store = Store(config.store.url)
+
+    async def main() -> SessionResult:
+        live = LiveSession(Listening(meeting), config, store, class_name="Maths 7B",
+                           analyze_factory=RecordingAnalyzer, render=FakeRender())
+        runner = asyncio.ensure_future(live.run())
+        await until(lambda: live.state is State.IN_CLASS)
+        meeting.arrive("f1", "Ada", video=solid(100))
+        await until(lambda: len(heard) >= 3)
+        live.request_leave()
+        return await asyncio.wait_for(runner, 20)
+
+    assert asyncio.run(main()).state is State.DONE
+    assert heard[:3] == [{"f1": None}] * 3  # the fake analyser finds nobody: ABSENT → None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -202,3 +202,9 @@ class Connector(abc.ABC):
 
     async def watch(self, feed_ids: Collection[str]) -> None:  # noqa: B027 - optional hook
         """Choose whose video to receive when `capabilities.max_video_streams` limits it."""
+
+    def face_sizes(self, sizes: Mapping[str, float | None]) -> None:  # noqa: B027 - optional hook
+        """After each sample: the width in received pixels of each feed's main face (None: video
+        came but no face was found). A platform that lets the receiver pick a stream's quality
+        (Janus simulcast, `bot.connectors.layers`) asks for the smallest one that still shows
+        faces large enough for the analysis; the others ignore it."""

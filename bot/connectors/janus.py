@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -70,6 +70,7 @@ from bot.connectors.janus_protocol import (
     room_events,
     start,
 )
+from bot.connectors.layers import LayerChooser, LayerRule
 from bot.web.rtc import Peer, PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class _Subscription:
     peer: Peer | None = None
     track: VideoTrack | None = None
     closing: bool = False
+    layers: LayerChooser | None = None  # a simulcast publisher's layer, chosen by face size
 
 
 def _failure(exc: Exception) -> ConnectorError:
@@ -283,9 +285,11 @@ class JanusConnector(Connector):
                 await sub.peer.close()
                 return
             await client.message(sub.handle, start(), {"type": "answer", "sdp": answer})
-            layer = self.config.janus.substream
-            if feed.simulcast and layer >= 0 and feed.video_mid is not None:
-                await client.message(sub.handle, pick_substream(feed.video_mid, layer))
+            j = self.config.janus
+            if feed.simulcast and j.substream >= 0 and feed.video_mid is not None:
+                await client.message(sub.handle, pick_substream(feed.video_mid, j.substream))
+                if j.min_face_px > 0:
+                    sub.layers = LayerChooser(LayerRule(min_face_px=j.min_face_px), j.substream)
             log.info("subscribed to %s (feed %s)", feed.display, feed.key)
         except Exception as exc:
             if not sub.closing:
@@ -312,6 +316,26 @@ class JanusConnector(Connector):
         if sub.handle is not None and self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.detach(sub.handle)
+
+    def face_sizes(self, sizes: Mapping[str, float | None]) -> None:
+        """Move a simulcast student to the smallest layer whose face is still large enough."""
+        for key, width in sizes.items():
+            sub = self._subs.get(key)
+            if sub is None or sub.layers is None or sub.closing or sub.handle is None:
+                continue
+            layer = sub.layers.add(width)
+            if layer is not None and sub.feed.video_mid is not None:
+                seen = "no face" if width is None else f"faces about {width:.0f} px wide"
+                log.info("asking Janus for simulcast layer %d of %s (%s)", layer, sub.feed.display, seen)
+                self._spawn(self._configure_layer(sub, layer))
+
+    async def _configure_layer(self, sub: _Subscription, layer: int) -> None:
+        if self._client is None or sub.handle is None or sub.closing or sub.feed.video_mid is None:
+            return
+        try:
+            await self._client.message(sub.handle, pick_substream(sub.feed.video_mid, layer))
+        except Exception as exc:  # the stream goes on at the old layer
+            log.warning("switching %s to simulcast layer %d failed: %s", sub.feed.display, layer, exc)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)

@@ -43,6 +43,7 @@ from bot.connectors.base import (
     VideoOff,
     VideoOn,
 )
+from bot.connectors.layers import face_widths
 from bot.sessions.analyzer import analyzer_factory, run_settings
 from bot.sessions.lifecycle import FAILING, LeavePolicy, LeaveReason, Lifecycle, Presence, State, leave_reason
 from bot.sessions.roster import Roster
@@ -470,6 +471,12 @@ class LiveSession:
     async def _deliver(self, observations: list[Observation]) -> None:
         if self.superseded:
             return
+        sizes = face_widths(observations, self._video_feed)
+        if sizes:
+            try:
+                self.connector.face_sizes(sizes)
+            except Exception:  # a quality request must never cost the observations
+                log.exception("choosing the stream quality failed")
         if self._opted_out:  # opted-out roster students are never stored
             observations = [o for o in observations if o.participant_id not in self._opted_out]
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -59,17 +60,22 @@ def page_server() -> web.Application:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("bot.connectors.janus").setLevel(logging.INFO)  # layer requests, for the test
     await wait_for_janus()
     tmp = Path(tempfile.mkdtemp(prefix="cp-chromium-janus-"))
+    room = 4321 if args.simulcast else 1234
     config = Config.model_validate({
         "store": {"url": f"sqlite:///{tmp}/cp.db", "flush_s": 0.5},
         "session": {"join_timeout_s": 10, "media_timeout_s": 30},
+        # the clip's face is ~220 px wide at 640x480: a 200 px floor needs the upper layer
+        "janus": {"substream": 0, "min_face_px": args.min_face_px},
     })
     store = Store(config.store.url)
     runner = web.AppRunner(page_server())
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
-    session = LiveSession(JanusConnector(parse_target(f"{BASE}?room=1234&pin=letmein"), config), config, store,
+    session = LiveSession(JanusConnector(parse_target(f"{BASE}?room={room}&pin=letmein"), config), config, store,
                           class_name="Chemistry", analyze_factory=analyzer_factory(config), render=None)
     run = asyncio.ensure_future(session.run())
     out: dict[str, Any] = {}
@@ -79,10 +85,16 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             browser = await pw.chromium.launch(executable_path=CHROMIUM, args=launch_args(Path(args.y4m)))
             page = await browser.new_page()
             await page.goto(f"http://127.0.0.1:{args.port}/")
-            await page.evaluate("([n]) => publish(1234, 'letmein', n)", [NAME])
+            await page.evaluate("([r, n, s]) => publish(r, 'letmein', n, s)", [room, NAME, args.simulcast])
             await page.wait_for_function(
                 "document.getElementById('status').textContent === 'connection connected'", timeout=30_000)
-            await asyncio.sleep(args.seconds)
+            sizes: list[str] = []  # the received frame size, twice a second: which layer arrives
+            for _ in range(int(args.seconds * 2)):
+                await asyncio.sleep(0.5)
+                size = session.sampler.received()["size_median"] if session.sampler else None
+                if size is not None and (not sizes or sizes[-1] != size):
+                    sizes.append(size)
+            out["sizes"] = sizes
             out["page_status"] = await page.text_content("#status")
             out["progress"] = session.progress()
             await browser.close()
@@ -100,5 +112,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, default=8769)
     p.add_argument("--seconds", type=float, default=6.0)
+    p.add_argument("--simulcast", action="store_true", help="publish two layers into room 4321")
+    p.add_argument("--min-face-px", type=float, default=120.0)
     p.add_argument("y4m")
     json.dump(asyncio.run(main(p.parse_args())), sys.stdout, default=str)

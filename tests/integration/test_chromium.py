@@ -52,3 +52,22 @@ def test_chromium_student_publishes_into_a_janus_room(janus: Netns, camera_y4m: 
     assert list(out["counts"]) == ["Yusuf Chromium"], "the display name comes from Janus"
     assert out["frames"] > 30, out
     assert out["present"] >= 3, f"the analyser finds the face in the browser's camera: {out['counts']}"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize(("floor", "sizes"), [(200, ["320x240", "640x480"]), (60, ["320x240"])])
+def test_bot_receives_the_smallest_simulcast_layer_with_large_enough_faces(
+        janus: Netns, camera_y4m: Path, floor: int, sizes: list[str]) -> None:
+    """Chromium simulcasts 640x480 and 320x240 into Janus; the bot starts on the low layer. The
+    clip's face is about 110 px wide there: under a 200 px floor the bot asks Janus for the
+    upper layer, over a 60 px floor it stays on the small one for the whole class."""
+    res = janus.python(str(HERE / "chromium_janus_case.py"), "--seconds", "12", "--simulcast",
+                       "--min-face-px", str(floor), str(camera_y4m), timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["state"] == "done", out
+    assert out["sizes"] == sizes, out["sizes"]
+    asked = "asking Janus for simulcast layer 1" in res.stderr
+    assert asked == (len(sizes) > 1), res.stderr[-3000:]
+    assert out["present"] >= 3, out["counts"]
