@@ -19,8 +19,9 @@ Faults: a worker that dies (killed, out of memory, a native crash in a decoder) 
 protocol loses only its own students: their tracks end and their peers report `lost`, which the
 room turns into `VideoOff(fault=True)` (`no_signal`, never the student's camera) while their
 browsers reconnect (the join page offers again when its connection fails; the new offer lands on
-a live worker). The worker is started again at once, then after failed starts in 1, 2, 4 … 60 s;
-offers meanwhile go to the live workers (503 with Retry-After when none is). A worker that cannot
+a live worker). The worker is started again at once; a crash loop (dying within a minute of
+starting) and failed starts back off 1, 2, 4 … 60 s. Offers meanwhile go to the live workers
+(503 with Retry-After when none is). A worker that cannot
 start raises `ReceiveWorkerError` with its traceback's last line. `close()` stops every worker
 (reaped, its segment unlinked; a killed worker's leftover segment is unlinked by name).
 """
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ log = logging.getLogger(__name__)
 WORKER_MODULE = "bot.web.receive_worker"
 _BOT_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `bot` package
 MAX_BACKOFF_S = 60.0
+STABLE_S = 60.0  # a worker that ran this long before it died is restarted at once, else after a backoff
 
 
 class ReceiveWorkerError(RuntimeError):
@@ -175,6 +177,7 @@ class _Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self.alive = False
+        self.started_at = 0.0
         self.peers: dict[int, WorkerPeer] = {}
         self.tracks: dict[int, WorkerTrack] = {}
         self._pending: dict[int, asyncio.Future[tuple[bool, Any]]] = {}
@@ -225,6 +228,7 @@ class _Worker:
             self._kill()
             raise ReceiveWorkerError(f"{self.name} sent {msg[0]!r} instead of 'ready' when starting")
         self.alive = True
+        self.started_at = time.monotonic()
         self._read_task = asyncio.ensure_future(self._read(reader))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -276,15 +280,14 @@ class _Worker:
             raise wire.ProtocolError(f"bad message from {self.name}: {kind!r} after start-up")
 
     def _lost(self, why: str) -> None:
-        """The worker is gone: fail its requests, end its tracks, tell its peers' rooms (`lost`)."""
+        """The worker is gone: fail its requests, end its tracks, tell its peers' rooms (`lost`);
+        the process is reaped (killed if it lingers) and its segment unlinked in the background."""
         if not self.alive:
             return
         self.alive = False
-        self._kill()
-        self._unlink_segments()
-        students = len(self.peers)
-        log.warning("%s %s (%s): its %d students lose video until their browsers reconnect",
-                    self.name, why, self._how_it_ended(), students)
+        if self._writer is not None:
+            self._writer.close()
+        self.pool._background(self._reap(why, len(self.peers)), self.pool._reaps)
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(ReceiveWorkerLost(f"{self.name} {why}"))
@@ -297,6 +300,20 @@ class _Worker:
             peer.lost = True
             peer.on_closed()
         self.pool._worker_lost(self)
+
+    async def _reap(self, why: str, students: int) -> None:
+        await self._exit(self.pool.stop_wait_s)
+        self._unlink_segments()
+        log.warning("%s %s (%s): its %d students lose video until their browsers reconnect",
+                    self.name, why, self._how_it_ended(), students)
+
+    async def _exit(self, wait_s: float) -> None:
+        """Wait up to `wait_s` for the process to exit by itself, then kill it; always reaped."""
+        if self.proc is not None:
+            deadline = time.monotonic() + wait_s
+            while self.proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - no event
+                await asyncio.sleep(0.02)  # tells a child's exit without a watcher thread
+        self._kill()
 
     def _kill(self) -> None:
         if self._writer is not None:
@@ -327,11 +344,7 @@ class _Worker:
                 await self._read_task
         self.alive = False
         self.send(("stop",), force=True)
-        if self.proc is not None:
-            deadline = time.monotonic() + self.pool.stop_wait_s
-            while self.proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110 - no event
-                await asyncio.sleep(0.02)  # tells a child's exit without a watcher thread
-        self._kill()
+        await self._exit(self.pool.stop_wait_s)
         self._unlink_segments()
         for fut in self._pending.values():
             if not fut.done():
@@ -418,9 +431,11 @@ class ReceivePool:
         self._sleep = sleep
         self.workers: list[_Worker | None] = [None] * workers
         self.restarts = 0
+        self._backoff_s = [0.0] * workers  # per worker slot: the next restart's delay
         self.fetch_stats = FetchStats()
         self._peer_ids = itertools.count(1)
-        self._restarting: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # restarts: cancelled on close
+        self._reaps: set[asyncio.Task[None]] = set()  # dead workers being reaped: awaited on close
         self._started = False
         self._closed = False
 
@@ -471,12 +486,20 @@ class ReceivePool:
         if self._closed or self.workers[worker.index] is not worker:
             return
         self.workers[worker.index] = None
-        task = asyncio.ensure_future(self._restart(worker.index))
-        self._restarting.add(task)
-        task.add_done_callback(self._restarting.discard)
+        i = worker.index
+        # at once after a worker that ran for a while; a crash loop backs off 1, 2, 4 … 60 s
+        stable = time.monotonic() - worker.started_at >= STABLE_S
+        delay, self._backoff_s[i] = (0.0, 0.0) if stable else (
+            self._backoff_s[i], min(MAX_BACKOFF_S, max(1.0, 2 * self._backoff_s[i])))
+        self._background(self._restart(i, delay), self._tasks)
 
-    async def _restart(self, index: int) -> None:
-        delay = 0.0
+    @staticmethod
+    def _background(coro: Coroutine[Any, Any, None], tasks: set[asyncio.Task[None]]) -> None:
+        task = asyncio.ensure_future(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _restart(self, index: int, delay: float) -> None:
         while not self._closed:
             if delay:
                 await self._sleep(delay)
@@ -486,7 +509,7 @@ class ReceivePool:
             try:
                 await worker.start()
             except ReceiveWorkerError as exc:
-                delay = min(MAX_BACKOFF_S, max(1.0, 2 * delay))
+                delay = self._backoff_s[index] = min(MAX_BACKOFF_S, max(1.0, 2 * delay))
                 log.error("restarting receive worker %d failed (next try in %g s): %s", index, delay, exc)
                 continue
             if self._closed:
@@ -500,9 +523,9 @@ class ReceivePool:
     async def close(self) -> None:
         """Stop every worker and the restarts (idempotent): no process, segment or task is left."""
         self._closed = True
-        for task in list(self._restarting):
+        for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._restarting, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._reaps, return_exceptions=True)
         for i, worker in enumerate(self.workers):
             if worker is not None:
                 await worker.stop()

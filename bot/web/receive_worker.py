@@ -264,6 +264,9 @@ async def serve(sock: socket.socket, bot_pid: int, notice_s: float) -> None:
                 msg = wire.check(await wire.read(reader, "the bot"), wire.TO_WORKER, "the bot")
             except EOFError:
                 return  # the bot is gone
+            except wire.ProtocolError as exc:
+                log.error("%s: stopping", exc)  # the bot sees the socket close and starts another worker
+                raise
             if msg[0] == "stop":
                 return
             worker.handle(msg)
@@ -292,8 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         asyncio.run(serve(sock, os.getppid(), notice_s))
-    except wire.ProtocolError as exc:
-        log.error("%s: stopping", exc)
+    except wire.ProtocolError:
         return 3
     return 0
 
