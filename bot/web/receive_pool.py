@@ -39,7 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,14 @@ class FetchStats:
     frames: int = 0
     seconds: float = 0.0
     failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # sessions' threads add at once
+
+    def add(self, frames: int, seconds: float, failed: int = 0) -> None:
+        with self.lock:
+            self.fetches += not failed
+            self.frames += frames
+            self.seconds += seconds
+            self.failed += failed
 
 
 class _Worker:
@@ -399,15 +407,13 @@ class _Worker:
                 name, slots, _ = fut.result(self.pool.call_timeout_s)
             except Exception as exc:
                 fut.cancel()
-                stats.failed += len(frames)
+                stats.add(0, 0.0, failed=len(frames))
                 log.warning("could not fetch %d frames from %s: %s", len(frames), self.name, exc or type(exc).__name__)
                 return [None] * len(frames)
             views = iter(self._reader.frames(name, [s for s in slots if s is not None]) if name else [])
             out = [None if s is None else np.array(next(views)) for s in slots]
             del views
-            stats.fetches += 1
-            stats.frames += sum(a is not None for a in out)
-            stats.seconds += time.perf_counter() - t0
+            stats.add(sum(a is not None for a in out), time.perf_counter() - t0)
             return out
 
 
@@ -415,14 +421,15 @@ class ReceivePool:
     """N receive workers behind the `PeerFactory` signature; `start()` before the first offer."""
 
     def __init__(self, workers: int, *, start_timeout_s: float = 60.0, call_timeout_s: float = 10.0,
-                 stop_wait_s: float = 5.0, notice_s: float = NOTICE_S, python: str = sys.executable,
-                 module: str = WORKER_MODULE, shm_dir: str = SHM_DIR,
+                 offer_timeout_s: float = 30.0, stop_wait_s: float = 5.0, notice_s: float = NOTICE_S,
+                 python: str = sys.executable, module: str = WORKER_MODULE, shm_dir: str = SHM_DIR,
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         if workers < 1:
             raise ValueError(f"a receive pool needs at least one worker, not {workers}")
         self.size = workers
         self.start_timeout_s = start_timeout_s
         self.call_timeout_s = call_timeout_s
+        self.offer_timeout_s = offer_timeout_s
         self.stop_wait_s = stop_wait_s
         self.notice_s = notice_s
         self.python = python
@@ -469,7 +476,13 @@ class ReceivePool:
         peer = WorkerPeer(worker, next(self._peer_ids), on_track, on_closed)
         worker.peers[peer.peer_id] = peer
         try:
-            answer = await worker.request("offer", peer.peer_id, offer_sdp)
+            answer = await asyncio.wait_for(worker.request("offer", peer.peer_id, offer_sdp), self.offer_timeout_s)
+        except TimeoutError:
+            worker.peers.pop(peer.peer_id, None)
+            worker.send(("close", 0, peer.peer_id))
+            log.warning("%s did not answer an offer within %g s", worker.name, self.offer_timeout_s)
+            raise WhipError(503, "the classroom is busy connecting cameras; try again in a moment",
+                            retry_after_s=2) from None
         except ReceiveWorkerLost:
             raise WhipError(503, "the classroom's receiver stopped while connecting you; try again",
                             retry_after_s=1) from None

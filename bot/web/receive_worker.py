@@ -171,6 +171,10 @@ class Worker:
         except OfferError as exc:
             self.send(("reply", req, False, str(exc)))
             return
+        except Exception as exc:  # a bug, not the offer: the bot must not wait for an answer for ever
+            log.exception("answering an offer failed")
+            self.send(("reply", req, False, f"the receive worker failed: {exc or type(exc).__name__}"))
+            return
         self.peers[peer_id] = peer
         self.send(("reply", req, True, answer))
 
