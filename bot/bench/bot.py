@@ -190,7 +190,8 @@ def _receive(app: web.Application | None) -> dict[str, Any]:
             cpu[pid] = _cpu_s(pid)
     f = pool.fetch_stats
     return {"receive_cpu": cpu, "receive_restarts": pool.restarts, "fetch_s": f.seconds, "fetched": f.frames,
-            "fetches": f.fetches, "fetch_failed": f.failed}
+            "fetch_worker_s": f.worker_seconds, "fetch_copy_s": f.copy_seconds, "fetches": f.fetches,
+            "fetch_failed": f.failed}
 
 
 def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None,
@@ -341,14 +342,20 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
 
 
 def _receive_window(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """With receive workers: their restarts in the window and what handing a sampled frame over cost
-    (the sampler's thread: one request per worker and tick, BGR conversion in the worker, the copy)."""
+    """With receive workers: their restarts in the window and what handing the sampled frames over cost
+    per frame: the whole call on the sampler's thread (every worker asked at once), of it the slowest
+    worker's BGR conversion and copy into shared memory, and the copy out in the bot's process."""
     if "receive_cpu" not in b:
         return {}
     fetched = b["fetched"] - a["fetched"]
+
+    def per_frame(key: str) -> float | None:
+        return round(1000 * (b[key] - a[key]) / fetched, 3) if fetched else None
+
     return {"receive_workers": len(b["receive_cpu"]), "receive_restarts": b["receive_restarts"] - a["receive_restarts"],
-            "receive_fetch_ms_per_frame": round(1000 * (b["fetch_s"] - a["fetch_s"]) / fetched, 3) if fetched else None,
-            "receive_fetch_frames_per_request": round(fetched / n, 1) if (n := b["fetches"] - a["fetches"]) else None,
+            "receive_fetch_ms_per_frame": {"total": per_frame("fetch_s"), "in_worker": per_frame("fetch_worker_s"),
+                                           "copy_out": per_frame("fetch_copy_s")},
+            "receive_fetch_frames_per_tick": round(fetched / n, 1) if (n := b["fetches"] - a["fetches"]) else None,
             "receive_fetch_failed": b["fetch_failed"] - a["fetch_failed"]}
 
 

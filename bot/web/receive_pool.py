@@ -85,8 +85,8 @@ class WorkerFrame:
     received_frames: int = 1
 
     @property
-    def bgr_source(self) -> _Worker:
-        return self.track.worker
+    def bgr_source(self) -> ReceivePool:
+        return self.track.worker.pool
 
     def to_ndarray(self, format: str = "bgr24") -> np.ndarray:
         """The pixels, fetched from the worker (blocking: call it from a worker thread)."""
@@ -162,17 +162,21 @@ class WorkerPeer:
 class FetchStats:
     """The hand-over's cost as the sampler's thread sees it (bench: ms per fetched frame)."""
 
-    fetches: int = 0
+    fetches: int = 0  # calls (one per tick: every worker asked at once)
     frames: int = 0
-    seconds: float = 0.0
-    failed: int = 0
+    seconds: float = 0.0  # the whole call on the sampler's thread
+    worker_seconds: float = 0.0  # inside the workers: BGR conversion and the copy into shared memory
+    copy_seconds: float = 0.0  # copying the slots out in the bot's process
+    failed: int = 0  # frames that could not be fetched
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # sessions' threads add at once
 
-    def add(self, frames: int, seconds: float, failed: int = 0) -> None:
+    def add(self, frames: int, seconds: float, worker_s: float = 0.0, copy_s: float = 0.0, failed: int = 0) -> None:
         with self.lock:
-            self.fetches += not failed
+            self.fetches += 1
             self.frames += frames
             self.seconds += seconds
+            self.worker_seconds += worker_s
+            self.copy_seconds += copy_s
             self.failed += failed
 
 
@@ -192,9 +196,8 @@ class _Worker:
         self._req = itertools.count(1)
         self._writer: asyncio.StreamWriter | None = None
         self._read_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._reader = ArenaReader(pool.shm_dir)
-        self._fetch_lock = threading.Lock()
+        self.fetch_lock = threading.Lock()  # from a fetch's request until its slots are copied out
 
     @property
     def name(self) -> str:
@@ -202,7 +205,6 @@ class _Worker:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_BOT_ROOT, env.get("PYTHONPATH", "")) if p)
@@ -386,35 +388,16 @@ class _Worker:
         return payload
 
     # -- pixels, for the sampler's thread --------------------------------------------------
-    def fetch_bgr(self, frames: list[WorkerFrame]) -> list[np.ndarray | None]:
-        """BGR copies of the newest frames of these frames' tracks, one request for all; None for a
-        track the worker no longer has (ended, or the worker died). Blocks: never on the event loop."""
-        loop = self._loop
-        if loop is None:
-            return [None] * len(frames)
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            raise RuntimeError("fetch_bgr blocks on the event loop's answer: call it from a worker thread")
-        stats = self.pool.fetch_stats
-        with self._fetch_lock:
-            t0 = time.perf_counter()
-            ids = [f.track.track_id for f in frames]
-            fut = asyncio.run_coroutine_threadsafe(self.request("fetch", ids), loop)
-            try:
-                name, slots, _ = fut.result(self.pool.call_timeout_s)
-            except Exception as exc:
-                fut.cancel()
-                stats.add(0, 0.0, failed=len(frames))
-                log.warning("could not fetch %d frames from %s: %s", len(frames), self.name, exc or type(exc).__name__)
-                return [None] * len(frames)
-            views = iter(self._reader.frames(name, [s for s in slots if s is not None]) if name else [])
-            out = [None if s is None else np.array(next(views)) for s in slots]
-            del views
-            stats.add(sum(a is not None for a in out), time.perf_counter() - t0)
-            return out
+    def copy_out(self, reply: Any, count: int) -> list[np.ndarray | None]:
+        """Copies of the slots a fetch reply names (the segment is reused by the next fetch); None for
+        a track the worker no longer had. Called with `fetch_lock` held."""
+        name, slots, _seqs, _worker_s = reply
+        if not isinstance(slots, list) or len(slots) != count:
+            raise wire.ProtocolError(f"bad fetch reply from {self.name}: {count} slots expected")
+        views = iter(self._reader.frames(name, [s for s in slots if s is not None]) if name else [])
+        out = [None if s is None else np.array(next(views)) for s in slots]
+        del views
+        return out
 
 
 class ReceivePool:
@@ -440,6 +423,7 @@ class ReceivePool:
         self.restarts = 0
         self._backoff_s = [0.0] * workers  # per worker slot: the next restart's delay
         self.fetch_stats = FetchStats()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._peer_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()  # restarts: cancelled on close
         self._reaps: set[asyncio.Task[None]] = set()  # dead workers being reaped: awaited on close
@@ -454,6 +438,7 @@ class ReceivePool:
         """Start every worker; `ReceiveWorkerError` (the others stopped again) when one cannot start."""
         if self._closed:
             raise ReceiveWorkerError("the receive pool is closed")
+        self._loop = asyncio.get_running_loop()
         try:
             for i in range(self.size):
                 worker = _Worker(self, i)
@@ -494,6 +479,56 @@ class ReceivePool:
             worker.send(("close", 0, peer.peer_id))
             raise
         return answer, peer
+
+    def fetch_bgr(self, frames: list[WorkerFrame]) -> list[np.ndarray | None]:
+        """BGR copies of the newest frames of these frames' tracks: one request per worker, all workers
+        at once; None for a track whose worker no longer has it (ended, or the worker died). Blocks
+        the calling thread (the sampler's), never the event loop."""
+        loop = self._loop
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None and running is loop:
+            raise RuntimeError("fetch_bgr blocks on the event loop's answer: call it from a worker thread")
+        out: list[np.ndarray | None] = [None] * len(frames)
+        by_worker: dict[_Worker, list[int]] = {}
+        for i, f in enumerate(frames):
+            by_worker.setdefault(f.track.worker, []).append(i)
+        asked = sorted((w for w in by_worker if w.alive), key=lambda w: w.index)
+        if loop is None or not asked:
+            self.fetch_stats.add(0, 0.0, failed=len(frames))
+            return out
+        with contextlib.ExitStack() as held:
+            for w in asked:  # in index order: two sessions' ticks never wait for each other's locks
+                held.enter_context(w.fetch_lock)
+            t0 = time.perf_counter()
+            fut = asyncio.run_coroutine_threadsafe(self._fetch_all(
+                [(w, [frames[i].track.track_id for i in by_worker[w]]) for w in asked]), loop)
+            try:
+                replies = fut.result(self.call_timeout_s)
+            except Exception as exc:  # TimeoutError: the loop or the workers are stuck
+                fut.cancel()
+                log.warning("could not fetch %d frames from the receive workers: %s", len(frames),
+                            exc or type(exc).__name__)
+                self.fetch_stats.add(0, time.perf_counter() - t0, failed=len(frames))
+                return out
+            t1 = time.perf_counter()
+            worker_s = 0.0
+            for w, reply in zip(asked, replies, strict=True):
+                if isinstance(reply, BaseException):
+                    log.warning("could not fetch %d frames from %s: %s", len(by_worker[w]), w.name, reply)
+                    continue
+                worker_s = max(worker_s, float(reply[3]))  # the workers convert in parallel
+                for i, arr in zip(by_worker[w], w.copy_out(reply, len(by_worker[w])), strict=True):
+                    out[i] = arr
+            t2 = time.perf_counter()
+        got = sum(a is not None for a in out)
+        self.fetch_stats.add(got, t2 - t0, worker_s=worker_s, copy_s=t2 - t1, failed=len(frames) - got)
+        return out
+
+    async def _fetch_all(self, asks: list[tuple[_Worker, list[int]]]) -> list[Any]:
+        return await asyncio.gather(*(w.request("fetch", ids) for w, ids in asks), return_exceptions=True)
 
     def _worker_lost(self, worker: _Worker) -> None:
         if self._closed or self.workers[worker.index] is not worker:

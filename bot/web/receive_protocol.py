@@ -11,7 +11,8 @@ The bot → worker requests:
 - ``("close", req, peer)``: close that peer connection; reply ``("reply", req, True, None)``;
 - ``("stop_track", track)``: the bot no longer reads that track (no reply);
 - ``("fetch", req, [track, ...])``: the newest frame of each track as BGR in shared memory;
-  reply ``("reply", req, True, (segment name or None, [Slot or None, ...], [seq or None, ...]))``;
+  reply ``("reply", req, True, (segment name or None, [Slot or None, ...], [seq or None, ...], seconds))``
+  (seconds: the worker's own time converting and copying);
 - ``("stop",)``: close everything and exit.
 
 The worker → bot notices:

@@ -29,6 +29,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -229,14 +230,16 @@ class Worker:
                       for tid in track_ids]
             frames = [f for _, f, _ in picked if f is not None]
             loop = asyncio.get_running_loop()
+            t0 = time.perf_counter()
             try:
                 name, slots = await loop.run_in_executor(self._convert, self._pack, frames)
             except Exception:
                 self.send(("reply", req, False, traceback.format_exc(limit=4)))
                 return
+            took = time.perf_counter() - t0
         it = iter(slots)
         self.send(("reply", req, True, (name, [None if f is None else next(it) for _, f, _ in picked],
-                                         [None if f is None else s for _, f, s in picked])))
+                                         [None if f is None else s for _, f, s in picked], took)))
 
     def _pack(self, frames: list[Any]) -> tuple[str | None, list[Slot]]:
         if not frames:
