@@ -25,9 +25,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from analysis.records import Observation
+from analysis.store import Store
 from bot.config import Config
 from bot.connectors.base import Joined, Left, VideoOff, VideoOn
 from bot.connectors.classroom import ClassroomConnector
+from bot.sessions.lifecycle import State
+from bot.sessions.live import LiveSession
 from bot.sessions.sampler import Sampler
 from bot.sim.fake_analyzer import RecordingAnalyzer
 from bot.web.app import classroom_key, init_app, receive_pool_key
@@ -238,7 +241,8 @@ def test_a_killed_worker_loses_only_its_students_who_come_back_on_a_live_worker(
                 assert not any(isinstance(e, Left) for e in events.seen)
                 with pytest.raises(MediaStreamError):
                     await asyncio.wait_for(ons["Ada"].track.recv(), 5)  # her track ended
-                assert not any(n.startswith(prefix) for n in _segments()), "the killed worker's segment is unlinked"
+                await _until(lambda: not any(n.startswith(prefix) for n in _segments()),
+                             what="the killed worker's segment unlinked")
                 ben_frames = []
                 for _ in range(3):  # Ben's worker goes on
                     ben_frames.append(await asyncio.wait_for(ons["Ben"].track.recv(), 10))
@@ -376,3 +380,55 @@ def test_bad_messages_either_way_stop_the_worker_with_a_clear_error_and_it_resta
     asyncio.run(from_the_bot())
     err = capfd.readouterr().err
     assert "bad message from the bot: unknown kind 'explode': stopping" in err
+
+
+def test_a_session_records_a_killed_workers_students_as_no_signal_and_keeps_one_student(tmp_path: Path) -> None:
+    """The whole live path: a session over the classroom with workers; Ada's worker is killed, her page
+    offers again. Our fault is `no_signal` (never `camera_off`, never `left`), and Ada stays one student."""
+    config = Config.model_validate({
+        "analysis": {"sample_interval_s": 0.2},
+        "store": {"url": f"sqlite:///{tmp_path}/cp.db", "flush_s": 0.1},
+        "classroom": {"max_students": 10, "first_media_timeout_s": 20, "receive_workers": 2},
+        "session": {"join_timeout_s": 5, "empty_timeout_s": 60, "nobody_timeout_s": 60, "media_timeout_s": 30}})
+    store = Store(config.store.url)
+
+    def states(result_id: str, name: str) -> list[str]:
+        people = {p.display_name: p.participant_id for p in store.participants(result_id)}
+        return [o.state.value for o in store.observations(result_id, people[name])] if name in people else []
+
+    async def main() -> Any:
+        app = init_app(config)
+        async with TestClient(TestServer(app)) as client:
+            pool = app[receive_pool_key]
+            live = LiveSession(ClassroomConnector(app[classroom_key], "maths", "Maths"), config, store,
+                               class_name="Maths", analyze_factory=RecordingAnalyzer, render=None)
+            run = asyncio.ensure_future(live.run())
+            ada, ben, again = Student("Ada"), Student("Ben"), Student("Ada")
+            try:
+                await _until(lambda: live.session_id is not None and live.state is State.IN_CLASS, what="in class")
+                for s in (ada, ben):
+                    assert await s.join(client) == 201
+                sid = live.session_id
+                assert sid is not None
+                await _until(lambda: len(states(sid, "Ada")) >= 3 and len(states(sid, "Ben")) >= 3, what="samples")
+                room = app[classroom_key].room("maths")
+                [ada_pub] = [p for p in room.publishers.values() if p.name == "Ada"]
+                os.kill(ada_pub.peer.worker.pid, signal.SIGKILL)
+                await _until(lambda: states(sid, "Ada")[-3:] == ["no_signal"] * 3, what="Ada no_signal")
+                await _until(lambda: pool.restarts == 1, what="restart")
+                assert await again.join(client) == 201
+                await _until(lambda: states(sid, "Ada")[-1] != "no_signal", what="Ada back")
+                live.request_leave()
+                return await asyncio.wait_for(run, 30)
+            finally:
+                for s in (ada, ben, again):
+                    await s.close()
+
+    result = asyncio.run(main())
+    assert sorted(p.display_name for p in store.participants(result.session_id)) == ["Ada", "Ben"]
+    *ada_states, ada_end = states(result.session_id, "Ada")  # everybody's last state: the class ended
+    assert ada_end == "left"
+    assert "no_signal" in ada_states and "camera_off" not in ada_states and "left" not in ada_states, ada_states
+    assert ada_states[-1] == "absent"  # the fake analyser finds no face: video arrives again
+    *ben_states, _ = states(result.session_id, "Ben")
+    assert set(ben_states) == {"absent"}, "the other worker's student never noticed"
