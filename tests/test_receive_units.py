@@ -152,8 +152,8 @@ def test_a_peer_that_closes_by_itself_still_leaves() -> None:
 class FakeSource:
     """Stands for a receive worker: hands out pixels for the frames it still has."""
 
-    def __init__(self, gone: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-        self.gone = gone
+    def __init__(self, gone: set[int] | None = None) -> None:
+        self.gone = gone or set()
         self.requests: list[list[int]] = []
 
     def fetch_bgr(self, frames: list[Any]) -> list[np.ndarray | None]:

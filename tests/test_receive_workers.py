@@ -199,6 +199,8 @@ def test_students_are_received_in_workers_and_the_sampler_gets_their_pixels() ->
                 assert stats.seconds > stats.worker_seconds > 0 and stats.seconds > stats.copy_seconds > 0
                 assert seen["size_median"] == "320x240" and seen["fps_median"] > 5, seen
 
+                health = await (await client.get("/healthz")).json()
+                assert health["receive_workers"] == {"running": 2, "configured": 2, "restarts": 0}
                 res = await client.delete(students[0].location)  # WHIP leave
                 assert res.status == 200
                 await events.wait(lambda e: isinstance(e, Left), "Ada left")

@@ -152,7 +152,11 @@ async def whip_options(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "rooms": len(request.app[classroom_key].rooms)})
+    body: dict[str, object] = {"ok": True, "rooms": len(request.app[classroom_key].rooms)}
+    pool = request.app.get(receive_pool_key)
+    if pool is not None:  # classroom.receive_workers: how many are running now (one may be restarting)
+        body["receive_workers"] = {"running": len(pool.pids()), "configured": pool.size, "restarts": pool.restarts}
+    return web.json_response(body)
 
 
 async def _run_receive_pool(app: web.Application) -> AsyncIterator[None]:

@@ -165,6 +165,7 @@ class Worker:
             entry.task = asyncio.ensure_future(self._drain(tid, entry))
 
         def on_closed() -> None:
+            self.peers.pop(peer_id, None)  # failed or closed: nothing left to close for the bot
             self.send(("closed", peer_id))
 
         try:
