@@ -7,7 +7,8 @@ Run by `ReceivePool(module="tests.receive_worker_fakes")` exactly as the real wo
 - ``fail``: reports a start-up failure with a traceback, as the real worker does when its
   imports fail (`bot.web.receive_worker.main`);
 - ``garbage``: says ready, then sends a message that is not in the protocol;
-- ``silent``: never says anything (a worker stuck while starting).
+- ``silent``: never says anything (a worker stuck while starting);
+- ``mute``: says ready, then never answers a request (a worker stuck later).
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ def main() -> int:
         return 0
     if mode == "silent":
         time.sleep(60)
+        return 0
+    if mode == "mute":
+        sock.sendall(wire.encode(("ready", os.getpid())))
+        while sock.recv(65536):  # reads every request, answers none, until the bot closes its end
+            pass
         return 0
     print(f"unknown CP_FAKE_RECEIVE_WORKER {mode!r}", file=sys.stderr)
     return 2

@@ -35,6 +35,7 @@ from bot.sessions.sampler import Sampler
 from bot.sim.fake_analyzer import RecordingAnalyzer
 from bot.web.app import classroom_key, init_app, receive_pool_key
 from bot.web.receive_pool import ReceivePool, ReceiveWorkerError, WorkerTrack
+from bot.web.whip import WhipError
 from tests.receive_worker_fakes import FAILURE
 from tests.test_analysis_process import _child_processes
 from tests.test_bot_web import SDP, drain
@@ -434,3 +435,28 @@ def test_a_session_records_a_killed_workers_students_as_no_signal_and_keeps_one_
     assert ada_states[-1] == "absent"  # the fake analyser finds no face: video arrives again
     *ben_states, _ = states(result.session_id, "Ben")
     assert set(ben_states) == {"absent"}, "the other worker's student never noticed"
+
+
+def test_offers_without_a_live_or_answering_worker_are_503_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def offer(pool: ReceivePool) -> WhipError:
+        with pytest.raises(WhipError) as err:
+            await pool("v=0\r\n", lambda track: None, lambda: None)
+        return err.value
+
+    async def main() -> None:
+        pool = ReceivePool(1, module="tests.receive_worker_fakes", offer_timeout_s=0.3, stop_wait_s=0.3)
+        not_started = await offer(pool)
+        assert not_started.status == 503 and not_started.retry_after_s
+        await pool.start()
+        try:
+            stuck = await offer(pool)  # the worker never answers
+            assert stuck.status == 503 and stuck.retry_after_s and "try again" in stuck.message
+            [worker] = [w for w in pool.workers if w is not None]
+            assert worker.peers == {}, "an offer that timed out holds nothing"
+        finally:
+            await pool.close()
+        closed = await offer(pool)
+        assert closed.status == 503
+
+    monkeypatch.setenv("CP_FAKE_RECEIVE_WORKER", "mute")
+    asyncio.run(main())
