@@ -222,3 +222,10 @@ def test_the_sampler_counts_every_frame_a_notice_stands_for_and_a_vanished_frame
     assert [int(s.frame[0, 0, 0]) for s in analyze.batches[0]] == [3, 2]
     assert _states(delivered, "b")[-1] == "no_signal"  # never camera_off for our fault
     assert len(analyze.batches[1]) == 1
+
+
+def test_the_worker_refuses_to_start_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.web.receive_worker import main
+
+    assert main([]) == 2 and main(["not-a-number"]) == 2
+    assert "started by the bot, not by hand" in capsys.readouterr().err
