@@ -150,6 +150,12 @@ class ClassroomSection(_Section):
     publish_height: int = Field(default=480, ge=120, le=1080)
     publish_fps: int = Field(default=5, ge=1, le=30)
     publish_max_kbps: int = Field(default=300, ge=50, le=4000)
+    # Receive worker processes for the classroom's cameras (bot/web/receive_pool.py): 0 receives in
+    # the bot's own process; N >= 1 shards the students' peer connections over N processes.
+    receive_workers: int = Field(default=0, ge=0, le=32)
+    # A student whose receive worker died is `no_signal` this long while their browser reconnects
+    # (the same student when it does); only then "left".
+    receive_rejoin_grace_s: float = Field(default=60.0, gt=0, le=600)
 
 
 class JanusSection(_Section):

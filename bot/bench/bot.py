@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -31,7 +32,7 @@ from bot.connectors.classroom import ClassroomConnector
 from bot.sessions.analyzer import analyzer_factory
 from bot.sessions.live import LiveSession
 from bot.sessions.sampler import Analyze
-from bot.web.app import classroom_key, init_app
+from bot.web.app import classroom_key, init_app, receive_pool_key
 from bot.web.backlog import EncodedBacklog
 
 CODE = "bench"
@@ -177,11 +178,29 @@ class _Probe:
                 "emotion_skipped": t.emotion_skipped, **{f"mode_{k}": v for k, v in t.detector_modes.items()}}
 
 
-def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None) -> dict[str, Any]:
+def _receive(app: web.Application | None) -> dict[str, Any]:
+    """The receive workers' CPU seconds by pid (`classroom.receive_workers`), restarts and the cost of
+    fetching sampled frames from them; empty when the bot receives in its own process."""
+    pool = app.get(receive_pool_key) if app is not None else None
+    if pool is None:
+        return {}
+    cpu = {}
+    for pid in pool.pids():
+        with contextlib.suppress(OSError):
+            cpu[pid] = _cpu_s(pid)
+    f = pool.fetch_stats
+    return {"receive_cpu": cpu, "receive_restarts": pool.restarts, "fetch_s": f.seconds, "fetched": f.frames,
+            "fetch_worker_s": f.worker_seconds, "fetch_copy_s": f.copy_seconds, "fetches": f.fetches,
+            "fetch_failed": f.failed}
+
+
+def _snapshot(session: LiveSession, load_pid: int, probe: _Probe, lag: LagProbe | None = None,
+              app: web.Application | None = None) -> dict[str, Any]:
     assert session.sampler is not None
     st = session.sampler.stats
     child = probe.analysis_pid()  # the analysis process (analysis.process on), if running
-    return {"t": time.monotonic(), "cpu": _cpu_s(), "load_cpu": _cpu_s(load_pid), "samples": st.samples,
+    return {**_receive(app), "t": time.monotonic(), "cpu": _cpu_s(), "load_cpu": _cpu_s(load_pid),
+            "samples": st.samples,
             "analysis_pid": child, "analysis_cpu": _cpu_s(child) if child else None,
             "analysis_restarts": st.analysis_restarts,
             "dropped": st.dropped, "frames": st.frames, "latencies": len(st.latencies),
@@ -241,14 +260,20 @@ def processes(a: dict[str, Any], b: dict[str, Any], wall: float) -> list[dict[st
         return round(100 * (y - x) / wall, 1)
 
     child = b.get("analysis_pid")
+    receivers = b.get("receive_cpu")  # pid → CPU seconds of each receive worker, when there are some
+    main = "bot (event loop + sampler" if receivers else "bot (receive + event loop"
     out: list[dict[str, Any]] = [{
-        "role": "bot (receive + event loop)" if child else "bot (receive + event loop + analysis)",
+        "role": f"{main})" if child else f"{main} + analysis)",
         "cpu_percent": pct(a["cpu"], b["cpu"]), "rss_mb": _rss_mb()}]
     if child:
         same = a.get("analysis_pid") == child and a.get("analysis_cpu") is not None
         out.append({"role": "analysis process", "pid": child,
                     "cpu_percent": pct(a["analysis_cpu"], b["analysis_cpu"]) if same else None,
                     "rss_mb": _rss_mb(child)})
+    for pid, cpu in (receivers or {}).items():  # a worker restarted in the window: CPU unknown (None)
+        before = (a.get("receive_cpu") or {}).get(pid)
+        out.append({"role": "receive", "pid": pid, "cpu_percent": pct(before, cpu) if before is not None else None,
+                    "rss_mb": _rss_mb(pid)})
     load_pid = b.get("load_pid")
     out.append({"role": "load generator (not the bot)", "cpu_percent": pct(a["load_cpu"], b["load_cpu"]),
                 "rss_mb": _rss_mb(load_pid) if load_pid else None})
@@ -296,6 +321,7 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "loop_lag_ms": {"p50": p50_lag, "p95": p95_lag, "max": round(1000 * max(lags), 1) if lags else None},
         "processes": procs,
         "analysis_restarts": b.get("analysis_restarts", 0) - a.get("analysis_restarts", 0),
+        **_receive_window(a, b),
         "samples_total": samples,
         "dropped": dropped,
         "dropped_share": round(dropped / (samples + dropped), 4) if samples + dropped else 0.0,
@@ -313,6 +339,24 @@ def measure(session: LiveSession, a: dict[str, Any], b: dict[str, Any], students
         "cpu_count": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
+
+
+def _receive_window(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """With receive workers: their restarts in the window and what handing the sampled frames over cost
+    per frame: the whole call on the sampler's thread (every worker asked at once), of it the slowest
+    worker's BGR conversion and copy into shared memory, and the copy out in the bot's process."""
+    if "receive_cpu" not in b:
+        return {}
+    fetched = b["fetched"] - a["fetched"]
+
+    def per_frame(key: str) -> float | None:
+        return round(1000 * (b[key] - a[key]) / fetched, 3) if fetched else None
+
+    return {"receive_workers": len(b["receive_cpu"]), "receive_restarts": b["receive_restarts"] - a["receive_restarts"],
+            "receive_fetch_ms_per_frame": {"total": per_frame("fetch_s"), "in_worker": per_frame("fetch_worker_s"),
+                                           "copy_out": per_frame("fetch_copy_s")},
+            "receive_fetch_frames_per_tick": round(fetched / n, 1) if (n := b["fetches"] - a["fetches"]) else None,
+            "receive_fetch_failed": b["fetch_failed"] - a["fetch_failed"]}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -352,11 +396,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         tree: list[TreeSample] = []
         backlog: list[dict[str, int]] = []
         watch = asyncio.ensure_future(_watch(tree, args.sample_every, [load.pid], trace, backlog, app))
-        a = _snapshot(session, load.pid, probe, lag)
+        a = _snapshot(session, load.pid, probe, lag, app)
         await asyncio.sleep(max(0.0, args.seconds - ALIVE_S))
-        c = _snapshot(session, load.pid, probe, lag)
+        c = _snapshot(session, load.pid, probe, lag, app)
         await asyncio.sleep(min(ALIVE_S, args.seconds))
-        b = _snapshot(session, load.pid, probe, lag)
+        b = _snapshot(session, load.pid, probe, lag, app)
         watch.cancel()
         end = sample_tree(b["t"] - a["t"], exclude=[load.pid])
         result = measure(session, a, b, args.students, c=c, sent_fps=args.fps_sent, lag=lag) | {

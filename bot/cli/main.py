@@ -98,6 +98,7 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
 
     from bot.cli.join import describe, parse_duration, run_join
     from bot.connectors.registry import MeetingUrlError
+    from bot.web.receive_pool import ReceiveWorkerError
 
     try:
         duration = parse_duration(args.duration) if args.duration else None
@@ -111,6 +112,8 @@ def cmd_join(args: argparse.Namespace, config: Config) -> int:
                                       teacher=args.teacher, render=not args.no_reports))
     except MeetingUrlError as exc:
         raise CliError(str(exc)) from None
+    except ReceiveWorkerError as exc:  # classroom.receive_workers: a worker could not start
+        raise CliError(f"the classroom cannot receive cameras: {exc}") from None
     for p in result.reports:
         print(p)
     if result.report_error:

@@ -92,6 +92,24 @@ def to_bgr(frame: Any) -> np.ndarray:
     return arr
 
 
+def to_bgr_all(frames: Sequence[Any]) -> list[np.ndarray | None]:
+    """BGR arrays for a tick's frames (None stays None). Frames whose pixels live in another process
+    (a receive worker's `WorkerFrame`, `bot.web.receive_pool`: they name a `bgr_source`) are fetched
+    in one request per source, not one each; a frame its source no longer has comes back None."""
+    out: list[np.ndarray | None] = [None] * len(frames)
+    groups: dict[int, tuple[Any, list[int]]] = {}
+    for i, frame in enumerate(frames):
+        source = getattr(frame, "bgr_source", None)
+        if source is not None:
+            groups.setdefault(id(source), (source, []))[1].append(i)
+        elif frame is not None:
+            out[i] = to_bgr(frame)
+    for source, idx in groups.values():
+        for i, arr in zip(idx, source.fetch_bgr([frames[i] for i in idx]), strict=True):
+            out[i] = arr
+    return out
+
+
 def frame_size(frame: Any) -> tuple[int, int] | None:
     """(width, height) of an aiortc/PyAV frame or an array, without converting it."""
     if isinstance(frame, np.ndarray):
@@ -281,15 +299,18 @@ class Sampler:
         try:
             while True:
                 frame = await track.recv()
+                # a receive worker's frame notice stands for every frame it received since the last one
+                count = getattr(frame, "received_frames", 1)
                 slot.frame = frame
                 slot.lost = False
                 slot.received_at = self._clock()
                 if slot.track_frames == 0:
                     slot.first_frame_at = slot.received_at
-                slot.track_frames += 1
+                    count = 1  # the received fps counts from the first frame on
+                slot.track_frames += count
                 slot.size = frame_size(frame)
-                slot.frames += 1
-                self.stats.frames += 1
+                slot.frames += count
+                self.stats.frames += count
         except MediaStreamError:
             log.debug("track of %s ended", pid)
         except Exception:  # a broken track must not take the others down
@@ -394,8 +415,13 @@ class Sampler:
         sid = self.session_id
 
         def work() -> list[Observation]:
-            samples = [Sample(sid, pid, t, None if f is None else to_bgr(f)) for pid, f, _ in picks]
-            return self._analyze(samples)
+            arrays = to_bgr_all([f for _, f, _ in picks])
+            # a frame whose receive worker died since the pick is no signal, never a camera that is off
+            gone = [pid for (pid, f, _), a in zip(picks, arrays, strict=True) if f is not None and a is None]
+            samples = [Sample(sid, pid, t, a) for (pid, f, _), a in zip(picks, arrays, strict=True)
+                       if f is None or a is not None]
+            observations = self._analyze(samples) if samples else []
+            return observations + [Observation(sid, pid, t, ObsState.NO_SIGNAL) for pid in gone]
 
         try:
             observations = await loop.run_in_executor(self._executor, work)

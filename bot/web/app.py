@@ -24,6 +24,7 @@ from aiohttp import web
 from bot.config import Config
 from bot.web import bad_requests, proxies
 from bot.web.classroom import Admission, Classroom
+from bot.web.receive_pool import ReceivePool
 from bot.web.rtc import PeerFactory, receive_video
 from bot.web.whip import SDP, WhipError, check_code, check_content_type, check_length, check_name, check_offer
 
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 config_key = web.AppKey("config", Config)
 classroom_key = web.AppKey("classroom", Classroom)
 templates_key = web.AppKey("templates", jinja2.Environment)
+#: The receive worker processes (`classroom.receive_workers` >= 1), started with the app.
+receive_pool_key: web.AppKey[ReceivePool] = web.AppKey("receive_pool")
 #: client address → seconds to wait, or None: the per-address WHIP offer rate limit. The service
 #: sets it (counted in its database, `bot.service.rate_limits`); a bare classroom has none.
 OfferLimit = Callable[[str], Awaitable[int | None]]
@@ -149,7 +152,20 @@ async def whip_options(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True, "rooms": len(request.app[classroom_key].rooms)})
+    body: dict[str, object] = {"ok": True, "rooms": len(request.app[classroom_key].rooms)}
+    pool = request.app.get(receive_pool_key)
+    if pool is not None:  # classroom.receive_workers: how many are running now (one may be restarting)
+        body["receive_workers"] = {"running": len(pool.pids()), "configured": pool.size, "restarts": pool.restarts}
+    return web.json_response(body)
+
+
+async def _run_receive_pool(app: web.Application) -> AsyncIterator[None]:
+    """Starts the receive workers with the server (a worker that cannot start fails the start-up
+    with its error) and stops them after the classroom has closed every peer."""
+    pool = app[receive_pool_key]
+    await pool.start()
+    yield
+    await pool.close()
 
 
 async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
@@ -160,15 +176,23 @@ async def _close_classroom(app: web.Application) -> AsyncIterator[None]:
 
 def init_app(config: Config, *, classroom: Classroom | None = None, peers: PeerFactory = receive_video
              ) -> web.Application:
-    """The application; `classroom` is shared with the sessions that run in this process."""
+    """The application; `classroom` is shared with the sessions that run in this process.
+
+    With `classroom.receive_workers` >= 1 (and the default `peers`) the students' peer connections
+    live in receive worker processes (`bot.web.receive_pool`) that start and stop with the app.
+    """
     bad_requests.install()
     # first middleware: every handler sees the client and scheme a trusted proxy reported
     app = web.Application(client_max_size=config.classroom.max_body_bytes, middlewares=[proxies.middleware, cors])
     app[config_key] = config
     app[proxies.trusted_proxies_key] = proxies.parse_proxies(config.service.trusted_proxies)
     c = config.classroom
+    if classroom is None and peers is receive_video and c.receive_workers > 0:
+        pool = app[receive_pool_key] = ReceivePool(c.receive_workers)
+        peers = pool
+        app.cleanup_ctx.append(_run_receive_pool)  # before the classroom's: stopped after it
     app[classroom_key] = classroom or Classroom(c.max_students, peers, Admission(
-        c.max_students, c.first_media_timeout_s, c.max_pending_per_client))
+        c.max_students, c.first_media_timeout_s, c.max_pending_per_client, c.receive_rejoin_grace_s))
     app[templates_key] = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     app.cleanup_ctx.append(_close_classroom)
     app.router.add_get("/join/{code}", join_page)

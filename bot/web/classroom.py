@@ -10,6 +10,12 @@ no frame within `first_media_timeout_s` (ICE/DTLS never completed: a ghost) is c
 leaves nothing behind: no seat, no student, no report. Each client address may have at
 most `max_pending_per_client` offers pending (429 with Retry-After), and the room at most
 `max_students` pending ones, so a flood of offers cannot fill the class or the memory.
+
+A peer whose connection was lost on our side (`Peer.lost`: the receive worker holding it died,
+`bot.web.receive_pool`) is not a student leaving: the session hears `VideoOff(fault=True)`
+(`no_signal`), the seat is freed, and the student's browser offers again (the join page does when
+its connection fails). A new publisher with the same name within `rejoin_grace_s` continues that
+student under the old feed id (`VideoOn` only, no second `Joined`); after the grace it is `Left`.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from bot.connectors.base import EventChannel, Joined, Left, VideoOn, VideoTrack
+from bot.connectors.base import EventChannel, Joined, Left, VideoOff, VideoOn, VideoTrack
 from bot.web.first_frame import first_frame
 from bot.web.rtc import OfferError, Peer, PeerFactory, receive_video
 from bot.web.whip import WhipError, check_code, new_resource_id
@@ -37,6 +43,10 @@ class Publisher:
     track: VideoTrack | None = None
     announced: bool = False  # Joined sent: the session knows this student
     client: str = ""  # the address the offer came from (pending-offer cap)
+    feed_id: str = ""  # the id the session knows the student by: the resource id, or a lost one's
+
+    def __post_init__(self) -> None:
+        self.feed_id = self.feed_id or self.resource_id
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Admission:
     max_students: int = 60
     first_media_timeout_s: float = 10.0
     max_pending_per_client: int = 10  # 0: no cap (benchmarks publish every student from one address)
+    rejoin_grace_s: float = 60.0  # a student whose peer was lost on our side may come back this long
 
 
 class Room:
@@ -60,6 +71,7 @@ class Room:
         self.channel: EventChannel | None = None
         self.closed = False
         self.ghosts = 0  # publishers dropped because no frame came (metrics, tests)
+        self.lost: dict[str, list[str]] = {}  # name → feed ids of students whose peer was lost on our side
         self._tasks: set[asyncio.Task[object]] = set()
 
     @property
@@ -75,11 +87,11 @@ class Room:
         for p in self.publishers.values():
             if not p.announced:
                 continue
-            channel.put(Joined(p.resource_id, p.name, video_expected=p.track is not None))
+            channel.put(Joined(p.feed_id, p.name, video_expected=p.track is not None))
             if p.track is not None:
-                channel.put(VideoOn(p.resource_id, p.track))
+                channel.put(VideoOn(p.feed_id, p.track))
 
-    def _emit(self, event: Joined | VideoOn | Left) -> None:
+    def _emit(self, event: Joined | VideoOn | VideoOff | Left) -> None:
         if self.channel is not None:
             self.channel.put(event)
 
@@ -115,7 +127,10 @@ class Room:
                 pub.track = track
 
         def on_closed() -> None:
-            self._spawn(self.unpublish(pub.resource_id))
+            if getattr(pub.peer, "lost", False):
+                self._lose(pub)
+            else:
+                self._spawn(self.unpublish(pub.resource_id))
 
         try:
             answer, pub.peer = await self._peers(offer_sdp, on_track, on_closed)
@@ -151,16 +166,52 @@ class Room:
         pub.track = ready
         if not pub.announced:
             pub.announced = True  # Joined goes out before VideoOn
-            self._emit(Joined(pub.resource_id, pub.name, video_expected=True))
-            log.info("%s joined class %s", pub.name, self.code)
-        self._emit(VideoOn(pub.resource_id, ready))
+            back = self._take_lost(pub.name)
+            if back is not None:
+                pub.feed_id = back  # the same student, whose peer was lost on our side: no second Joined
+                log.info("%s is back in class %s", pub.name, self.code)
+            else:
+                self._emit(Joined(pub.feed_id, pub.name, video_expected=True))
+                log.info("%s joined class %s", pub.name, self.code)
+        self._emit(VideoOn(pub.feed_id, ready))
+
+    def _lose(self, pub: Publisher) -> None:
+        """The peer was lost on our side: no signal (not the student's camera) while they reconnect."""
+        if self.publishers.pop(pub.resource_id, None) is None:
+            return
+        if not pub.announced:
+            return  # nobody knew this camera yet: nothing to explain
+        self._emit(VideoOff(pub.feed_id, fault=True))
+        self.lost.setdefault(pub.name, []).append(pub.feed_id)
+        log.info("%s lost video in class %s (our side); waiting %g s for them to reconnect",
+                 pub.name, self.code, self.admission.rejoin_grace_s)
+        self._spawn(self._forget(pub.name, pub.feed_id))
+
+    def _take_lost(self, name: str) -> str | None:
+        feeds = self.lost.get(name)
+        if not feeds:
+            return None
+        feed = feeds.pop(0)
+        if not feeds:
+            del self.lost[name]
+        return feed
+
+    async def _forget(self, name: str, feed_id: str) -> None:
+        """A lost student who did not come back within the grace has left."""
+        await asyncio.sleep(self.admission.rejoin_grace_s)
+        feeds = self.lost.get(name, [])
+        if feed_id in feeds:
+            feeds.remove(feed_id)
+            if not feeds:
+                del self.lost[name]
+            self._emit(Left(feed_id))
 
     async def unpublish(self, resource_id: str) -> bool:
         pub = self.publishers.pop(resource_id, None)
         if pub is None:
             return False
         if pub.announced:
-            self._emit(Left(resource_id))
+            self._emit(Left(pub.feed_id))
         if pub.peer is not None:
             await pub.peer.close()
         log.info("%s left class %s", pub.name, self.code)
@@ -173,6 +224,7 @@ class Room:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.lost.clear()
         self.channel = None
 
 

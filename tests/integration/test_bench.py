@@ -53,3 +53,27 @@ def test_bench_two_students_reports_json(videos_dir: Path) -> None:
     # the bot's main process, its analysis process (`analysis.process`, on by default), the senders
     assert [p["role"].split()[0] for p in out["processes"]] == ["bot", "analysis", "load"]
     assert _namespaces() <= before, "the benchmark's namespace is deleted afterwards"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_bench_with_receive_workers_lists_them_and_samples_their_students(videos_dir: Path) -> None:
+    """`classroom.receive_workers=2`: the students' peers live in two worker processes (issue 15)."""
+    why = available()
+    if why:
+        pytest.skip(why)
+    clips = [str(p) for p in sorted(videos_dir.glob("*.mp4"))[:2]]
+    res = subprocess.run([sys.executable, "-m", "bot", "--set", "classroom.receive_workers=2", "bench", "--students",
+                          "2", "--fps", "10", "--size", "320x240", "--seconds", "4", "--videos", *clips, "--json"],
+                         capture_output=True, text=True, cwd=REPO, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout)
+    assert set(out) >= KEYS, out
+    assert [p["role"].split()[0] for p in out["processes"]] == ["bot", "analysis", "receive", "receive", "load"]
+    assert all(p["cpu_percent"] is not None and p["cpu_percent"] > 0 for p in out["processes"]), out["processes"]
+    assert out["streaming"] == 2 and out["students_lost"] == 0 and out["valid"], out
+    assert out["samples_per_student_per_s"] > 0.5 and out["fresh_share"] > 0.5, out
+    assert out["receive_workers"] == 2 and out["receive_restarts"] == 0 and out["receive_fetch_failed"] == 0
+    cost = out["receive_fetch_ms_per_frame"]
+    assert cost["total"] > 0 and 0 < cost["in_worker"] < cost["total"] and 0 < cost["copy_out"] < cost["total"], cost
