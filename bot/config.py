@@ -174,6 +174,9 @@ class JanusSection(_Section):
     #: received video, and down when it would stay well above it (`bot.connectors.layers`);
     #: 0 keeps `substream` for the whole class.
     min_face_px: float = Field(default=120.0, ge=0, le=2000)
+    #: Receive the students' video in this many worker processes (`bot.web.receive_pool`, as
+    #: `classroom.receive_workers`): signalling stays in the bot, media and decoding move out.
+    receive_workers: int = Field(default=0, ge=0, le=32)
 
 
 class ZoomSection(_Section):

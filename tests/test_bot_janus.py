@@ -369,3 +369,28 @@ def test_simulcast_layer_stays_fixed_when_disabled() -> None:
 
     with_connector(fake, body, min_face_px=0, substream=1)
     assert configures_of(fake) == [1]
+
+
+def test_receive_workers_that_cannot_start_fail_the_join_clearly() -> None:
+    """janus.receive_workers with a worker that cannot start: an internal failure naming the
+    workers, before anything is asked of Janus; nothing is left running."""
+    from bot.web.receive_pool import ReceivePool
+
+    fake = FakeJanus()
+    pools: list[ReceivePool] = []
+
+    def broken(n: int) -> ReceivePool:
+        pools.append(ReceivePool(n, module="bot.no_such_worker_module", start_timeout_s=20))
+        return pools[-1]
+
+    async def main() -> None:
+        connector = JanusConnector(TARGET, config(receive_workers=2), transport=fake, receive_pool=broken)
+        with pytest.raises(ConnectorError) as err:
+            await connector.join()
+        assert err.value.reason is FailureReason.INTERNAL
+        assert "receive workers could not start" in err.value.detail
+        await connector.leave()
+
+    asyncio.run(main())
+    assert len(pools) == 1 and pools[0].pids() == []
+    assert not [r for r in fake.requests if r["janus"] == "create"]

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -71,6 +71,7 @@ from bot.connectors.janus_protocol import (
     start,
 )
 from bot.connectors.layers import LayerChooser, LayerRule
+from bot.web.receive_pool import ReceivePool, ReceiveWorkerError
 from bot.web.rtc import Peer, PeerFactory, receive_video
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,16 @@ def _failure(exc: Exception) -> ConnectorError:
 
 class JanusConnector(Connector):
     def __init__(self, target: JanusTarget, config: Config, *,
-                 transport: JanusTransport | None = None, peers: PeerFactory = receive_video) -> None:
+                 transport: JanusTransport | None = None, peers: PeerFactory = receive_video,
+                 receive_pool: Callable[[int], ReceivePool] = ReceivePool) -> None:
         super().__init__()
         self.target = target
         self.config = config
         self.description = target.description
         self._transport = transport
         self._peers = peers
+        self._make_pool = receive_pool
+        self._pool: ReceivePool | None = None  # janus.receive_workers >= 1: subscribers' peers live there
         self._client: JanusClient | None = None
         self._handle: int | None = None
         self._private_id: int | None = None
@@ -121,12 +125,35 @@ class JanusConnector(Connector):
 
     # -- joining ---------------------------------------------------------------------------
     async def join(self) -> None:
+        if self.config.janus.receive_workers > 0 and self._peers is receive_video:
+            await self._start_pool(self.config.janus.receive_workers)
         try:
             await self._enter()
         except (JanusError, TransportError) as exc:
             await self._drop_client()
+            await self._close_pool()
             raise _failure(exc) from None
+        except BaseException:
+            await self._close_pool()
+            raise
         self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def _start_pool(self, workers: int) -> None:
+        """Subscribers' media in receive worker processes (`bot.web.receive_pool`): signalling and
+        keep-alives stay here, each subscriber's peer connection, ICE and decoding go to a worker."""
+        pool = self._make_pool(workers)
+        try:
+            await pool.start()
+        except ReceiveWorkerError as exc:
+            raise ConnectorError(FailureReason.INTERNAL, f"the receive workers could not start: {exc}") from None
+        self._pool = pool
+        self._peers = pool
+
+    async def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            self._peers = receive_video
+            await pool.close()
 
     async def _enter(self) -> None:
         j = self.config.janus
@@ -271,8 +298,8 @@ class JanusConnector(Connector):
                 self.channel.put(VideoOn(feed.key, track))
 
         def on_closed() -> None:
-            if not sub.closing:
-                self._lost_media(feed.key)
+            if not sub.closing:  # a receive worker that died under the peer: our side, not the student
+                self._lost_media(feed.key, fault=getattr(sub.peer, "lost", False))
 
         try:
             sub.handle = await client.attach()
@@ -420,4 +447,5 @@ class JanusConnector(Connector):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.destroy(), 2)
         await self._drop_client()
+        await self._close_pool()
         self.channel.close()

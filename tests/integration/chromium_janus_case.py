@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -69,13 +71,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "store": {"url": f"sqlite:///{tmp}/cp.db", "flush_s": 0.5},
         "session": {"join_timeout_s": 10, "media_timeout_s": 30},
         # the clip's face is ~220 px wide at 640x480: a 200 px floor needs the upper layer
-        "janus": {"substream": 0, "min_face_px": args.min_face_px},
+        "janus": {"substream": 0, "min_face_px": args.min_face_px, "receive_workers": args.receive_workers},
     })
     store = Store(config.store.url)
     runner = web.AppRunner(page_server())
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.port).start()
-    session = LiveSession(JanusConnector(parse_target(f"{BASE}?room={room}&pin=letmein"), config), config, store,
+    connector = JanusConnector(parse_target(f"{BASE}?room={room}&pin=letmein"), config)
+    session = LiveSession(connector, config, store,
                           class_name="Chemistry", analyze_factory=analyzer_factory(config), render=None)
     run = asyncio.ensure_future(session.run())
     out: dict[str, Any] = {}
@@ -89,8 +92,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             await page.wait_for_function(
                 "document.getElementById('status').textContent === 'connection connected'", timeout=30_000)
             sizes: list[str] = []  # the received frame size, twice a second: which layer arrives
-            for _ in range(int(args.seconds * 2)):
+            pool = connector._pool
+            out["receive_workers"] = len(pool.pids()) if pool is not None else 0
+            for tick in range(int(args.seconds * 2)):
                 await asyncio.sleep(0.5)
+                if pool is not None and args.kill_worker_at and tick == int(args.kill_worker_at * 2):
+                    # the worker holding the student's peer dies: our side, so no_signal, then back
+                    holder = next(w for w in pool.workers if w is not None and w.peers)
+                    os.kill(holder.pid, signal.SIGKILL)
+                    out["killed_at"] = session.sampler.now() if session.sampler else None
                 size = session.sampler.received()["size_median"] if session.sampler else None
                 if size is not None and (not sizes or sizes[-1] != size):
                     sizes.append(size)
@@ -103,7 +113,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         result = await asyncio.wait_for(run, 60)
         await runner.cleanup()
     seen = per_student(store, result.session_id)
-    out.update(state=result.state.value, failure=result.failure, counts=seen["counts"],
+    out.update(state=result.state.value, failure=result.failure, counts=seen["counts"], times=seen["times"],
                frames=session.sampler.stats.frames if session.sampler else 0, present=seen["present"])
     return out
 
@@ -114,5 +124,7 @@ if __name__ == "__main__":
     p.add_argument("--seconds", type=float, default=6.0)
     p.add_argument("--simulcast", action="store_true", help="publish two layers into room 4321")
     p.add_argument("--min-face-px", type=float, default=120.0)
+    p.add_argument("--receive-workers", type=int, default=0)
+    p.add_argument("--kill-worker-at", type=float, default=0.0, help="seconds after connecting (with workers)")
     p.add_argument("y4m")
     json.dump(asyncio.run(main(p.parse_args())), sys.stdout, default=str)

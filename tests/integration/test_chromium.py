@@ -71,3 +71,25 @@ def test_bot_receives_the_smallest_simulcast_layer_with_large_enough_faces(
     asked = "asking Janus for simulcast layer 1" in res.stderr
     assert asked == (len(sizes) > 1), res.stderr[-3000:]
     assert out["present"] >= 3, out["counts"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_janus_students_received_in_worker_processes_survive_a_killed_worker(janus: Netns, camera_y4m: Path) -> None:
+    """janus.receive_workers: 2 — the subscriber's media goes to a receive worker. Killing that
+    worker mid-class is our fault (no_signal, never camera off or left); the connector
+    subscribes again and the new peer lands on a live worker, so the face is seen again."""
+    res = janus.python(str(HERE / "chromium_janus_case.py"), "--seconds", "16", "--receive-workers", "2",
+                       "--kill-worker-at", "6", str(camera_y4m), timeout=240)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["state"] == "done", out
+    assert out["receive_workers"] == 2, out
+    assert list(out["counts"]) == ["Yusuf Chromium"], out["counts"]
+    times, killed = out["times"]["Yusuf Chromium"], out["killed_at"]
+    # (a camera_off sample before the kill is the page's join → publish window: in the room, no camera yet)
+    after = {state: [t for t in ts if t >= killed] for state, ts in times.items()}
+    assert after.get("no_signal") and not after.get("camera_off") and not after.get("left"), (times, killed)
+    assert any(t > out["killed_at"] + 1 for t in times["present"]), "seen again after the worker died"
+    assert any(t < out["killed_at"] for t in times["present"]), "seen before the worker died"
+
