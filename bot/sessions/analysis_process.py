@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
-import socket
 import subprocess
 import sys
 import threading
@@ -45,11 +43,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
-from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from bot.sessions.frame_arena import FrameArena
+from bot.spawn import spawn_module
 
 if TYPE_CHECKING:
     from analysis.pipeline import Sample
@@ -58,7 +56,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHILD_MODULE = "bot.sessions.analysis_child"
-_BOT_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `bot` package
 
 
 class AnalysisProcessError(RuntimeError):
@@ -169,17 +166,7 @@ class AnalysisProcess:
         # process per bot process, for good), which unlinks them should the bot die. Start it
         # now, with the first analysis process, rather than at the first frame of some tick.
         resource_tracker.ensure_running()
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_BOT_ROOT, env.get("PYTHONPATH", "")) if p)
-        try:
-            proc = subprocess.Popen([self._python, "-m", CHILD_MODULE, str(theirs.fileno())],
-                                    pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        proc, ours = spawn_module(self._python, CHILD_MODULE)
         child = _Child(proc, Connection(ours.detach()))
         try:
             child.conn.send(([p for p in sys.path if isinstance(p, str)], self._payload))

@@ -33,7 +33,6 @@ import contextlib
 import itertools
 import logging
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +46,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError
 
 from bot.sessions.frame_arena import SHM_DIR, ArenaReader
+from bot.spawn import spawn_module
 from bot.web import receive_protocol as wire
 from bot.web.receive_worker import NOTICE_S, segment_prefix
 from bot.web.rtc import OfferError, OnClosed, OnTrack
@@ -55,7 +55,6 @@ from bot.web.whip import WhipError
 log = logging.getLogger(__name__)
 
 WORKER_MODULE = "bot.web.receive_worker"
-_BOT_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the `bot` package
 MAX_BACKOFF_S = 60.0
 STABLE_S = 60.0  # a worker that ran this long before it died is restarted at once, else after a backoff
 
@@ -205,19 +204,7 @@ class _Worker:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self) -> None:
-        ours, theirs = socket.socketpair()
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_BOT_ROOT, env.get("PYTHONPATH", "")) if p)
-        try:
-            # fork + exec returns at once; asyncio's subprocesses would add a watcher thread per worker
-            self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [self.pool.python, "-m", self.pool.module, str(theirs.fileno()), str(self.pool.notice_s)],
-                pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        self.proc, ours = spawn_module(self.pool.python, self.pool.module, str(self.pool.notice_s))
         self.pid = self.proc.pid
         try:
             reader, self._writer = await asyncio.open_unix_connection(sock=ours)
