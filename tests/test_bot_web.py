@@ -27,6 +27,7 @@ SDP = {"Content-Type": "application/sdp"}
 class FakePeer:
     def __init__(self) -> None:
         self.closed = False
+        self.lost = False
 
     async def close(self) -> None:
         self.closed = True

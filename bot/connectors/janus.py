@@ -299,7 +299,7 @@ class JanusConnector(Connector):
 
         def on_closed() -> None:
             if not sub.closing:  # a receive worker that died under the peer: our side, not the student
-                self._lost_media(feed.key, fault=getattr(sub.peer, "lost", False))
+                self._lost_media(feed.key, fault=sub.peer is not None and sub.peer.lost)
 
         try:
             sub.handle = await client.attach()

@@ -150,6 +150,7 @@ class FakeJanus:
 class FakePeer:
     def __init__(self) -> None:
         self.closed = False
+        self.lost = False
 
     async def close(self) -> None:
         self.closed = True

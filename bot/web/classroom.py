@@ -127,7 +127,7 @@ class Room:
                 pub.track = track
 
         def on_closed() -> None:
-            if getattr(pub.peer, "lost", False):
+            if pub.peer is not None and pub.peer.lost:
                 self._lose(pub)
             else:
                 self._spawn(self.unpublish(pub.resource_id))

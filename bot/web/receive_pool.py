@@ -285,13 +285,7 @@ class _Worker:
         if self._writer is not None:
             self._writer.close()
         self.pool._background(self._reap(why, len(self.peers)), self.pool._reaps)
-        for fut in self._pending.values():
-            if not fut.done():
-                fut.set_exception(ReceiveWorkerLost(f"{self.name} {why}"))
-        self._pending.clear()
-        for track in self.tracks.values():
-            track.end()
-        self.tracks.clear()
+        self._end_requests_and_tracks(f"{self.name} {why}")
         peers, self.peers = list(self.peers.values()), {}
         for peer in peers:
             peer.lost = True
@@ -343,15 +337,19 @@ class _Worker:
         self.send(("stop",), force=True)
         await self._exit(self.pool.stop_wait_s)
         self._unlink_segments()
+        self._end_requests_and_tracks(f"{self.name} stopped")
+        self.peers.clear()
+        self._reader.close()
+
+    def _end_requests_and_tracks(self, why: str) -> None:
+        """Waiting requests fail with `why`, every track ends: the worker is gone or stopped."""
         for fut in self._pending.values():
             if not fut.done():
-                fut.set_exception(ReceiveWorkerLost(f"{self.name} stopped"))
+                fut.set_exception(ReceiveWorkerLost(why))
         self._pending.clear()
         for track in self.tracks.values():
             track.end()
         self.tracks.clear()
-        self.peers.clear()
-        self._reader.close()
 
     # -- messages --------------------------------------------------------------------------
     def send(self, msg: tuple[Any, ...], force: bool = False) -> None:

@@ -30,6 +30,10 @@ class OfferError(ValueError):
 
 
 class Peer(Protocol):
+    #: The connection was lost on our side (a receive worker holding it died), not closed by the
+    #: student: the room and the Janus connector then report the video as our fault (`no_signal`).
+    lost: bool
+
     async def close(self) -> None: ...
 
 
@@ -41,6 +45,7 @@ class PeerFactory(Protocol):
 class AiortcPeer:
     def __init__(self, pc: RTCPeerConnection) -> None:
         self.pc = pc
+        self.lost = False  # in the bot's own process: nothing of ours can die under it alone
 
     async def close(self) -> None:
         await self.pc.close()
