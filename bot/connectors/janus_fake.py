@@ -3,6 +3,14 @@
 Follows the real API's shape: sync ``success`` for core requests, ``ack`` then an event
 with the same transaction for plugin requests, events on the long-poll, error 458 when
 a session is gone. Only what the bot uses is modelled.
+
+Source for the shapes: the Janus VideoRoom API documentation
+(https://janus.conf.meetecho.com/docs/videoroom.html, multistream Janus 1.x). In particular a
+publisher in a `publishers` list carries `streams: [{type, mindex, mid, codec, simulcast}]`
+(`simulcast: true` when it sends several layers), and a subscriber's `configure` request takes
+`streams: [{mid, substream, temporal}]` and is answered by an event with `"configured": "ok"`.
+The simulcast request and the layer switch are also checked against a real Janus
+(`tests/integration/test_chromium.py`).
 """
 
 from __future__ import annotations
